@@ -1,0 +1,187 @@
+"""Accounts, their people, where they are in the journey, how they move, and the segments they fall into."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from .choices import Movement, SizeBand, StageAppliesTo, StageKind
+
+
+class JourneyStage(models.Model):
+    """A step of the customer journey (Lead, Trial, Starter, Churn...), typed free / paying / churn."""
+
+    key = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=StageKind.choices, default=StageKind.FREE)
+    rank = models.PositiveSmallIntegerField(
+        default=0, help_text="Order among paying stages: a move to a higher rank is an expansion. 0 for others."
+    )
+    position = models.PositiveSmallIntegerField(default=0, help_text="Display order along the journey.")
+    applies_to = models.CharField(max_length=10, choices=StageAppliesTo.choices, default=StageAppliesTo.ACCOUNTS)
+
+    class Meta:
+        ordering = ["position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.kind == StageKind.PAYING and self.rank == 0:
+            raise ValidationError({"rank": "A paying stage needs a rank of 1 or more."})
+        if self.kind != StageKind.PAYING and self.rank != 0:
+            raise ValidationError({"rank": "Only paying stages are ranked; use 0."})
+
+
+class Account(models.Model):
+    """A company that is a prospect or a customer. Columns the model does not know go to ``traits``."""
+
+    external_id = models.CharField(max_length=128, unique=True, help_text="The id in your CRM or product.")
+    name = models.CharField(max_length=255, blank=True)
+    domain = models.CharField(max_length=255, blank=True, db_index=True)
+    industry = models.CharField(max_length=100, blank=True)
+    employees = models.PositiveIntegerField(null=True, blank=True)
+    annual_revenue = models.DecimalField(max_digits=16, decimal_places=2, null=True, blank=True)
+    country = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, help_text="Created in the source system, or first seen.")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_accounts"
+    )
+    stage = models.ForeignKey(
+        JourneyStage, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    )
+    stage_changed_at = models.DateTimeField(null=True, blank=True)
+    traits = models.JSONField(default=dict, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            models.Index(fields=["stage", "name"], name="account_stage_name_idx"),
+            models.Index(fields=["owner", "name"], name="account_owner_name_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.external_id
+
+    @property
+    def size_band(self) -> str:
+        if self.employees is None:
+            return SizeBand.UNKNOWN
+        if self.employees < 50:
+            return SizeBand.SMALL
+        if self.employees < 1000:
+            return SizeBand.MEDIUM
+        return SizeBand.LARGE
+
+
+class Contact(models.Model):
+    """A person at an account: a product user or a lead (not a Klearly operator)."""
+
+    external_id = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="contacts")
+    email = models.EmailField(blank=True, db_index=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    title = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(null=True, blank=True)
+    stage = models.ForeignKey(JourneyStage, null=True, blank=True, on_delete=models.PROTECT, related_name="contacts")
+    traits = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [models.Index(fields=["account", "last_seen_at"], name="contact_account_seen_idx")]
+
+    def __str__(self) -> str:
+        full = f"{self.first_name} {self.last_name}".strip()
+        return full or self.email or self.external_id or f"Contact {self.pk}"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+class StageTransition(models.Model):
+    """An account's move from one journey stage to another; ``movement`` is derived from the two stages."""
+
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="stage_transitions")
+    from_stage = models.ForeignKey(
+        JourneyStage, null=True, blank=True, on_delete=models.PROTECT, related_name="transitions_from"
+    )
+    to_stage = models.ForeignKey(JourneyStage, on_delete=models.PROTECT, related_name="transitions_to")
+    changed_at = models.DateTimeField()
+    movement = models.CharField(max_length=16, choices=Movement.choices, editable=False)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "to_stage", "changed_at"], name="transition_unique_move"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "changed_at"], name="transition_account_time_idx"),
+            models.Index(fields=["movement", "changed_at"], name="transition_movement_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        origin = self.from_stage.name if self.from_stage_id else "—"
+        return f"{self.account} {origin} → {self.to_stage.name} ({self.changed_at:%Y-%m-%d})"
+
+
+class Segment(models.Model):
+    """A named group of accounts with entry criteria; membership is tracked over time."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    criteria = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            'Structured conditions, e.g. {"match": "all", "conditions": [{"field": "stage", "op": "in", '
+            '"value": ["trial"]}, {"field": "employees", "op": "gte", "value": 50}]}. Fields: account fields, '
+            "stage, stage_kind, owner_email, traits.<name>. Operators: eq, ne, in, not_in, gt, gte, lt, lte, "
+            "contains, missing, present, within_days, older_than_days."
+        ),
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .segments import SegmentCriteriaError, criteria_to_q
+
+        try:
+            criteria_to_q(self.criteria)
+        except SegmentCriteriaError as exc:
+            raise ValidationError({"criteria": str(exc)}) from exc
+
+
+class SegmentMembership(models.Model):
+    """One stay of an account in a segment: from entering to leaving (open while ``exited_at`` is null)."""
+
+    segment = models.ForeignKey(Segment, on_delete=models.CASCADE, related_name="memberships")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="segment_memberships")
+    entered_at = models.DateTimeField()
+    exited_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-entered_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["segment", "account"], condition=Q(exited_at__isnull=True), name="segment_one_open_membership"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "exited_at"], name="membership_account_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.account} in {self.segment}"

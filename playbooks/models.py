@@ -1,0 +1,1 @@
+"""Playbooks, tasks and experiments (built by the playbooks issue)."""

@@ -1,0 +1,1 @@
+"""Measures, scores and their explanations (built by the scoring issue)."""

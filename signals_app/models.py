@@ -1,0 +1,152 @@
+"""Signals (recorded interactions), their types and topics, where they came from, and import jobs."""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from accounts.models import Account, Contact
+
+from .choices import Direction, ImportKind, ImportStatus, IngestionKind, SignalCategory, SignalSource
+
+
+class SignalType(models.Model):
+    """What kind of interaction a signal is (email open, pricing page view, order...), with its defaults."""
+
+    key = models.SlugField(max_length=100, unique=True)
+    label = models.CharField(max_length=150)
+    category = models.CharField(max_length=20, choices=SignalCategory.choices, default=SignalCategory.OTHER)
+    default_direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
+    default_source = models.CharField(max_length=10, choices=SignalSource.choices, default=SignalSource.PRODUCT)
+    is_key_feature = models.BooleanField(default=False, help_text="Counts toward feature adoption.")
+    is_activation_milestone = models.BooleanField(default=False, help_text="Counts toward activation.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class SignalTopic(models.Model):
+    """What a signal is about: a product line, or a product type under a line (``parent``)."""
+
+    key = models.SlugField(max_length=150, unique=True, help_text="Path of slugs, e.g. analytics--dashboards.")
+    label = models.CharField(max_length=150)
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        if self.parent_id:
+            return f"{self.parent.label} › {self.label}"
+        return self.label
+
+
+class IngestionSource(models.Model):
+    """A named channel signals arrive through (a Segment source, an API client, CSV). Write keys belong to it."""
+
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=10, choices=IngestionKind.choices, default=IngestionKind.API)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class WriteKey(models.Model):
+    """A secret that lets a client write signals to one source. Only a SHA-256 of it is stored."""
+
+    source = models.ForeignKey(IngestionSource, on_delete=models.CASCADE, related_name="write_keys")
+    prefix = models.CharField(max_length=12, db_index=True, help_text="First characters, to recognise the key.")
+    key_hash = models.CharField(max_length=64, unique=True)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.source})"
+
+    @staticmethod
+    def hash_key(raw: str) -> str:
+        # Keys are 32+ random bytes, so a fast unsalted hash is enough (as GitHub and Stripe tokens do).
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class Signal(models.Model):
+    """One recorded interaction with an account or contact. Immutable once stored."""
+
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="signals")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals")
+    anonymous_id = models.CharField(max_length=128, blank=True, help_text="Set while the person is not known yet.")
+    type = models.ForeignKey(SignalType, on_delete=models.PROTECT, related_name="signals")
+    detail = models.CharField(max_length=100, blank=True, help_text='Refines the type, e.g. "renewal".')
+    topic = models.ForeignKey(SignalTopic, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals")
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    source = models.CharField(max_length=10, choices=SignalSource.choices)
+    occurred_at = models.DateTimeField()
+    received_at = models.DateTimeField(default=timezone.now)
+    properties = models.JSONField(default=dict, blank=True)
+    ingestion_source = models.ForeignKey(IngestionSource, on_delete=models.PROTECT, related_name="signals")
+    idempotency_key = models.CharField(max_length=128, help_text="messageId or equivalent; unique per source.")
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["ingestion_source", "idempotency_key"], name="signal_unique_per_source"),
+        ]
+        indexes = [
+            models.Index(fields=["account", "-occurred_at"], name="signal_account_time_idx"),
+            models.Index(fields=["type", "-occurred_at"], name="signal_type_time_idx"),
+            models.Index(fields=["contact", "-occurred_at"], name="signal_contact_time_idx"),
+            models.Index(fields=["-occurred_at"], name="signal_time_idx"),
+            models.Index(
+                fields=["anonymous_id"], condition=Q(contact__isnull=True) & ~Q(anonymous_id=""),
+                name="signal_anonymous_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type_id} {self.direction} {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class ImportJob(models.Model):
+    """A CSV file imported in the background by a worker, with its progress and every bad row it reported."""
+
+    kind = models.CharField(max_length=20, choices=ImportKind.choices)
+    file = models.FileField(upload_to="imports/%Y/%m/")
+    original_name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    rows_read = models.PositiveIntegerField(default=0)
+    rows_created = models.PositiveIntegerField(default=0)
+    rows_updated = models.PositiveIntegerField(default=0)
+    rows_skipped = models.PositiveIntegerField(default=0, help_text="Already present (re-imported).")
+    rows_failed = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True, help_text="[{line, field, message}], the first 1000.")
+    failure = models.TextField(blank=True, help_text="Why the whole job failed, if it did.")
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("import_csv", "Can import CSV files")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} import #{self.pk} ({self.status})"

@@ -1,0 +1,344 @@
+"""Reading one CSV row into clean values, shared by the admin import (django-import-export) and the
+streaming ``import_csv`` command, so both accept and reject exactly the same rows with the same words.
+
+Parsers are plain functions over ``dict[str, str]`` rows; they raise :class:`RowInvalid` with one message per
+field. Looking up accounts, contacts, stages and owners is the caller's job (see ``importing.Lookups``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.utils.text import slugify
+
+from .choices import Direction, SignalCategory, SignalSource
+
+ACCOUNT_COLUMNS = (
+    "external_id", "name", "domain", "industry", "employees", "annual_revenue", "country", "created_at", "stage",
+    "owner_email",
+)  # fmt: skip
+CONTACT_COLUMNS = ("external_id", "account_external_id", "email", "first_name", "last_name", "title", "created_at")
+SIGNAL_COLUMNS = (
+    "message_id", "account_external_id", "contact_external_id", "type", "detail", "topic", "direction", "source",
+    "occurred_at", "properties",
+)  # fmt: skip
+STAGE_TRANSITION_COLUMNS = ("account_external_id", "stage", "changed_at")
+REQUIRED = {
+    "accounts": ("external_id",),
+    "contacts": ("external_id",),
+    "signals": ("account_external_id", "type", "occurred_at"),
+    "stage_transitions": ("account_external_id", "stage", "changed_at"),
+}
+COLUMNS = {
+    "accounts": ACCOUNT_COLUMNS,
+    "contacts": CONTACT_COLUMNS,
+    "signals": SIGNAL_COLUMNS,
+    "stage_transitions": STAGE_TRANSITION_COLUMNS,
+}
+TOPIC_SEPARATOR = re.compile(r"\s*(?:>|›|/)\s*")
+
+
+class RowInvalid(Exception):
+    """A row that cannot be loaded: ``errors`` maps each bad column to what is wrong with it."""
+
+    def __init__(self, errors: dict[str, str]):
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+        self.errors = errors
+
+
+def missing_columns(kind: str, header: list[str]) -> list[str]:
+    """Required columns of ``kind`` that the header lacks."""
+    present = {h.strip() for h in header}
+    return [c for c in REQUIRED[kind] if c not in present]
+
+
+def clean_text(value: str | None, *, max_length: int) -> str:
+    text = (value or "").strip()
+    if len(text) > max_length:
+        raise ValueError(f"is longer than {max_length} characters")
+    return text
+
+
+def parse_datetime(value: str) -> datetime:
+    """ISO-8601 date or date-time; a time without offset is taken as UTC."""
+    text = value.strip()
+    if not text:
+        raise ValueError("is empty")
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO-8601 date or time (e.g. 2026-03-01T14:30:00Z)") from None
+    if isinstance(parsed, date) and not isinstance(parsed, datetime):  # pragma: no cover - fromisoformat gives datetime
+        parsed = datetime(parsed.year, parsed.month, parsed.day)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed
+
+
+def parse_optional_datetime(value: str | None) -> datetime | None:
+    return parse_datetime(value) if value and value.strip() else None
+
+
+def parse_int(value: str | None, *, minimum: int = 0) -> int | None:
+    text = (value or "").strip().replace(",", "").replace("_", "")
+    if not text:
+        return None
+    try:
+        number = int(float(text)) if "." in text or "e" in text.lower() else int(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if number < minimum:
+        raise ValueError(f"must be at least {minimum}")
+    return number
+
+
+def parse_decimal(value: str | None) -> Decimal | None:
+    text = (value or "").strip().replace(",", "").replace("_", "")
+    if not text:
+        return None
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{value!r} is not a number") from None
+    if not number.is_finite() or abs(number) >= Decimal(10) ** 14:
+        raise ValueError(f"{value!r} is out of range")
+    return number.quantize(Decimal("0.01"))
+
+
+def parse_email(value: str | None) -> str:
+    text = (value or "").strip().lower()
+    if not text:
+        return ""
+    try:
+        validate_email(text)
+    except ValidationError:
+        raise ValueError(f"{value!r} is not an email address") from None
+    return text
+
+
+def parse_properties(value: str | None) -> tuple[dict[str, Any], str]:
+    """A JSON object; returns it and its compact text (written as is by the fast path)."""
+    text = (value or "").strip()
+    if not text or text == "{}":
+        return {}, "{}"
+    try:
+        loaded = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    if not isinstance(loaded, dict):
+        raise ValueError("must be a JSON object, like {\"plan\": \"pro\"}")
+    return loaded, json.dumps(loaded, separators=(",", ":"), ensure_ascii=False)
+
+
+def type_key(text: str) -> str:
+    """The key of a signal type named in a file ("Pricing page view" -> "pricing-page-view")."""
+    return slugify(text)[:100]
+
+
+def topic_path(text: str) -> list[tuple[str, str]]:
+    """A topic named in a file, as [(key, label)] from product line down ("Analytics > Dashboards")."""
+    parts = [p for p in TOPIC_SEPARATOR.split(text.strip()) if p]
+    path, keys = [], []
+    for part in parts[:2]:
+        keys.append(slugify(part)[:70] or "topic")
+        path.append(("--".join(keys), part[:150]))
+    return path
+
+
+CATEGORY_HINTS = (
+    ("webinar", SignalCategory.WEBINARS), ("white-paper", SignalCategory.WHITE_PAPERS),
+    ("whitepaper", SignalCategory.WHITE_PAPERS), ("virtual", SignalCategory.VIRTUAL_EVENTS),
+    ("booth", SignalCategory.BOOTH), ("assessment", SignalCategory.ASSESSMENTS), ("trial", SignalCategory.TRIALS),
+    ("video", SignalCategory.VIDEOS), ("download", SignalCategory.DOWNLOADS), ("email", SignalCategory.EMAILS),
+    ("call", SignalCategory.CALLS), ("meeting", SignalCategory.CALLS), ("demo", SignalCategory.EVALUATION),
+    ("order", SignalCategory.ORDERS), ("invoice", SignalCategory.ORDERS), ("purchase", SignalCategory.ORDERS),
+    ("click", SignalCategory.CLICKS), ("ad", SignalCategory.ADS), ("page", SignalCategory.WEB_VISITS),
+    ("visit", SignalCategory.WEB_VISITS), ("ticket", SignalCategory.SUPPORT), ("event", SignalCategory.EVENTS),
+)  # fmt: skip
+
+
+def guess_category(key: str, source: str | None) -> str:
+    """A first category for a type created on the fly; admins can change it."""
+    words = set(key.split("-"))
+    for hint, category in CATEGORY_HINTS:
+        if hint in words or (len(hint) > 4 and hint in key):
+            return category
+    return SignalCategory.PRODUCT_USAGE if source in (None, "", SignalSource.PRODUCT) else SignalCategory.OTHER
+
+
+def row_fingerprint(row: dict[str, str], columns: tuple[str, ...]) -> str:
+    """A stable idempotency key for a row that has no message_id, so re-importing it adds nothing."""
+    canonical = "\x1f".join((row.get(c) or "").strip() for c in columns)
+    return "row-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+@dataclass(slots=True)
+class SignalRow:
+    idempotency_key: str
+    account_external_id: str
+    contact_external_id: str
+    type_key: str
+    type_label: str
+    detail: str
+    topic: list[tuple[str, str]]
+    direction: str | None
+    source: str | None
+    occurred_at: datetime
+    properties: dict[str, Any]
+    properties_json: str
+
+
+DIRECTIONS = set(Direction.values)
+SOURCES = set(SignalSource.values)
+
+
+def parse_signal(row: dict[str, str]) -> SignalRow:
+    """Clean one signals.csv row (ids are resolved later); raise RowInvalid naming every bad column."""
+    errors: dict[str, str] = {}
+    message_id = (row.get("message_id") or "").strip()
+    if len(message_id) > 128:
+        errors["message_id"] = "is longer than 128 characters"
+    account = (row.get("account_external_id") or "").strip()
+    if not account:
+        errors["account_external_id"] = "is required"
+    type_text = (row.get("type") or "").strip()
+    key = type_key(type_text)
+    if not key:
+        errors["type"] = "is required" if not type_text else f"{type_text!r} has no letters or digits"
+    direction = (row.get("direction") or "").strip().lower() or None
+    if direction and direction not in DIRECTIONS:
+        errors["direction"] = f"{direction!r} is not one of {', '.join(sorted(DIRECTIONS))}"
+    source = (row.get("source") or "").strip().lower() or None
+    if source and source not in SOURCES:
+        errors["source"] = f"{source!r} is not one of {', '.join(sorted(SOURCES))}"
+    occurred_at = properties = properties_json = detail = None
+    try:
+        occurred_at = parse_datetime(row.get("occurred_at") or "")
+    except ValueError as exc:
+        errors["occurred_at"] = str(exc)
+    try:
+        properties, properties_json = parse_properties(row.get("properties"))
+    except ValueError as exc:
+        errors["properties"] = str(exc)
+    try:
+        detail = clean_text(row.get("detail"), max_length=100)
+    except ValueError as exc:
+        errors["detail"] = str(exc)
+    topic_text = (row.get("topic") or "").strip()
+    if errors:
+        raise RowInvalid(errors)
+    return SignalRow(
+        idempotency_key=message_id or row_fingerprint(row, SIGNAL_COLUMNS),
+        account_external_id=account,
+        contact_external_id=(row.get("contact_external_id") or "").strip(),
+        type_key=key,
+        type_label=type_text[:150],
+        detail=detail,
+        topic=topic_path(topic_text) if topic_text else [],
+        direction=direction,
+        source=source,
+        occurred_at=occurred_at,
+        properties=properties,
+        properties_json=properties_json,
+    )
+
+
+def parse_account(row: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], str, str]:
+    """Clean one accounts.csv row into (fields, traits, stage name, owner email)."""
+    errors: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+    external_id = (row.get("external_id") or "").strip()
+    if not external_id:
+        errors["external_id"] = "is required"
+    elif len(external_id) > 128:
+        errors["external_id"] = "is longer than 128 characters"
+    fields["external_id"] = external_id
+    for name, limit in (("name", 255), ("domain", 255), ("industry", 100), ("country", 64)):
+        try:
+            fields[name] = clean_text(row.get(name), max_length=limit)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    fields["domain"] = (fields.get("domain") or "").lower()
+    for name, parser in (("employees", parse_int), ("annual_revenue", parse_decimal)):
+        if name in row:
+            try:
+                fields[name] = parser(row.get(name))
+            except ValueError as exc:
+                errors[name] = str(exc)
+    if (row.get("created_at") or "").strip():
+        try:
+            fields["created_at"] = parse_datetime(row["created_at"])
+        except ValueError as exc:
+            errors["created_at"] = str(exc)
+    owner_email = ""
+    try:
+        owner_email = parse_email(row.get("owner_email"))
+    except ValueError as exc:
+        errors["owner_email"] = str(exc)
+    if errors:
+        raise RowInvalid(errors)
+    traits = {k: v for k, v in row.items() if k and k not in ACCOUNT_COLUMNS and v not in (None, "")}
+    for name in ("name", "domain", "industry", "country", "employees", "annual_revenue"):
+        if name not in row:  # a column absent from the file leaves the stored value alone
+            fields.pop(name, None)
+    return fields, traits, (row.get("stage") or "").strip(), owner_email
+
+
+def parse_contact(row: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """Clean one contacts.csv row into (fields, traits, account external id)."""
+    errors: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+    external_id = (row.get("external_id") or "").strip()
+    if not external_id:
+        errors["external_id"] = "is required"
+    elif len(external_id) > 128:
+        errors["external_id"] = "is longer than 128 characters"
+    fields["external_id"] = external_id
+    try:
+        fields["email"] = parse_email(row.get("email"))
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    for name, limit in (("first_name", 100), ("last_name", 100), ("title", 200)):
+        try:
+            fields[name] = clean_text(row.get(name), max_length=limit)
+        except ValueError as exc:
+            errors[name] = str(exc)
+    if (row.get("created_at") or "").strip():
+        try:
+            fields["created_at"] = parse_datetime(row["created_at"])
+        except ValueError as exc:
+            errors["created_at"] = str(exc)
+    if errors:
+        raise RowInvalid(errors)
+    traits = {k: v for k, v in row.items() if k and k not in CONTACT_COLUMNS and v not in (None, "")}
+    for name in ("email", "first_name", "last_name", "title"):
+        if name not in row:
+            fields.pop(name, None)
+    return fields, traits, (row.get("account_external_id") or "").strip()
+
+
+def parse_stage_transition(row: dict[str, str]) -> tuple[str, str, datetime]:
+    """Clean one stage_transitions.csv row into (account external id, stage name or key, changed at)."""
+    errors: dict[str, str] = {}
+    account = (row.get("account_external_id") or "").strip()
+    if not account:
+        errors["account_external_id"] = "is required"
+    stage = (row.get("stage") or "").strip()
+    if not stage:
+        errors["stage"] = "is required"
+    changed_at = None
+    try:
+        changed_at = parse_datetime(row.get("changed_at") or "")
+    except ValueError as exc:
+        errors["changed_at"] = str(exc)
+    if errors:
+        raise RowInvalid(errors)
+    return account, stage, changed_at
