@@ -50,14 +50,16 @@ class Account(models.Model):
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="owned_accounts"
     )
-    stage = models.ForeignKey(
-        JourneyStage, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
-    )
+    stage = models.ForeignKey(JourneyStage, null=True, blank=True, on_delete=models.PROTECT, related_name="accounts")
     stage_changed_at = models.DateTimeField(null=True, blank=True)
     traits = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [
+            ("import_account", "Can import accounts from CSV"),
+            ("export_account", "Can export accounts to CSV"),
+        ]
         ordering = ["name", "id"]
         indexes = [
             models.Index(fields=["stage", "name"], name="account_stage_name_idx"),
@@ -93,6 +95,10 @@ class Contact(models.Model):
     traits = models.JSONField(default=dict, blank=True)
 
     class Meta:
+        permissions = [
+            ("import_contact", "Can import contacts from CSV"),
+            ("export_contact", "Can export contacts to CSV"),
+        ]
         ordering = ["last_name", "first_name", "id"]
         indexes = [models.Index(fields=["account", "last_seen_at"], name="contact_account_seen_idx")]
 
@@ -118,6 +124,10 @@ class StageTransition(models.Model):
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        permissions = [
+            ("import_stagetransition", "Can import stage transitions from CSV"),
+            ("export_stagetransition", "Can export stage transitions to CSV"),
+        ]
         ordering = ["-changed_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["account", "to_stage", "changed_at"], name="transition_unique_move"),

@@ -76,7 +76,9 @@ def stage_history_rebuild(*, account_ids: Iterable[int]) -> int:
     return len(changed)
 
 
-def stage_transition_record(*, account: Account, to_stage: JourneyStage, changed_at: datetime | None = None) -> StageTransition:
+def stage_transition_record(
+    *, account: Account, to_stage: JourneyStage, changed_at: datetime | None = None
+) -> StageTransition:
     """Record that an account moved to a stage (idempotent for the same stage and time)."""
     changed_at = changed_at or timezone.now()
     with transaction.atomic():

@@ -204,14 +204,18 @@ class BaseImporter:
             return report
         missing = parsing.missing_columns(self.kind, header)
         if missing:
-            report.fatal = f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(parsing.COLUMNS[self.kind])}"
+            report.fatal = (
+                f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(parsing.COLUMNS[self.kind])}"
+            )
             return report
         while batch := list(itertools.islice(rows, self.batch_size)):
             report.rows_read += len(batch)
             good = []
             for line, row in batch:
                 if "__too_many__" in row:
-                    report.add_error(line, {"row": f"has {row['__too_many__']} values but the header has {len(header)}"})
+                    report.add_error(
+                        line, {"row": f"has {row['__too_many__']} values but the header has {len(header)}"}
+                    )
                     continue
                 try:
                     good.append((line, self.parse(row)))
@@ -221,6 +225,7 @@ class BaseImporter:
                 self.write(good, report)
             if progress:
                 progress(len(batch))
+        report.errors.sort(key=lambda e: e["line"])  # resolution errors are found after parse errors
         return report
 
     def parse(self, row: dict[str, str]) -> Any:
@@ -253,36 +258,37 @@ class SignalImporter(BaseImporter):
         now = timezone.now()
         resolved = []
         for line, r in rows:
-            account_id = lk.accounts.get(r.account_external_id)
-            if account_id is None:
-                report.add_error(line, {"account_external_id": f"no account has external id {r.account_external_id!r}"})
-                continue
-            contact_id = None
-            if r.contact_external_id:
-                contact = lk.contacts.get(r.contact_external_id)
-                if contact is None:
-                    report.add_error(
-                        line, {"contact_external_id": f"no contact has external id {r.contact_external_id!r}"}
-                    )
-                    continue
-                if contact[1] is not None and contact[1] != account_id:
-                    report.add_error(
-                        line,
-                        {"contact_external_id": f"{r.contact_external_id!r} belongs to another account"},
-                    )
-                    continue
-                contact_id = contact[0]
-            type_id, default_direction, default_source = lk.types[r.type_key]
-            topic_id = lk.topics[r.topic[-1][0]] if r.topic else None
-            resolved.append(
-                (
-                    account_id, contact_id, type_id, r.detail, topic_id, r.direction or default_direction,
-                    r.source or default_source, r.occurred_at, now, r.properties_json, self.source.pk,
-                    r.idempotency_key,
-                )
-            )  # fmt: skip
-            self.touched_accounts.add(account_id)
+            try:
+                resolved.append(self.resolve_row(r, now))
+            except parsing.RowInvalid as exc:
+                report.add_error(line, exc.errors)
         return resolved
+
+    def resolve_row(self, r: parsing.SignalRow, now: Any) -> tuple:
+        """The database row for a parsed signal whose names were loaded; RowInvalid if one is unknown."""
+        lk = self.lookups
+        account_id = lk.accounts.get(r.account_external_id)
+        if account_id is None:
+            raise parsing.RowInvalid({"account_external_id": f"no account has external id {r.account_external_id!r}"})
+        contact_id = None
+        if r.contact_external_id:
+            contact = lk.contacts.get(r.contact_external_id)
+            if contact is None:
+                raise parsing.RowInvalid(
+                    {"contact_external_id": f"no contact has external id {r.contact_external_id!r}"}
+                )
+            if contact[1] is not None and contact[1] != account_id:
+                raise parsing.RowInvalid(
+                    {"contact_external_id": f"{r.contact_external_id!r} belongs to another account"}
+                )
+            contact_id = contact[0]
+        type_id, default_direction, default_source = lk.types[r.type_key]
+        topic_id = lk.topics[r.topic[-1][0]] if r.topic else None
+        self.touched_accounts.add(account_id)
+        return (
+            account_id, contact_id, type_id, r.detail, topic_id, r.direction or default_direction,
+            r.source or default_source, r.occurred_at, now, r.properties_json, self.source.pk, r.idempotency_key,
+        )  # fmt: skip
 
     def write(self, rows: list[tuple[int, parsing.SignalRow]], report: ImportReport) -> None:
         resolved = self.resolve(rows, report)
@@ -302,7 +308,8 @@ class SignalImporter(BaseImporter):
         cols = ", ".join(self.COLUMNS)
         with connection.cursor() as cursor:
             cursor.execute(
-                f"CREATE TEMP TABLE IF NOT EXISTS klearly_signal_stage (LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                "CREATE TEMP TABLE IF NOT EXISTS klearly_signal_stage "
+                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
             )
             raw = cursor.cursor  # the psycopg cursor: COPY is not in Django's API
             with raw.copy(f"COPY klearly_signal_stage ({cols}) FROM STDIN") as copy:
@@ -491,7 +498,9 @@ class StageTransitionImporter(BaseImporter):
             return
         account_ids = {a for a, _, _ in wanted}
         existing = set(
-            StageTransition.objects.filter(account_id__in=account_ids).values_list("account_id", "to_stage_id", "changed_at")
+            StageTransition.objects.filter(account_id__in=account_ids).values_list(
+                "account_id", "to_stage_id", "changed_at"
+            )
         )
         fresh = [key for key in wanted if key not in existing]
         StageTransition.objects.bulk_create(

@@ -106,6 +106,7 @@ class Signal(models.Model):
     idempotency_key = models.CharField(max_length=128, help_text="messageId or equivalent; unique per source.")
 
     class Meta:
+        permissions = [("import_signal", "Can import signals from CSV"), ("export_signal", "Can export signals to CSV")]
         ordering = ["-occurred_at", "-id"]
         constraints = [
             models.UniqueConstraint(fields=["ingestion_source", "idempotency_key"], name="signal_unique_per_source"),
@@ -116,7 +117,8 @@ class Signal(models.Model):
             models.Index(fields=["contact", "-occurred_at"], name="signal_contact_time_idx"),
             models.Index(fields=["-occurred_at"], name="signal_time_idx"),
             models.Index(
-                fields=["anonymous_id"], condition=Q(contact__isnull=True) & ~Q(anonymous_id=""),
+                fields=["anonymous_id"],
+                condition=Q(contact__isnull=True) & ~Q(anonymous_id=""),
                 name="signal_anonymous_idx",
             ),
         ]

@@ -134,7 +134,7 @@ def parse_properties(value: str | None) -> tuple[dict[str, Any], str]:
     except ValueError as exc:
         raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
     if not isinstance(loaded, dict):
-        raise ValueError("must be a JSON object, like {\"plan\": \"pro\"}")
+        raise ValueError('must be a JSON object, like {"plan": "pro"}')
     return loaded, json.dumps(loaded, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -1,0 +1,22 @@
+"""Reads for accounts: each returns a QuerySet (or rows) with its joins decided here."""
+
+from __future__ import annotations
+
+from django.db.models import Count, Q, QuerySet
+
+from .models import Account, Contact, Segment
+
+
+def account_list() -> QuerySet[Account]:
+    """Accounts with their stage and owner joined."""
+    return Account.objects.select_related("stage", "owner")
+
+
+def contact_list_for_account(*, account: Account, limit: int = 50) -> QuerySet[Contact]:
+    """An account's contacts, most recently seen first."""
+    return Contact.objects.filter(account=account).order_by("-last_seen_at", "id")[:limit]
+
+
+def segment_list_with_counts() -> QuerySet[Segment]:
+    """Segments annotated with how many accounts are in them now."""
+    return Segment.objects.annotate(open_members=Count("memberships", filter=Q(memberships__exited_at__isnull=True)))

@@ -1,0 +1,194 @@
+"""Admin for signals, their types, topics and sources, import jobs; and CSV import/export for every kind.
+
+The import/export admin for accounts, contacts and stage transitions is added here (ingestion is this app's
+job), by extending the accounts admin classes, so ``accounts`` never imports ``signals_app``.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from import_export.admin import ImportExportMixin
+
+from accounts import admin as accounts_admin
+from accounts.admin_tools import BigTableAdminMixin
+from accounts.models import Account, Contact, StageTransition
+
+from . import selectors, services
+from .choices import ImportKind
+from .models import ImportJob, IngestionSource, Signal, SignalTopic, SignalType, WriteKey
+from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
+
+
+class PartialImportMixin(ImportExportMixin):
+    """django-import-export, but a file with some bad rows can still be confirmed: the preview lists every bad
+    row with its line and reason, and confirming loads the good ones (the library refuses the whole file)."""
+
+    import_error_display = ("message",)
+    skip_admin_log = True
+
+    def import_action(self, request: HttpRequest, **kwargs) -> HttpResponse:
+        response = super().import_action(request, **kwargs)
+        context = getattr(response, "context_data", None) or {}
+        result = context.get("result")
+        if result is not None and not result.has_errors() and result.has_validation_errors():
+            invalid = len(result.invalid_rows)
+            good = result.totals.get("new", 0) + result.totals.get("update", 0)
+            if good:
+                context["confirm_form"] = self.create_confirm_form(request, import_form=context["form"])
+                messages.warning(
+                    request,
+                    f"{invalid} row(s) have errors (listed below) and will be skipped; "
+                    f"confirm to import the other {good} new or changed row(s).",
+                )
+        return response
+
+
+class AccountImportExportAdmin(PartialImportMixin, accounts_admin.AccountAdmin):
+    resource_classes = [AccountResource]
+    readonly_fields = (*accounts_admin.AccountAdmin.readonly_fields, "latest_signals")
+    fieldsets = (*accounts_admin.AccountAdmin.fieldsets, ("Latest signals", {"fields": ("latest_signals",)}))
+
+    @admin.display(description="Latest signals")
+    def latest_signals(self, obj: Account) -> str:
+        if not obj.pk:
+            return "—"
+        rows = [
+            (s.occurred_at.strftime("%Y-%m-%d %H:%M"), s.type.label, s.detail, str(s.topic or ""),
+             s.get_direction_display(), s.get_source_display(), s.contact or "")
+            for s in selectors.signal_list_for_account(account_id=obj.pk, limit=30)
+        ]  # fmt: skip
+        if not rows:
+            return "None yet."
+        more = format_html(
+            '<p><a href="/admin/signals_app/signal/?account__id__exact={}">All signals of this account</a></p>', obj.pk
+        )
+        table = accounts_admin.html_table(("When", "Type", "Detail", "Topic", "Direction", "Source", "Contact"), rows)
+        return format_html("{}{}", table, more)
+
+
+class ContactImportExportAdmin(PartialImportMixin, accounts_admin.ContactAdmin):
+    resource_classes = [ContactResource]
+
+
+class StageTransitionImportExportAdmin(PartialImportMixin, accounts_admin.StageTransitionAdmin):
+    resource_classes = [StageTransitionResource]
+
+
+for model, model_admin in (
+    (Account, AccountImportExportAdmin),
+    (Contact, ContactImportExportAdmin),
+    (StageTransition, StageTransitionImportExportAdmin),
+):
+    admin.site.unregister(model)
+    admin.site.register(model, model_admin)
+
+
+@admin.register(SignalType)
+class SignalTypeAdmin(admin.ModelAdmin):
+    list_display = ("label", "key", "category", "default_direction", "default_source", "is_key_feature",
+                    "is_activation_milestone")  # fmt: skip
+    list_editable = ("is_key_feature", "is_activation_milestone")
+    list_filter = ("category", "default_source", "is_key_feature", "is_activation_milestone")
+    search_fields = ("key", "label")
+
+
+@admin.register(SignalTopic)
+class SignalTopicAdmin(admin.ModelAdmin):
+    list_display = ("label", "key", "parent")
+    list_select_related = ("parent",)
+    list_filter = (("parent", admin.EmptyFieldListFilter),)
+    search_fields = ("key", "label")
+    autocomplete_fields = ("parent",)
+
+
+@admin.register(Signal)
+class SignalAdmin(BigTableAdminMixin, PartialImportMixin, admin.ModelAdmin):
+    resource_classes = [SignalResource]
+    list_display = ("occurred_at", "account", "contact", "type", "detail", "topic", "direction", "source")
+    list_select_related = ("account", "contact", "type", "topic", "topic__parent")
+    list_filter = ("direction", "source", "type__category", "type", "ingestion_source")
+    search_fields = ("=idempotency_key", "=account__external_id", "=contact__email")
+    autocomplete_fields = ("account", "contact", "type", "topic")
+    readonly_fields = ("received_at", "ingestion_source", "idempotency_key")
+    ordering = ("-occurred_at", "-id")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # signals are immutable records; delete and re-send to correct one
+
+
+class WriteKeyInline(admin.TabularInline):
+    model = WriteKey
+    extra = 0
+    fields = ("prefix", "label", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at")
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # keys are made with the "Create a write key" action so the secret can be shown once
+
+
+@admin.register(IngestionSource)
+class IngestionSourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "kind", "is_active", "created_at")
+    list_filter = ("kind", "is_active")
+    search_fields = ("name",)
+    inlines = [WriteKeyInline]
+    actions = ["create_write_key"]
+
+    @admin.action(description="Create a write key (shown once)")
+    def create_write_key(self, request: HttpRequest, queryset: QuerySet) -> None:
+        for source in queryset:
+            _, raw = services.write_key_create(source=source, label=f"created by {request.user}")
+            self.message_user(request, f"New write key for {source}: {raw} (copy it now; it is not stored).")
+
+
+class ImportJobForm(forms.ModelForm):
+    class Meta:
+        model = ImportJob
+        fields = ("kind", "file")
+
+
+@admin.register(ImportJob)
+class ImportJobAdmin(admin.ModelAdmin):
+    """Large CSV files, imported in the background by a worker with the streaming importer."""
+
+    list_display = ("__str__", "original_name", "status", "rows_read", "rows_created", "rows_updated",
+                    "rows_skipped", "rows_failed", "created_by", "created_at")  # fmt: skip
+    list_select_related = ("created_by",)
+    list_filter = ("status", "kind")
+    form = ImportJobForm
+    readonly_fields = ("status", "original_name", "created_by", "created_at", "started_at", "finished_at",
+                       "rows_read", "rows_created", "rows_updated", "rows_skipped", "rows_failed", "failure",
+                       "error_list")  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("signals_app.import_csv")
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False if obj is not None else super().has_change_permission(request, obj)
+
+    def get_fields(self, request: HttpRequest, obj=None):
+        return ("kind", "file") if obj is None else ("kind", *self.readonly_fields)
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None):
+        return () if obj is None else self.readonly_fields
+
+    def save_model(self, request: HttpRequest, obj: ImportJob, form, change: bool) -> None:
+        job = services.import_job_create(kind=obj.kind, file=form.cleaned_data["file"], user_id=request.user.pk)
+        obj.pk = job.pk
+
+    @admin.display(description="Bad rows")
+    def error_list(self, obj: ImportJob) -> str:
+        if not obj.errors:
+            return "None."
+        rows = [(e["line"], e["field"], e["message"]) for e in obj.errors[:500]]
+        return accounts_admin.html_table(("Line", "Column", "Problem"), rows)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None) -> TemplateResponse:
+        extra_context = {**(extra_context or {}), "kinds": ImportKind.choices}
+        return super().changeform_view(request, object_id, form_url, extra_context)
