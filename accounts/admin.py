@@ -36,7 +36,7 @@ class StageTransitionInline(admin.TabularInline):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).select_related("from_stage", "to_stage")
+        return super().get_queryset(request).select_related("account", "from_stage", "to_stage")
 
 
 def html_table(headers: tuple[str, ...], rows) -> str:

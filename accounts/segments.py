@@ -66,7 +66,8 @@ def _condition_q(cond: Any, where: str) -> Q:
         if not isinstance(value, list):
             raise SegmentCriteriaError(f"{where}: '{op}' needs a list value")
         q = Q(**{f"{lookup}__in": value})
-        return q if op == "in" else ~q
+        # "not in" includes accounts where the value is missing, as a person reading the rule expects.
+        return q if op == "in" else ~q | Q(**{f"{lookup}__isnull": True})
     if op in ("within_days", "older_than_days"):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise SegmentCriteriaError(f"{where}: '{op}' needs a number of days")
@@ -77,7 +78,7 @@ def _condition_q(cond: Any, where: str) -> Q:
     if op == "eq":
         return Q(**{lookup: value})
     if op == "ne":
-        return ~Q(**{lookup: value})
+        return ~Q(**{lookup: value}) | Q(**{f"{lookup}__isnull": True})
     if op == "contains":
         return Q(**{f"{lookup}__icontains": value})
     return Q(**{f"{lookup}__{op}": value})

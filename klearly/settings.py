@@ -13,6 +13,7 @@ from pathlib import Path
 import dj_database_url
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from import_export.formats import base_formats
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -133,6 +134,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
+WHITENOISE_USE_FINDERS = DEBUG  # the dev server serves app static files without collectstatic
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
@@ -200,3 +202,6 @@ IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 # --- Klearly ------------------------------------------------------------------------------------
 # Rows per batch for the streaming CSV importer (import_csv command and background import jobs).
 KLEARLY_IMPORT_BATCH_SIZE = env_int("KLEARLY_IMPORT_BATCH_SIZE", 5000)
+# CSV is the documented import format (DESIGN.md); exports add JSON for other tools.
+IMPORT_FORMATS = [base_formats.CSV]
+EXPORT_FORMATS = [base_formats.CSV, base_formats.JSON]

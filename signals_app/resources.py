@@ -48,17 +48,21 @@ class KlearlyResource(resources.ModelResource):
         return list(parsing.COLUMNS[self.kind])
 
     def before_import(self, dataset, **kwargs) -> None:
+        self.importer: BaseImporter | None = None
+        self.report = ImportReport(kind=self.kind)
         missing = parsing.missing_columns(self.kind, list(dataset.headers or []))
         if missing:
             raise ValueError(
                 f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(parsing.COLUMNS[self.kind])}"
             )
-        self.importer: BaseImporter = IMPORTERS[self.kind]()
-        self.report = ImportReport(kind=self.kind)
+        self.importer = IMPORTERS[self.kind]()
 
     def import_row(self, row, instance_loader, **kwargs) -> RowResult:
         line = kwargs["row_number"] + 1  # the header is line 1
         row_result = self.get_row_result_class()()
+        if self.importer is None:  # the header was refused: the file is reported as a whole, rows are not tried
+            row_result.import_type = RowResult.IMPORT_TYPE_SKIP
+            return row_result
         values = {k: ("" if v is None else str(v)) for k, v in row.items() if k}
         row_result.diff = [escape(values.get(column, "")) for column in self.get_diff_headers()]
         before = (self.report.created, self.report.updated, self.report.skipped, len(self.report.errors))

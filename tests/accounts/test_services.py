@@ -1,0 +1,91 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from accounts.models import Account, SegmentMembership, StageTransition
+from accounts.services import movement_between, segment_evaluate, stage_history_rebuild, stage_transition_record
+from tests.factories import AccountFactory, stage, transition
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("origin", "target", "movement"),
+    [
+        (None, "lead", "entry"),
+        ("lead", "trial", "progression"),
+        ("trial", "starter", "conversion"),
+        ("freemium", "enterprise", "conversion"),
+        ("starter", "corporate", "expansion"),
+        ("enterprise", "starter", "contraction"),
+        ("starter", "freemium", "contraction"),
+        ("corporate", "churn", "churn"),
+        ("trial", "churn", "churn"),
+        ("churn", "starter", "reactivation"),
+        ("churn", "trial", "reactivation"),
+        ("starter", "starter", "progression"),
+    ],
+)
+def test_movement_is_derived_from_stage_kinds_and_ranks(origin, target, movement):
+    assert movement_between(stage(origin) if origin else None, stage(target)) == movement
+
+
+def test_history_rebuild_orders_by_time_even_when_recorded_out_of_order():
+    account = AccountFactory()
+    transition(account, "corporate", T0 + timedelta(days=60))
+    transition(account, "trial", T0)
+    transition(account, "starter", T0 + timedelta(days=20))
+
+    changed = stage_history_rebuild(account_ids=[account.pk])
+
+    rows = list(
+        account.stage_transitions.order_by("changed_at").values_list("from_stage__key", "to_stage__key", "movement")
+    )
+    assert rows == [(None, "trial", "entry"), ("trial", "starter", "conversion"), ("starter", "corporate", "expansion")]
+    account.refresh_from_db()
+    assert account.stage.key == "corporate"
+    assert account.stage_changed_at == T0 + timedelta(days=60)
+    assert changed == 2  # the first was already an entry from nowhere
+    assert stage_history_rebuild(account_ids=[account.pk]) == 0  # idempotent
+
+
+def test_record_is_idempotent_and_rederives_neighbours():
+    account = AccountFactory()
+    stage_transition_record(account=account, to_stage=stage("trial"), changed_at=T0)
+    late = stage_transition_record(account=account, to_stage=stage("churn"), changed_at=T0 + timedelta(days=40))
+    assert late.movement == "churn"
+    # A conversion reported late, between the two: the churn now comes from a paying stage.
+    stage_transition_record(account=account, to_stage=stage("starter"), changed_at=T0 + timedelta(days=10))
+    stage_transition_record(account=account, to_stage=stage("starter"), changed_at=T0 + timedelta(days=10))
+    assert StageTransition.objects.filter(account=account).count() == 3
+    late.refresh_from_db()
+    assert late.from_stage.key == "starter"
+    assert late.movement == "churn"
+    assert Account.objects.get(pk=account.pk).stage.key == "churn"
+
+
+def test_segment_membership_is_tracked_with_entry_and_exit_times():
+    from accounts.models import Segment
+
+    small = AccountFactory(employees=10)
+    big = AccountFactory(employees=5000)
+    segment = Segment.objects.create(
+        name="Large", criteria={"match": "all", "conditions": [{"field": "employees", "op": "gte", "value": 1000}]}
+    )
+    assert segment_evaluate(segment=segment, now=T0) == (1, 0)
+    assert segment_evaluate(segment=segment, now=T0 + timedelta(days=1)) == (0, 0)
+
+    big.employees = 20
+    big.save()
+    small.employees = 2000
+    small.save()
+    assert segment_evaluate(segment=segment, now=T0 + timedelta(days=2)) == (1, 1)
+
+    history = list(
+        SegmentMembership.objects.order_by("entered_at").values_list("account_id", "entered_at", "exited_at")
+    )
+    assert history == [
+        (big.pk, T0, T0 + timedelta(days=2)),
+        (small.pk, T0 + timedelta(days=2), None),
+    ]

@@ -1,0 +1,184 @@
+"""The streaming importer (``import_csv`` and background jobs), on the embedded database."""
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from accounts.models import Account, Contact, StageTransition
+from signals_app.importing import import_csv_stream
+from signals_app.models import Signal, SignalTopic, SignalType
+from tests.factories import AccountFactory, ContactFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+SIGNALS = """message_id,account_external_id,contact_external_id,type,detail,topic,direction,source,occurred_at,properties
+m1,acme,ada,Pricing page view,,Analytics > Dashboards,inbound,product,2026-03-01T10:00:00Z,"{""path"": ""/pricing""}"
+m2,acme,,Demo request,,,,,2026-03-02,
+m3,nobody,,Demo request,,,,,2026-03-02,
+m4,acme,,Demo request,,,sideways,,2026-13-02,[1]
+,acme,,Webinar attended,renewal,,,marketing,2026-03-05T00:00:00,
+m6,acme,grace,Demo request,,,,,2026-03-06,
+"""
+
+
+def run(kind: str, text: str, **kwargs):
+    return import_csv_stream(kind=kind, stream=io.StringIO(text), **kwargs)
+
+
+@pytest.fixture
+def acme():
+    account = AccountFactory(external_id="acme")
+    ContactFactory(external_id="ada", account=account)
+    ContactFactory(external_id="grace", account=AccountFactory(external_id="other"))
+    return account
+
+
+def test_good_rows_load_and_bad_rows_are_reported_by_line_and_column(acme):
+    report = run("signals", SIGNALS, batch_size=2)
+
+    assert (report.rows_read, report.created, report.failed) == (6, 3, 3)
+    assert report.errors == [
+        {"line": 4, "field": "account_external_id", "message": "no account has external id 'nobody'"},
+        {"line": 5, "field": "direction", "message": "'sideways' is not one of inbound, outbound"},
+        {"line": 5, "field": "occurred_at", "message": "'2026-13-02' is not an ISO-8601 date or time (e.g. 2026-03-01T14:30:00Z)"},
+        {"line": 5, "field": "properties", "message": 'must be a JSON object, like {"plan": "pro"}'},
+        {"line": 7, "field": "contact_external_id", "message": "'grace' belongs to another account"},
+    ]  # fmt: skip
+    pricing = Signal.objects.get(idempotency_key="m1")
+    assert pricing.contact.external_id == "ada"
+    assert pricing.topic.key == "analytics--dashboards" and pricing.topic.parent.key == "analytics"
+    assert pricing.properties == {"path": "/pricing"}
+    assert pricing.occurred_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    demo = Signal.objects.get(idempotency_key="m2")
+    assert (demo.direction, demo.source) == ("inbound", "product")  # the new type's defaults
+    webinar = Signal.objects.get(type__key="webinar-attended")
+    assert (webinar.detail, webinar.source) == ("renewal", "marketing")
+
+
+def test_unknown_types_and_topics_are_created_once_with_a_guessed_category(acme):
+    run("signals", SIGNALS)
+    assert SignalType.objects.get(key="webinar-attended").category == "webinars"
+    assert SignalType.objects.get(key="pricing-page-view").category == "web_visits"
+    assert SignalType.objects.get(key="demo-request").label == "Demo request"
+    assert SignalTopic.objects.filter(key__startswith="analytics").count() == 2
+
+
+def test_reimporting_the_same_file_adds_nothing(acme):
+    run("signals", SIGNALS)
+    again = run("signals", SIGNALS, batch_size=1)
+    assert (again.created, again.skipped, again.failed) == (0, 3, 3)
+    assert Signal.objects.count() == 3
+
+
+def test_quoted_cells_over_several_lines_keep_line_numbers_right(acme):
+    text = (
+        "message_id,account_external_id,type,occurred_at,detail\n"
+        'a,acme,Note,2026-01-01,"line one\nline two"\n'
+        "b,acme,Note,not-a-date,\n"
+    )
+    report = run("signals", text)
+    assert report.created == 1
+    assert report.errors[0]["line"] == 4
+
+
+def test_a_row_with_too_many_values_is_reported(acme):
+    report = run("signals", "account_external_id,type,occurred_at\nacme,Note,2026-01-01,extra\n")
+    assert report.errors == [{"line": 2, "field": "row", "message": "has 4 values but the header has 3"}]
+
+
+def test_missing_required_columns_stop_before_any_row():
+    report = run("signals", "account,type\nacme,Note\n")
+    assert report.fatal.startswith("line 1: missing column(s) account_external_id, occurred_at")
+    assert run("signals", "").fatal == "line 1: the file is empty (a header row is required)"
+
+
+def test_accounts_upsert_keep_traits_and_record_stage_movements():
+    owner = UserFactory(email="ann@klearly.test")
+    text = (
+        "external_id,name,employees,created_at,stage,owner_email,plan\n"
+        "acme,Acme,120,2026-01-01,Trial,ann@klearly.test,gold\n"
+        "beta,Beta,lots,2026-01-01,Trial,,\n"
+        "gamma,Gamma,5,2026-01-01,Nope,,\n"
+        "delta,Delta,5,2026-01-01,,nobody@x.io,\n"
+    )
+    report = run("accounts", text)
+    assert (report.created, report.failed) == (1, 3)
+    assert [(e["line"], e["field"]) for e in report.errors] == [
+        (3, "employees"),
+        (4, "stage"),
+        (5, "owner_email"),
+    ]
+    acme = Account.objects.get(external_id="acme")
+    assert (acme.owner, acme.traits, acme.stage.key) == (owner, {"plan": "gold"}, "trial")
+    assert acme.stage_transitions.get().changed_at == datetime(2026, 1, 1, tzinfo=UTC)
+
+    unchanged = run("accounts", text)
+    assert (unchanged.created, unchanged.updated, unchanged.skipped) == (0, 0, 1)
+
+    moved = run("accounts", "external_id,stage,seats\nacme,Starter,12\n")
+    assert (moved.updated, moved.created) == (1, 0)
+    acme.refresh_from_db()
+    assert acme.stage.key == "starter"
+    assert acme.name == "Acme"  # columns absent from the file are left alone
+    assert acme.traits == {"plan": "gold", "seats": "12"}
+    assert list(acme.stage_transitions.order_by("changed_at").values_list("movement", flat=True)) == [
+        "entry",
+        "conversion",
+    ]
+
+
+def test_contacts_upsert_and_link_to_accounts(acme):
+    text = (
+        "external_id,account_external_id,email,first_name,last_name,title,linkedin\n"
+        "c1,acme,Ann@Acme.com,Ann,Lee,CTO,ann-lee\n"
+        "c2,ghost,b@acme.com,B,,,\n"
+        "c3,acme,not-an-email,C,,,\n"
+    )
+    report = run("contacts", text)
+    assert (report.created, report.failed) == (1, 2)
+    c1 = Contact.objects.get(external_id="c1")
+    assert (c1.account, c1.email, c1.traits) == (acme, "ann@acme.com", {"linkedin": "ann-lee"})
+    assert run("contacts", text).skipped == 1
+
+
+def test_stage_transitions_import_derives_movements_in_time_order(acme):
+    text = (
+        "account_external_id,stage,changed_at\n"
+        "acme,Corporate,2026-03-01\n"
+        "acme,trial,2026-01-01\n"
+        "acme,Starter,2026-02-01\n"
+        "acme,Platinum,2026-02-01\n"
+        "nobody,Trial,2026-02-01\n"
+    )
+    report = run("stage_transitions", text, batch_size=2)
+    assert (report.created, report.failed) == (3, 2)
+    moves = list(StageTransition.objects.order_by("changed_at").values_list("to_stage__key", "movement"))
+    assert moves == [("trial", "entry"), ("starter", "conversion"), ("corporate", "expansion")]
+    acme.refresh_from_db()
+    assert acme.stage.key == "corporate"
+    again = run("stage_transitions", text)
+    assert (again.created, again.skipped) == (0, 3)
+
+
+def test_command_prints_summary_and_errors(acme, tmp_path, capsys):
+    path = tmp_path / "signals.csv"
+    path.write_text(SIGNALS, encoding="utf-8")
+    call_command("import_csv", "signals", str(path), "--no-progress")
+    out, err = capsys.readouterr()
+    assert "6 rows read: 3 created, 0 updated, 0 already present, 3 rejected" in out
+    assert f"{path}: line 4, account_external_id: no account has external id 'nobody'" in err
+
+
+def test_command_refuses_missing_files_and_bad_headers(tmp_path):
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_csv", "signals", str(tmp_path / "nope.csv"))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1,2\n")
+    with pytest.raises(CommandError, match="line 1: missing column"):
+        call_command("import_csv", "accounts", str(bad), "--no-progress")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("external_id,name\nx,Soci\xe9t\xe9\n".encode("latin-1"))
+    with pytest.raises(CommandError, match="not UTF-8"):
+        call_command("import_csv", "accounts", str(latin), "--no-progress")
