@@ -308,8 +308,8 @@ class SignalImporter(BaseImporter):
         cols = ", ".join(self.COLUMNS)
         with connection.cursor() as cursor:
             cursor.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS klearly_signal_stage "
-                f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+                "CREATE TEMP TABLE IF NOT EXISTS klearly_signal_stage ON COMMIT DELETE ROWS "
+                f"AS SELECT {cols} FROM {table} WITH NO DATA"
             )
             raw = cursor.cursor  # the psycopg cursor: COPY is not in Django's API
             with raw.copy(f"COPY klearly_signal_stage ({cols}) FROM STDIN") as copy:
