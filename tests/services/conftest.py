@@ -1,0 +1,69 @@
+"""The service suite: real PostgreSQL, Redis as broker, a real Celery worker process, real HTTP.
+
+Run by ``.ci/run`` as ``pytest -m services`` with DATABASE_URL and CELERY_BROKER_URL set (see README).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def needs_postgres():
+    if settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        pytest.skip("set DATABASE_URL to a PostgreSQL database to run the service suite")
+
+
+@pytest.fixture
+def celery_worker_process(needs_postgres, transactional_db, settings) -> Iterator[subprocess.Popen]:
+    """A real ``celery worker`` process on the configured broker, reading the test database."""
+    if not settings.CELERY_BROKER_URL or settings.CELERY_TASK_ALWAYS_EAGER:
+        pytest.skip("set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/15) to run the worker test")
+    from django.db import connection
+
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "DJANGO_SETTINGS_MODULE": "klearly.settings",
+    }
+    log = open(settings.MEDIA_ROOT.parent / "worker.log", "w")  # noqa: SIM115 - closed below
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "klearly", "worker", "--pool=solo", "--loglevel=INFO",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", "-n", f"test-{os.getpid()}@%h"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        log.close()
+        if os.environ.get("CI"):
+            print((settings.MEDIA_ROOT.parent / "worker.log").read_text()[-4000:])
+
+
+def wait_for(predicate, *, timeout: float = 90.0, interval: float = 0.5):
+    """Poll until ``predicate()`` is truthy; fail with the last value after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    value = predicate()
+    while not value and time.monotonic() < deadline:
+        time.sleep(interval)
+        value = predicate()
+    assert value, f"gave up after {timeout}s"
+    return value
