@@ -1,0 +1,71 @@
+"""python manage.py seed_demo [--accounts N] [--seed S] [--reset]"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from tqdm import tqdm
+
+from klearly.demo import DEMO_SOURCE_NAME, SEGMENT_SOURCE_NAME, DemoReport, demo_world_build
+
+
+class Command(BaseCommand):
+    help = (
+        "Build a demo B2B SaaS world: accounts, contacts, about nine months of signals, stage movements that "
+        "follow from behaviour, segments, and demo logins. Rerunning adds nothing; --reset rebuilds it."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--accounts", type=int, default=300, help="Number of accounts (default 300).")
+        parser.add_argument("--seed", type=int, default=42, help="Random seed; the same seed builds the same world.")
+        parser.add_argument("--reset", action="store_true", help="Delete the demo world first, then build it again.")
+        parser.add_argument("--no-progress", action="store_true", help="No progress bar.")
+
+    def handle(self, *args: Any, accounts: int, seed: int, reset: bool, no_progress: bool, **options: Any) -> None:
+        if accounts < 1:
+            raise CommandError("--accounts must be at least 1")
+        bar: tqdm | None = None
+
+        def on_step(message: str) -> None:
+            self.stdout.write(f"· {message}")
+
+        def on_signals(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, unit="signal", unit_scale=True, disable=no_progress, desc="signals")
+            bar.update(done - bar.n)
+
+        try:
+            report = demo_world_build(accounts=accounts, seed=seed, reset=reset, on_step=on_step, on_signals=on_signals)
+        finally:
+            if bar is not None:
+                bar.close()
+        self._print(report)
+
+    def _print(self, report: DemoReport) -> None:
+        if report.created:
+            self.stdout.write(self.style.SUCCESS(f"Demo world built in {report.seconds:.1f} s."))
+        else:
+            self.stdout.write(
+                self.style.WARNING(
+                    f'The demo world is already there (source "{DEMO_SOURCE_NAME}"); nothing added. '
+                    "Use --reset to rebuild it."
+                )
+            )
+        self.stdout.write(f"Accounts {report.accounts:,}, contacts {report.contacts:,}, signals {report.signals:,}.")
+        movements = ", ".join(f"{name} {count}" for name, count in sorted(report.movements.items()))
+        self.stdout.write(f"Stage movements: {movements or 'none'}.")
+        segments = ", ".join(f"{name} {count}" for name, count in report.segments.items())
+        self.stdout.write(f"Segments (members): {segments or 'none'}.")
+        self.stdout.write("Logins (username / password):")
+        for login, created in report.logins:
+            note = "" if created else "  (existed already; password left unchanged)"
+            self.stdout.write(f"  {login.username:<12} / {login.password:<14} {login.role}{note}")
+        if report.write_key:
+            self.stdout.write(f'Write key for "{SEGMENT_SOURCE_NAME}" (shown once): {report.write_key}')
+        elif report.write_key_prefix:
+            self.stdout.write(
+                f'Write key for "{SEGMENT_SOURCE_NAME}": {report.write_key_prefix}… (created earlier; '
+                "make a new one in the admin, or rerun with --reset)"
+            )
