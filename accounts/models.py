@@ -195,3 +195,14 @@ class SegmentMembership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account} in {self.segment}"
+
+
+class RescoreMark(models.Model):
+    """An account whose scores must be recomputed: set by every write that changes what scores depend on,
+    cleared by the scoring task when it has rescored the account."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="rescore_mark")
+    marked_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"rescore {self.account_id} since {self.marked_at:%Y-%m-%d %H:%M:%S}"

@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import Movement, StageKind
-from .models import Account, JourneyStage, Segment, SegmentMembership, StageTransition
+from .hooks import rescore_requested
+from .models import Account, JourneyStage, RescoreMark, Segment, SegmentMembership, StageTransition
 from .segments import criteria_to_q
 
 
@@ -119,3 +120,35 @@ def segment_evaluate(*, segment: Segment, now: datetime | None = None) -> tuple[
 def segments_evaluate_all(*, now: datetime | None = None) -> dict[str, tuple[int, int]]:
     """Evaluate every segment (inactive ones close their memberships)."""
     return {segment.name: segment_evaluate(segment=segment, now=now) for segment in Segment.objects.all()}
+
+
+def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | None = None) -> None:
+    """Mark accounts for rescoring (idempotent, set-based) and announce them once when the transaction commits.
+
+    This is the one freshness hook: ingestion, imports and admin edits call it; the scoring issue listens to
+    ``accounts.hooks.rescore_requested`` and drains ``RescoreMark``.
+    """
+    ids = {int(a) for a in account_ids if a is not None}
+    if not ids:
+        return
+    now = now or timezone.now()
+    RescoreMark.objects.bulk_create(
+        [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)], ignore_conflicts=True, batch_size=2000
+    )
+    connection = transaction.get_connection()
+    pending: set[int] | None = getattr(connection, "_klearly_rescore_pending", None)
+    registered = any(getattr(entry[1], "_klearly_rescore", False) for entry in connection.run_on_commit)
+    if pending is None or not registered:  # the first mark of this transaction (or the last one rolled back)
+        pending = set()
+        connection._klearly_rescore_pending = pending
+
+        def announce() -> None:
+            announced = frozenset(connection._klearly_rescore_pending)
+            connection._klearly_rescore_pending = None
+            rescore_requested.send(sender=Account, account_ids=announced)
+
+        announce._klearly_rescore = True  # type: ignore[attr-defined]
+        pending.update(ids)
+        transaction.on_commit(announce)
+        return
+    pending.update(ids)

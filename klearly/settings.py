@@ -128,6 +128,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
+# A shared cache (Redis) keeps rate limits right across processes; without CACHE_URL each process counts alone.
+CACHE_URL = env_str("CACHE_URL", "")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL.startswith(("redis://", "rediss://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
@@ -205,3 +215,5 @@ KLEARLY_IMPORT_BATCH_SIZE = env_int("KLEARLY_IMPORT_BATCH_SIZE", 5000)
 # CSV is the documented import format (DESIGN.md); exports add JSON for other tools.
 IMPORT_FORMATS = [base_formats.CSV]
 EXPORT_FORMATS = [base_formats.CSV, base_formats.JSON]
+# Requests per minute and write key on the event endpoint (0 turns the limit off).
+KLEARLY_EVENTS_REQUESTS_PER_MINUTE = env_int("KLEARLY_EVENTS_REQUESTS_PER_MINUTE", 6000)

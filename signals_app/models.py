@@ -152,3 +152,37 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} import #{self.pk} ({self.status})"
+
+
+class EventMapping(models.Model):
+    """Which Segment-style event becomes which signal type, topic, detail, direction and source.
+
+    Matched in ``priority`` order (lowest first) against the event's kind and name (track: the event name;
+    page/screen: the page or screen name, or the URL path for pages). ``pattern`` is a shell-style glob,
+    case-insensitive ("Pricing*", "/pricing*"). Unmatched events are kept: a track event becomes a signal type
+    named after the event, a page a "Page view", a screen a "Screen view".
+    """
+
+    class EventKind(models.TextChoices):
+        TRACK = "track", "track"
+        PAGE = "page", "page"
+        SCREEN = "screen", "screen"
+
+    kind = models.CharField(max_length=10, choices=EventKind.choices, default=EventKind.TRACK)
+    pattern = models.CharField(max_length=200, help_text="Glob over the event name (or URL path for pages).")
+    ingestion_source = models.ForeignKey(
+        IngestionSource, null=True, blank=True, on_delete=models.CASCADE, help_text="Empty: every source."
+    )
+    signal_type = models.ForeignKey(SignalType, on_delete=models.CASCADE, related_name="event_mappings")
+    topic = models.ForeignKey(SignalTopic, null=True, blank=True, on_delete=models.SET_NULL)
+    detail = models.CharField(max_length=100, blank=True)
+    direction = models.CharField(max_length=8, choices=Direction.choices, blank=True, help_text="Empty: type default.")
+    source = models.CharField(max_length=10, choices=SignalSource.choices, blank=True, help_text="Empty: type default.")
+    priority = models.PositiveSmallIntegerField(default=100)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.pattern} → {self.signal_type_id}"

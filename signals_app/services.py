@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 
+from . import parsing
 from .choices import ImportStatus
 from .importing import ImportReport, import_csv_stream
 from .models import ImportJob, IngestionSource, WriteKey
@@ -72,3 +74,39 @@ def write_key_revoke(*, key: WriteKey) -> None:
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
+
+
+def signals_record(*, records: list[dict], source: IngestionSource | None = None) -> ImportReport:
+    """Record signals given as flat records (the signals.csv columns; ``properties`` may be an object).
+
+    Used by the REST API. Each bad record is reported with its index in ``errors[*]["line"]`` (0-based) and
+    column; good ones are stored; a record whose ``message_id`` was already stored for the source is skipped.
+    """
+    from .importing import SignalImporter
+
+    importer = SignalImporter()
+    if source is not None:
+        importer.source = source
+    report = ImportReport(kind="signals", rows_read=len(records))
+    good = []
+    for index, record in enumerate(records):
+        if not isinstance(record, dict):
+            report.add_error(index, {"non_field_errors": "each signal must be a JSON object"})
+            continue
+        row = {k: _as_text(v) for k, v in record.items()}
+        try:
+            good.append((index, importer.parse(row)))
+        except parsing.RowInvalid as exc:
+            report.add_error(index, exc.errors)
+    with transaction.atomic():
+        importer.write(good, report)
+    report.errors.sort(key=lambda e: e["line"])
+    return report
+
+
+def _as_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,11 @@
+"""Hooks other apps listen to. ``accounts`` announces; it never imports its listeners.
+
+``rescore_requested`` is sent once per committed transaction with the ids of the accounts whose scores may have
+changed (new signals, new stage, changed fields). The scoring app connects a receiver that enqueues its debounced
+rescoring task; the durable record of what to rescore is the ``RescoreMark`` table, so nothing is lost if no
+receiver is connected or a worker is down.
+"""
+
+from django.dispatch import Signal as Hook
+
+rescore_requested = Hook()  # sent with account_ids: frozenset[int]

@@ -1,0 +1,325 @@
+"""Storing a batch of Segment-compatible events, set-based: groups upsert accounts, identifies upsert contacts,
+aliases and identifies attach earlier anonymous signals, and track/page/screen events become signals through the
+admin-editable event mappings. One transaction per batch; the same batch sent twice stores nothing twice.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+from django.db import transaction
+from django.db.models import Case, DateTimeField, Q, Value, When
+from django.db.models.functions import Greatest
+
+from accounts.models import Account, Contact
+from accounts.services import accounts_mark_for_rescore
+
+from . import parsing
+from .events import Event
+from .importing import Lookups
+from .models import EventMapping, IngestionSource, Signal
+from .storage import signals_insert
+
+PAGE_TYPE, SCREEN_TYPE = ("page-view", "Page view"), ("screen-view", "Screen view")
+
+
+@dataclass
+class IngestResult:
+    """What a batch did: how many events were stored, already known, or refused (with index and reason)."""
+
+    received: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Mapping:
+    kind: str
+    regex: re.Pattern
+    type_id: int
+    topic_id: int | None
+    detail: str
+    direction: str
+    source: str
+
+
+def _mappings(source: IngestionSource) -> list[_Mapping]:
+    rows = (
+        EventMapping.objects.filter(is_active=True)
+        .filter(Q(ingestion_source__isnull=True) | Q(ingestion_source=source))
+        .order_by("priority", "id")
+        .values_list("kind", "pattern", "signal_type_id", "topic_id", "detail", "direction", "source")
+    )
+    return [
+        _Mapping(kind, re.compile(fnmatch.translate(pattern.lower())), type_id, topic_id, detail, direction, src)
+        for kind, pattern, type_id, topic_id, detail, direction, src in rows
+    ]
+
+
+ACCOUNT_TRAITS = {"name": "name", "website": "domain", "domain": "domain", "industry": "industry",
+                  "employees": "employees", "country": "country"}  # fmt: skip
+
+
+def _account_fields(traits: dict) -> tuple[dict, dict]:
+    fields: dict[str, Any] = {}
+    rest = {}
+    for key, value in traits.items():
+        target = ACCOUNT_TRAITS.get(key)
+        if key in ("annual_revenue", "annualRevenue"):
+            target = "annual_revenue"
+        if target is None or value in (None, ""):
+            if key != "address":
+                rest[key] = value
+            continue
+        try:
+            if target == "employees":
+                fields[target] = parsing.parse_int(str(value))
+            elif target == "annual_revenue":
+                fields[target] = parsing.parse_decimal(str(value))
+            elif target == "domain":
+                fields[target] = re.sub(r"^https?://(www\.)?", "", str(value)).strip("/").lower()[:255]
+            else:
+                fields[target] = str(value)[: 100 if target == "industry" else 255]
+        except ValueError:
+            rest[key] = value
+    address = traits.get("address")
+    if isinstance(address, dict) and address.get("country"):
+        fields["country"] = str(address["country"])[:64]
+    return fields, rest
+
+
+def _contact_fields(traits: dict) -> tuple[dict, dict]:
+    fields: dict[str, Any] = {}
+    rest = {}
+    for key, value in traits.items():
+        if key == "email" and isinstance(value, str):
+            try:
+                fields["email"] = parsing.parse_email(value)
+            except ValueError:
+                rest[key] = value
+        elif key in ("firstName", "first_name") and value:
+            fields["first_name"] = str(value)[:100]
+        elif key in ("lastName", "last_name") and value:
+            fields["last_name"] = str(value)[:100]
+        elif key == "title" and value:
+            fields["title"] = str(value)[:200]
+        elif key == "name" and value and "first_name" not in fields:
+            first, _, last = str(value).partition(" ")
+            fields["first_name"], fields["last_name"] = first[:100], last[:100]
+        elif key != "company":
+            rest[key] = value
+    return fields, rest
+
+
+class _Batch:
+    def __init__(self, source: IngestionSource, received_at: datetime) -> None:
+        self.source = source
+        self.received_at = received_at
+        self.lookups = Lookups()
+        self.accounts: dict[str, int] = {}
+        self.contacts: dict[str, tuple[int, int | None]] = {}
+        self.touched_accounts: set[int] = set()
+        self.linked_anonymous: dict[str, int] = {}  # anonymous id -> contact id
+        self.moved_contacts: set[int] = set()  # existing contacts that joined an account in this batch
+
+    # --- accounts and contacts -------------------------------------------------------------------------
+    def upsert_accounts(self, groups: list[Event]) -> None:
+        ids = {e.group_id for e in groups} | {e.group_id for e in self._with_group}
+        existing = {a.external_id: a for a in Account.objects.filter(external_id__in=ids)}
+        new, changed = {}, {}
+        for event in groups:
+            fields, traits = _account_fields(event.traits)
+            account = existing.get(event.group_id) or new.get(event.group_id)
+            if account is None:
+                account = Account(external_id=event.group_id, created_at=event.occurred_at, traits={})
+                new[event.group_id] = account
+            for name, value in fields.items():
+                setattr(account, name, value)
+            account.traits = {**account.traits, **traits}
+            if account.pk:
+                changed[account.pk] = account
+        for group_id in ids - set(existing) - set(new):  # named by a track/identify before its group call
+            new[group_id] = Account(external_id=group_id, created_at=self.received_at, traits={})
+        Account.objects.bulk_create(list(new.values()), batch_size=1000, ignore_conflicts=True)
+        if changed:
+            Account.objects.bulk_update(
+                list(changed.values()),
+                ["name", "domain", "industry", "employees", "annual_revenue", "country", "traits"],
+                batch_size=1000,
+            )
+        self.accounts.update(Account.objects.filter(external_id__in=ids).values_list("external_id", "pk"))
+        self.touched_accounts.update(self.accounts.values())
+
+    def upsert_contacts(self, people: list[Event]) -> None:
+        """identify events, plus every userId seen in the batch (a bare contact until identified)."""
+        user_ids = {e.user_id for e in people if e.user_id} | self._user_ids
+        existing = {c.external_id: c for c in Contact.objects.filter(external_id__in=user_ids)}
+        new: dict[str, Contact] = {}
+        changed: dict[int, Contact] = {}
+        for event in people:
+            if not event.user_id:
+                continue
+            fields, traits = _contact_fields(event.traits) if event.kind == "identify" else ({}, {})
+            contact = existing.get(event.user_id) or new.get(event.user_id)
+            if contact is None:
+                contact = Contact(external_id=event.user_id, created_at=event.occurred_at, traits={})
+                new[event.user_id] = contact
+            for name, value in fields.items():
+                setattr(contact, name, value)
+            if traits:
+                contact.traits = {**contact.traits, **traits}
+            if event.group_id and event.group_id in self.accounts:
+                if contact.pk and contact.account_id != self.accounts[event.group_id]:
+                    self.moved_contacts.add(contact.pk)
+                contact.account_id = self.accounts[event.group_id]
+            if contact.pk:
+                changed[contact.pk] = contact
+        for user_id in user_ids - set(existing) - set(new):
+            new[user_id] = Contact(external_id=user_id, created_at=self.received_at, traits={})
+        Contact.objects.bulk_create(list(new.values()), batch_size=1000, ignore_conflicts=True)
+        if changed:
+            Contact.objects.bulk_update(
+                list(changed.values()), ["email", "first_name", "last_name", "title", "traits", "account"],
+                batch_size=1000,
+            )  # fmt: skip
+        for ext, pk, account_id in Contact.objects.filter(external_id__in=user_ids).values_list(
+            "external_id", "pk", "account_id"
+        ):
+            self.contacts[ext] = (pk, account_id)
+
+    # --- the batch --------------------------------------------------------------------------------------
+    def run(self, events: list[Event], result: IngestResult) -> None:
+        groups = [e for e in events if e.kind == "group"]
+        self._with_group = [e for e in events if e.kind != "group" and e.group_id]
+        self._user_ids = {e.user_id for e in events if e.user_id}
+        if groups or self._with_group:
+            self.upsert_accounts(groups)
+        people = [e for e in events if e.kind in ("identify", "group") or (e.user_id and e.group_id)]
+        self.upsert_contacts(people)
+        for event in events:
+            if event.kind == "identify" and event.anonymous_id and event.user_id:
+                self.linked_anonymous[event.anonymous_id] = self.contacts[event.user_id][0]
+            elif event.kind == "alias":
+                self.linked_anonymous[event.previous_id] = self.contacts[event.user_id][0]
+        rows = self._signal_rows([e for e in events if e.kind in ("track", "page", "screen")])
+        created = signals_insert(rows)
+        result.stored += created
+        result.duplicates += len(rows) - created
+        self._attach_anonymous()
+        self._attach_accounts(self.moved_contacts)
+        self._touch_contacts(rows)
+        accounts_mark_for_rescore(account_ids=self.touched_accounts)
+
+    def _signal_rows(self, events: list[Event]) -> list[tuple]:
+        if not events:
+            return []
+        mappings = _mappings(self.source)
+        wanted_types: dict[str, tuple[str, str | None]] = {}
+        resolved = []
+        for event in events:
+            mapping = self._match(mappings, event)
+            if mapping is None:
+                key, label = (PAGE_TYPE if event.kind == "page" else SCREEN_TYPE if event.kind == "screen"
+                              else (parsing.type_key(event.name) or "event", event.name[:150]))  # fmt: skip
+                wanted_types[key] = (label, None)
+            else:
+                key = None
+            resolved.append((event, mapping, key))
+        self.lookups.ensure_types(wanted_types)
+        rows = []
+        source_id = self.source.pk
+        for event, mapping, key in resolved:
+            contact_id, account_id = self.contacts.get(event.user_id, (None, None)) if event.user_id else (None, None)
+            if event.group_id and event.group_id in self.accounts:
+                account_id = self.accounts[event.group_id]
+            if mapping is not None:
+                type_id, topic_id, detail = mapping.type_id, mapping.topic_id, mapping.detail
+                direction, src = mapping.direction or "inbound", mapping.source or "product"
+                if not mapping.direction or not mapping.source:
+                    default = self._type_defaults(type_id)
+                    direction, src = mapping.direction or default[0], mapping.source or default[1]
+            else:
+                type_id, direction, src = self.lookups.types[key]
+                topic_id, detail = None, event.name[:100] if event.kind in ("page", "screen") else ""
+            properties = event.properties
+            if event.kind in ("page", "screen") and event.path and "path" not in properties:
+                properties = {**properties, "path": event.path}
+            if account_id:
+                self.touched_accounts.add(account_id)
+            rows.append(
+                (account_id, contact_id, type_id, detail, topic_id, direction, src, event.occurred_at,
+                 self.received_at, orjson.dumps(properties).decode(), source_id, event.message_id,
+                 "" if contact_id else event.anonymous_id)
+            )  # fmt: skip
+        return rows
+
+    def _type_defaults(self, type_id: int) -> tuple[str, str]:
+        cache = self.__dict__.setdefault("_defaults", {})
+        if type_id not in cache:
+            from .models import SignalType
+
+            cache[type_id] = tuple(
+                SignalType.objects.filter(pk=type_id).values_list("default_direction", "default_source").get()
+            )
+        return cache[type_id]
+
+    @staticmethod
+    def _match(mappings: list[_Mapping], event: Event) -> _Mapping | None:
+        name = event.name.lower()
+        path = event.path.lower()
+        for mapping in mappings:
+            if mapping.kind != event.kind:
+                continue
+            if mapping.regex.match(name) or (path and mapping.regex.match(path)):
+                return mapping
+        return None
+
+    def _attach_anonymous(self) -> None:
+        """Signals kept under an anonymous id join the contact (and its account) once the id is linked."""
+        for anonymous_id, contact_id in self.linked_anonymous.items():
+            account_id = next((a for c, a in self.contacts.values() if c == contact_id), None)
+            updated = Signal.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(
+                contact_id=contact_id, account_id=account_id, anonymous_id=""
+            )
+            if updated and account_id:
+                self.touched_accounts.add(account_id)
+
+    def _attach_accounts(self, contact_ids: set[int]) -> None:
+        """Signals of a contact recorded before we knew its account now belong to that account."""
+        for contact_id in contact_ids:
+            account_id = next(a for c, a in self.contacts.values() if c == contact_id)
+            Signal.objects.filter(contact_id=contact_id, account__isnull=True).update(account_id=account_id)
+
+    def _touch_contacts(self, rows: list[tuple]) -> None:
+        latest: dict[int, datetime] = {}
+        for row in rows:
+            contact_id, occurred = row[1], row[7]
+            if contact_id and (contact_id not in latest or occurred > latest[contact_id]):
+                latest[contact_id] = occurred
+        if latest:
+            _bulk_last_seen(latest)
+
+
+def _bulk_last_seen(latest: dict[int, datetime]) -> None:
+    """Move each contact's last_seen_at forward (never back), one statement per batch of contacts."""
+    cases = Case(*[When(pk=pk, then=Value(ts)) for pk, ts in latest.items()], output_field=DateTimeField())
+    Contact.objects.filter(pk__in=list(latest), last_seen_at__isnull=True).update(last_seen_at=cases)
+    Contact.objects.filter(pk__in=list(latest), last_seen_at__isnull=False).update(
+        last_seen_at=Greatest("last_seen_at", cases)
+    )
+
+
+def events_ingest(*, source: IngestionSource, events: list[Event], received_at: datetime) -> IngestResult:
+    """Store a batch of validated events for a source, atomically."""
+    result = IngestResult(received=len(events))
+    if not events:
+        return result
+    with transaction.atomic():
+        _Batch(source, received_at).run(events, result)
+    return result

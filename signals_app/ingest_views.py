@@ -1,0 +1,119 @@
+"""The Segment-compatible HTTP tracking API: ``/ingest/v1/{batch,identify,track,group,page,screen,alias}``.
+
+Point a Segment or RudderStack library at ``https://klearly.example.com/ingest`` with a Klearly write key. Every
+answer is JSON with ``code`` and ``message`` on errors (what the libraries read), so a bad request is reported
+and never retried forever; a batch with some bad events stores the others and lists the refused ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from . import events as ev
+from .ingest import events_ingest
+from .selectors import write_key_source
+
+logger = logging.getLogger(__name__)
+
+
+def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
+    response = JsonResponse({"success": False, "code": code, "message": message, **extra}, status=status)
+    return response
+
+
+def _throttled(key_id: int) -> int:
+    """Seconds to wait if this key is over its request rate (fixed window in the shared cache), else 0."""
+    limit = settings.KLEARLY_EVENTS_REQUESTS_PER_MINUTE
+    if not limit:
+        return 0
+    window = int(time.time() // 60)
+    name = f"klearly:ingest:{key_id}:{window}"
+    cache.add(name, 0, timeout=70)
+    try:
+        count = cache.incr(name)
+    except ValueError:
+        count = 1
+    return 60 - int(time.time() % 60) if count > limit else 0
+
+
+@csrf_exempt
+@require_POST
+def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
+    """Take one event (``/v1/track`` …) or a batch (``/v1/batch``)."""
+    received_at = timezone.now()
+    try:
+        body = ev.decode_body(request.body, request.headers.get("Content-Encoding", ""))
+        if not isinstance(body, dict):
+            raise ev.RequestInvalid(400, "invalid_request", "the body must be a JSON object")
+        raw_key = ev.write_key_from(request.headers.get("Authorization", ""), body)
+        if not raw_key:
+            raise ev.RequestInvalid(401, "missing_write_key", "send your write key as the Basic auth username")
+        found = write_key_source(raw_key=raw_key)
+        if found is None:
+            raise ev.RequestInvalid(401, "invalid_write_key", "this write key is unknown, revoked or inactive")
+        key_id, source = found
+    except ev.RequestInvalid as exc:
+        return _error(exc.status, exc.code, exc.message)
+
+    wait = _throttled(key_id)
+    if wait:
+        response = _error(429, "rate_limited", f"too many requests for this write key; retry in {wait}s")
+        response["Retry-After"] = str(wait)
+        return response
+
+    if kind == "batch":
+        items = body.get("batch")
+        if not isinstance(items, list):
+            return _error(400, "invalid_request", "a batch needs a 'batch' list of events")
+        if len(items) > ev.MAX_BATCH_EVENTS:
+            return _error(413, "payload_too_large", f"a batch holds at most {ev.MAX_BATCH_EVENTS} events")
+    else:
+        items = [body]
+    try:
+        batch_sent_at = ev.parse_time(body.get("sentAt"), "sentAt") if kind == "batch" else None
+    except ev.EventInvalid as exc:
+        return _error(400, "invalid_request", str(exc))
+
+    # An event can only be over the limit if the body is: skip measuring each one for ordinary batches.
+    size_checked = len(request.body) <= ev.MAX_EVENT_BYTES and request.headers.get("Content-Encoding", "") == ""
+    accepted, rejected = [], []
+    for index, item in enumerate(items):
+        try:
+            accepted.append(
+                ev.normalise(item, index, received_at=received_at, batch_sent_at=batch_sent_at,
+                             kind=None if kind == "batch" else kind, size_checked=size_checked)
+            )  # fmt: skip
+        except ev.EventInvalid as exc:
+            message_id = item.get("messageId") if isinstance(item, dict) else None
+            rejected.append({"index": index, "messageId": message_id, "reason": str(exc)})
+
+    try:
+        result = events_ingest(source=source, events=accepted, received_at=received_at)
+    except (OperationalError, InterfaceError):
+        # The database is unreachable or restarting: a 503 makes the libraries retry later, which is safe
+        # because message ids make the retry idempotent.
+        logger.exception("event batch not stored; asking the client to retry")
+        response = _error(503, "unavailable", "the database is unavailable; retry later")
+        response["Retry-After"] = "5"
+        return response
+    payload = {
+        "success": True,
+        "received": len(items),
+        "stored": result.stored,
+        "duplicates": result.duplicates,
+        "rejected": rejected,
+    }
+    if rejected and not accepted:
+        return _error(400, "invalid_events", "every event was refused; see 'rejected'", **{
+            k: v for k, v in payload.items() if k != "success"
+        })  # fmt: skip
+    return JsonResponse(payload)
