@@ -132,23 +132,32 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
     if not ids:
         return
     now = now or timezone.now()
-    RescoreMark.objects.bulk_create(
-        [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)], ignore_conflicts=True, batch_size=2000
-    )
     connection = transaction.get_connection()
-    pending: set[int] | None = getattr(connection, "_klearly_rescore_pending", None)
-    registered = any(getattr(entry[1], "_klearly_rescore", False) for entry in connection.run_on_commit)
-    if pending is None or not registered:  # the first mark of this transaction (or the last one rolled back)
-        pending = set()
-        connection._klearly_rescore_pending = pending
+    if connection.vendor == "postgresql":  # the hot path of ingestion: one statement, no model instances
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {RescoreMark._meta.db_table} (account_id, marked_at) "
+                "SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
+                [sorted(ids), now],
+            )
+    else:
+        RescoreMark.objects.bulk_create(
+            [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)], ignore_conflicts=True, batch_size=2000
+        )
+    # One announcement per transaction: the callback registered for this transaction is kept on the connection;
+    # if it is gone (it ran, or its savepoint rolled back) the next mark registers a new one.
+    current = getattr(connection, "_klearly_rescore_announce", None)
+    if current is None or not any(entry[1] is current for entry in connection.run_on_commit):
+        pending: set[int] = set()
 
         def announce() -> None:
-            announced = frozenset(connection._klearly_rescore_pending)
-            connection._klearly_rescore_pending = None
-            rescore_requested.send(sender=Account, account_ids=announced)
+            if connection._klearly_rescore_announce is announce:
+                connection._klearly_rescore_announce = None
+            rescore_requested.send(sender=Account, account_ids=frozenset(pending))
 
-        announce._klearly_rescore = True  # type: ignore[attr-defined]
+        announce.pending = pending  # type: ignore[attr-defined]
+        connection._klearly_rescore_announce = announce
         pending.update(ids)
         transaction.on_commit(announce)
-        return
-    pending.update(ids)
+    else:
+        current.pending.update(ids)

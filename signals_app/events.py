@@ -59,10 +59,8 @@ def decode_body(raw: bytes, content_encoding: str) -> Any:
         raise RequestInvalid(413, "payload_too_large", f"the request body is over {MAX_BATCH_BYTES // 1024} KB")
     if encoding in ("gzip", "x-gzip", "deflate"):
         try:
-            if encoding == "deflate":
-                decompressor = zlib.decompressobj()
-            else:
-                decompressor = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            # gzip framing for gzip; zlib framing for HTTP "deflate".
+            decompressor = zlib.decompressobj(zlib.MAX_WBITS if encoding == "deflate" else 16 + zlib.MAX_WBITS)
             raw = decompressor.decompress(raw, MAX_BATCH_BYTES + 1)
         except (zlib.error, gzip.BadGzipFile) as exc:
             raise RequestInvalid(400, "invalid_encoding", f"the body is not valid {encoding} data ({exc})") from None

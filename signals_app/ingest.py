@@ -12,9 +12,8 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db import transaction
-from django.db.models import Case, DateTimeField, Q, Value, When
-from django.db.models.functions import Greatest
+from django.db import connection, transaction
+from django.db.models import Q
 
 from accounts.models import Account, Contact
 from accounts.services import accounts_mark_for_rescore
@@ -159,6 +158,16 @@ class _Batch:
     def upsert_contacts(self, people: list[Event]) -> None:
         """identify events, plus every userId seen in the batch (a bare contact until identified)."""
         user_ids = {e.user_id for e in people if e.user_id} | self._user_ids
+        if not people:  # only track/page/screen: ids are all we need, and bare contacts for unknown users
+            self._load_contact_ids(user_ids)
+            missing = user_ids - set(self.contacts)
+            if missing:
+                Contact.objects.bulk_create(
+                    [Contact(external_id=u, created_at=self.received_at, traits={}) for u in sorted(missing)],
+                    ignore_conflicts=True,
+                )
+                self._load_contact_ids(missing)
+            return
         existing = {c.external_id: c for c in Contact.objects.filter(external_id__in=user_ids)}
         new: dict[str, Contact] = {}
         changed: dict[int, Contact] = {}
@@ -188,6 +197,9 @@ class _Batch:
                 list(changed.values()), ["email", "first_name", "last_name", "title", "traits", "account"],
                 batch_size=1000,
             )  # fmt: skip
+        self._load_contact_ids(user_ids)
+
+    def _load_contact_ids(self, user_ids: set[str]) -> None:
         for ext, pk, account_id in Contact.objects.filter(external_id__in=user_ids).values_list(
             "external_id", "pk", "account_id"
         ):
@@ -307,12 +319,21 @@ class _Batch:
 
 
 def _bulk_last_seen(latest: dict[int, datetime]) -> None:
-    """Move each contact's last_seen_at forward (never back), one statement per batch of contacts."""
-    cases = Case(*[When(pk=pk, then=Value(ts)) for pk, ts in latest.items()], output_field=DateTimeField())
-    Contact.objects.filter(pk__in=list(latest), last_seen_at__isnull=True).update(last_seen_at=cases)
-    Contact.objects.filter(pk__in=list(latest), last_seen_at__isnull=False).update(
-        last_seen_at=Greatest("last_seen_at", cases)
-    )
+    """Move each contact's last_seen_at forward (never back) in one statement."""
+    table = Contact._meta.db_table
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"UPDATE {table} AS c SET last_seen_at = v.ts "
+                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, ts) "
+                "WHERE c.id = v.id AND (c.last_seen_at IS NULL OR c.last_seen_at < v.ts)",
+                [list(latest), list(latest.values())],
+            )
+        else:
+            cursor.executemany(
+                f"UPDATE {table} SET last_seen_at = %s WHERE id = %s AND (last_seen_at IS NULL OR last_seen_at < %s)",
+                [(ts, pk, ts) for pk, ts in latest.items()],
+            )
 
 
 def events_ingest(*, source: IngestionSource, events: list[Event], received_at: datetime) -> IngestResult:

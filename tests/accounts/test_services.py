@@ -89,3 +89,40 @@ def test_segment_membership_is_tracked_with_entry_and_exit_times():
         (big.pk, T0, T0 + timedelta(days=2)),
         (small.pk, T0 + timedelta(days=2), None),
     ]
+
+
+def test_rescore_marks_are_announced_once_per_committed_transaction(django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from accounts.hooks import rescore_requested
+    from accounts.models import RescoreMark
+    from accounts.services import accounts_mark_for_rescore
+
+    a, b = AccountFactory(), AccountFactory()
+    heard: list[frozenset] = []
+
+    def listener(sender, account_ids, **kwargs):
+        heard.append(account_ids)
+
+    rescore_requested.connect(listener)
+    try:
+        with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+            accounts_mark_for_rescore(account_ids=[a.pk])
+            accounts_mark_for_rescore(account_ids=[a.pk, b.pk])
+        assert len(callbacks) == 1
+        assert heard == [frozenset({a.pk, b.pk})]
+        assert set(RescoreMark.objects.values_list("account_id", flat=True)) == {a.pk, b.pk}
+
+        # A rolled-back transaction announces nothing and does not stop the next one from announcing.
+        with django_capture_on_commit_callbacks(execute=True):
+            try:
+                with transaction.atomic():
+                    accounts_mark_for_rescore(account_ids=[b.pk])
+                    raise RuntimeError("boom")
+            except RuntimeError:
+                pass
+            with transaction.atomic():
+                accounts_mark_for_rescore(account_ids=[a.pk])
+        assert heard[-1] == frozenset({a.pk})
+    finally:
+        rescore_requested.disconnect(listener)

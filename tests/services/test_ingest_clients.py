@@ -21,7 +21,9 @@ def exercise(client, prefix: str) -> None:
                     anonymous_id=f"{prefix}-anon")  # fmt: skip
     client.group(f"{prefix}-u1", f"{prefix}-acme", {"name": "Acme", "employees": 120, "plan": "pro"})
     for i in range(150):  # more than one upload batch (100 by default)
-        client.track(f"{prefix}-u1", "Report Exported", {"n": i}, timestamp=datetime(2026, 3, 1, 10, i % 60, tzinfo=UTC))
+        client.track(
+            f"{prefix}-u1", "Report Exported", {"n": i}, timestamp=datetime(2026, 3, 1, 10, i % 60, tzinfo=UTC)
+        )
     client.screen(f"{prefix}-u1", name="Dashboard")
     client.track(anonymous_id=f"{prefix}-later", event="Signed Up")
     client.alias(f"{prefix}-later", f"{prefix}-u2")

@@ -67,7 +67,11 @@ def test_bad_events_are_refused_one_by_one(client, key):
     assert response.json()["stored"] == 1
     assert response.json()["rejected"] == [
         {"index": 1, "messageId": "x", "reason": "track needs an event name"},
-        {"index": 2, "messageId": "y", "reason": "type 'teleport' is not one of identify, track, group, page, screen, alias"},
+        {
+            "index": 2,
+            "messageId": "y",
+            "reason": "type 'teleport' is not one of identify, track, group, page, screen, alias",
+        },
         {"index": 3, "messageId": "z", "reason": "userId or anonymousId is required"},
         {"index": 4, "messageId": None, "reason": "an event must be a JSON object"},
         {"index": 5, "messageId": "m5", "reason": "timestamp 'yesterday' is not an ISO-8601 time"},
