@@ -8,6 +8,7 @@ CELERY_BROKER_URL, SECRET_KEY, DEBUG=false and ALLOWED_HOSTS.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -192,15 +193,54 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # --- REST framework -----------------------------------------------------------------------------
+# The /api/v1/ viewsets set their own authentication (API keys, write keys, sessions), permissions, throttles,
+# JSON parser and pagination in klearly.api.viewsets.ApiViewSetMixin, so other DRF views keep DRF's defaults.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+
+
+def env_rate(name: str, default: str) -> str:
+    """A DRF rate such as "1200/min" (periods s, min, hour, day); an empty value turns the limit off."""
+    value = env_str(name, default).strip()
+    if value and not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 1200/min (periods: s, min, hour, day)")
+    return value
+
+
+# Requests per API key (or per logged-in operator), and per write key on POST /api/v1/signals/.
+KLEARLY_API_RATE = env_rate("KLEARLY_API_RATE", "1200/min")
+KLEARLY_INGEST_RATE = env_rate("KLEARLY_INGEST_RATE", "6000/min")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Klearly API",
-    "DESCRIPTION": "Revenue signals in; measures, scores, reasons and tasks out.",
+    "DESCRIPTION": (
+        "Revenue signals in; measures, scores, reasons and tasks out.\n\n"
+        "Authenticate with `Authorization: Bearer <key>`: an API key (admin, API keys) with the `read` scope "
+        "(every GET) or the `admin` scope (everything), or a write key of an ingestion source, which may only "
+        "`POST /api/v1/signals/` (also as HTTP Basic with the key as username, as Segment's libraries send it). "
+        "Logged-in operators use their session and their Django permissions. Rate limits answer `429` with "
+        "`Retry-After`. Accounts and contacts are addressed by external id; types, topics and stages by key."
+    ),
     "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "PREPROCESSING_HOOKS": ["klearly.api.schema.only_api_v1"],
+    "ENUM_NAME_OVERRIDES": {
+        "DirectionEnum": "signals_app.choices.Direction",
+        "SignalSourceEnum": "signals_app.choices.SignalSource",
+        "SignalCategoryEnum": "signals_app.choices.SignalCategory",
+        "StageKindEnum": "accounts.choices.StageKind",
+        "MovementEnum": "accounts.choices.Movement",
+    },
+    # Swagger UI's files come from the drf-spectacular-sidecar package: /api/docs/ works without internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+INSTALLED_APPS.append("drf_spectacular_sidecar")
 
 # --- Import / export ----------------------------------------------------------------------------
 IMPORT_EXPORT_USE_TRANSACTIONS = True

@@ -24,6 +24,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("api/v1/", include("klearly.api.urls")),
     path("ingest/", include("signals_app.ingest_urls")),
     path("healthz", healthz, name="healthz"),
 ]

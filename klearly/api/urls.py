@@ -1,0 +1,29 @@
+"""The REST API under /api/v1/: one router for every app's viewsets (namespace ``api``)."""
+
+from rest_framework.routers import APIRootView, DefaultRouter
+
+from accounts.api import views as accounts_views
+from signals_app.api import views as signals_views
+
+from . import schema  # noqa: F401  (registers the OpenAPI description of the key authentication)
+from .viewsets import ApiViewSetMixin
+
+app_name = "api"
+
+
+class ApiRootView(ApiViewSetMixin, APIRootView):
+    """The index of /api/v1/: the same callers may read it as any other endpoint."""
+
+
+router = DefaultRouter()
+router.APIRootView = ApiRootView
+router.register("accounts", accounts_views.AccountViewSet, basename="account")
+router.register("contacts", accounts_views.ContactViewSet, basename="contact")
+router.register("journey-stages", accounts_views.JourneyStageViewSet, basename="journey-stage")
+router.register("stage-transitions", accounts_views.StageTransitionViewSet, basename="stage-transition")
+router.register("segments", accounts_views.SegmentViewSet, basename="segment")
+router.register("signals", signals_views.SignalViewSet, basename="signal")
+router.register("signal-types", signals_views.SignalTypeViewSet, basename="signal-type")
+router.register("signal-topics", signals_views.SignalTopicViewSet, basename="signal-topic")
+
+urlpatterns = router.urls

@@ -1,0 +1,46 @@
+"""The base every API viewset shares: who may call (keys, sessions), how often, JSON in and out, filters,
+pagination, and an exception handler that turns database refusals into 4xx answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db.models import Model
+from django_filters.rest_framework import DjangoFilterBackend
+from rest_framework import authentication, exceptions, renderers
+
+from .authentication import KeyAuthentication
+from .exceptions import api_exception_handler
+from .pagination import PagePagination
+from .parsers import StrictJSONParser
+from .permissions import ScopePermission
+from .throttling import KeyRateThrottle
+
+MAX_LOOKUP_LENGTH = 255
+MAX_PK = 2**63 - 1
+
+
+class ApiViewSetMixin:
+    """Mixed into every ``/api/v1/`` viewset (before the DRF viewset class)."""
+
+    authentication_classes = (KeyAuthentication, authentication.SessionAuthentication)
+    permission_classes = (ScopePermission,)
+    throttle_classes = (KeyRateThrottle,)
+    parser_classes = (StrictJSONParser,)
+    renderer_classes = (renderers.JSONRenderer,)
+    filter_backends = (DjangoFilterBackend,)
+    pagination_class = PagePagination
+    #: actions a write key (ingest scope) may call; empty for everything but signals
+    write_key_actions: tuple[str, ...] = ()
+
+    def get_exception_handler(self) -> Callable:
+        return api_exception_handler
+
+    def get_object(self) -> Model:
+        """The row named in the URL; a value no row can have (NUL, too long, too big) is a 404, not a DB error."""
+        value = str(self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, ""))
+        if "\x00" in value or len(value) > MAX_LOOKUP_LENGTH:
+            raise exceptions.NotFound()
+        if self.lookup_field in ("pk", "id") and (not value.isdigit() or int(value) > MAX_PK):
+            raise exceptions.NotFound()
+        return super().get_object()

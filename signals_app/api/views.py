@@ -1,0 +1,156 @@
+"""REST API viewsets for signals, signal types and topics.
+
+Signals are created one or many at a time through ``signals_app.services.signals_record`` (the same rules as the
+CSV importer; ``message_id`` makes a retry store nothing twice), listed newest first with a cursor, and never
+changed. Write keys may call nothing but ``POST /api/v1/signals/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from klearly.api.pagination import SignalCursorPagination
+from klearly.api.viewsets import ApiViewSetMixin
+from signals_app.filters import SignalFilterSet, SignalTopicFilterSet, SignalTypeFilterSet
+
+from . import selectors, services
+from .serializers import (
+    SignalBatchResultSerializer,
+    SignalBodyInvalid,
+    SignalInputSerializer,
+    SignalSerializer,
+    SignalTopicSerializer,
+    SignalTypeSerializer,
+    signals_check,
+    signals_from_body,
+)
+
+SIGNALS_BODY = PolymorphicProxySerializer(
+    component_name="SignalInputOneOrMany",
+    serializers=[SignalInputSerializer, SignalInputSerializer(many=True, max_length=1000, min_length=1)],
+    resource_type_field_name=None,
+    many=False,
+)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List signals (newest first)"),
+    retrieve=extend_schema(summary="Get a signal"),
+)
+class SignalViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Signals: recorded interactions with accounts and contacts. Immutable once stored."""
+
+    serializer_class = SignalSerializer
+    filterset_class = SignalFilterSet
+    pagination_class = SignalCursorPagination
+    write_key_actions = ("create",)
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.signal_list()
+
+    @extend_schema(
+        summary="Send one signal or a list of up to 1000",
+        description=(
+            "Signals in the `signals.csv` shape. Good ones are stored and bad ones rejected one by one with their "
+            "index and reasons: **201** when none was rejected, **207** when some were (the rest are stored), "
+            "**400** when all were. `message_id` makes a retry store nothing twice (it is unique per ingestion "
+            'source: a write key\'s source, or "REST API" for sessions and admin keys). Unknown types and topics '
+            "are created; unknown accounts and contacts are rejected."
+        ),
+        request=SIGNALS_BODY,
+        responses={
+            201: OpenApiResponse(SignalBatchResultSerializer, description="Every signal stored (or already there)."),
+            207: OpenApiResponse(SignalBatchResultSerializer, description="Some rejected; the others stored."),
+            400: OpenApiResponse(SignalBatchResultSerializer, description="Nothing stored."),
+        },
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        try:
+            items = signals_from_body(request.data)
+        except (SignalBodyInvalid, ParseError) as exc:  # a bad body is answered in the documented shape too
+            detail = str(exc.detail) if isinstance(exc, ParseError) else str(exc)
+            body = {"created": 0, "duplicates": 0, "rejected": [], "detail": detail}
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        checked = signals_check(items)
+        created, duplicates = services.signals_submit(
+            checked=checked, source=services.ingestion_source_for(key=request.auth)
+        )
+        rejected = [{"index": index, "errors": errors} for index, errors in sorted(checked.rejected.items())]
+        if not rejected:
+            code = status.HTTP_201_CREATED
+        elif len(rejected) == len(items):
+            code = status.HTTP_400_BAD_REQUEST
+        else:
+            code = status.HTTP_207_MULTI_STATUS
+        return Response({"created": created, "duplicates": duplicates, "rejected": rejected}, status=code)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List signal types"),
+    retrieve=extend_schema(summary="Get a signal type by key"),
+    create=extend_schema(summary="Add a signal type"),
+    update=extend_schema(summary="Replace a signal type's label and settings"),
+    partial_update=extend_schema(summary="Change a signal type's label or settings"),
+    destroy=extend_schema(summary="Delete a signal type no signal uses"),
+)
+class SignalTypeViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
+    """Signal types: what kind of interaction a signal is, with its defaults."""
+
+    serializer_class = SignalTypeSerializer
+    filterset_class = SignalTypeFilterSet
+    lookup_field = "key"
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.signal_type_list()
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        serializer.instance = services.signal_type_create(values=dict(serializer.validated_data))
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        serializer.instance = services.signal_type_update(
+            signal_type=serializer.instance, values=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance: Any) -> None:
+        services.signal_type_delete(signal_type=instance)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List topics"),
+    retrieve=extend_schema(summary="Get a topic by key"),
+    create=extend_schema(summary="Add a product line or a product type"),
+    update=extend_schema(summary="Replace a topic's label"),
+    partial_update=extend_schema(summary="Change a topic's label"),
+    destroy=extend_schema(summary="Delete a topic (a line with its types); its signals keep no topic"),
+)
+class SignalTopicViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
+    """Topics: product lines and the product types under them."""
+
+    serializer_class = SignalTopicSerializer
+    filterset_class = SignalTopicFilterSet
+    lookup_field = "key"
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.signal_topic_list()
+
+    def perform_create(self, serializer: BaseSerializer) -> None:
+        topic = services.signal_topic_create(values=dict(serializer.validated_data))
+        serializer.instance = selectors.signal_topic_list().get(pk=topic.pk)
+
+    def perform_update(self, serializer: BaseSerializer) -> None:
+        serializer.instance = services.signal_topic_update(
+            topic=serializer.instance, values=dict(serializer.validated_data)
+        )
+
+    def perform_destroy(self, instance: Any) -> None:
+        services.signal_topic_delete(topic=instance)
