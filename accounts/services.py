@@ -74,6 +74,7 @@ def stage_history_rebuild(*, account_ids: Iterable[int]) -> int:
                 account.stage_id, account.stage_changed_at = tr.to_stage_id, tr.changed_at
                 stale.append(account)
         Account.objects.bulk_update(stale, ["stage", "stage_changed_at"], batch_size=1000)
+        accounts_mark_for_rescore(account_ids={t.account_id for t in changed} | {a.pk for a in stale})
     return len(changed)
 
 

@@ -134,8 +134,12 @@ def normalise(
     """Validate one event and correct its time as Segment does: timestamp + (receivedAt - sentAt)."""
     if not isinstance(event, dict):
         raise EventInvalid("an event must be a JSON object")
-    if not size_checked and len(orjson.dumps(event)) > MAX_EVENT_BYTES:
-        raise EventInvalid(f"the event is over {MAX_EVENT_BYTES // 1024} KB")
+    if not size_checked:
+        dumped = orjson.dumps(event)
+        if len(dumped) > MAX_EVENT_BYTES:
+            raise EventInvalid(f"the event is over {MAX_EVENT_BYTES // 1024} KB")
+        if b"\\u0000" in dumped:
+            raise EventInvalid("the event contains a NUL character (\\u0000), which cannot be stored")
     kind = kind or event.get("type")
     if kind not in KINDS:
         raise EventInvalid(f"type {kind!r} is not one of {', '.join(KINDS)}")

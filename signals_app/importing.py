@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Account, Contact, JourneyStage, StageTransition
-from accounts.services import stage_history_rebuild
+from accounts.services import accounts_mark_for_rescore, stage_history_rebuild
 
 from . import parsing
 from .choices import Direction, IngestionKind, SignalSource
@@ -236,6 +236,12 @@ class BaseImporter:
                     if len(values) > width:
                         report.add_error(line, {"row": f"has {len(values)} values but the header has {width}"})
                         continue
+                    if "\x00" in "".join(values):
+                        try:
+                            parsing.reject_nul(dict(zip(header, values, strict=False)))
+                        except parsing.RowInvalid as exc:
+                            report.add_error(line, exc.errors)
+                        continue
                     try:
                         good.append((line, parse_values(values)))
                     except parsing.RowInvalid as exc:
@@ -335,6 +341,8 @@ class SignalImporter(BaseImporter):
         created = self._insert_copy(resolved, now) if self.use_copy else self._insert_orm(resolved, now)
         report.created += created
         report.skipped += len(resolved) - created
+        if created:  # new signals change what the accounts' scores depend on
+            accounts_mark_for_rescore(account_ids={r[0] for r in resolved})
 
     # What ``resolve`` gives per row, in order; received_at and ingestion_source_id are the same for a whole batch.
     COLUMNS = (
@@ -451,6 +459,7 @@ class AccountImporter(BaseImporter):
             Account.objects.bulk_update(to_update, sorted(update_fields | {"updated_at"}), batch_size=1000)
         report.created += len(to_create)
         report.updated += len(to_update)
+        accounts_mark_for_rescore(account_ids=[a.pk for a in (*to_create, *to_update)])
         if moves:
             lk.accounts.update({a.external_id: a.pk for a in to_create})
             lk.load_accounts(ext for ext, _, _ in moves)
@@ -513,6 +522,7 @@ class ContactImporter(BaseImporter):
             Contact.objects.bulk_update(to_update, sorted(update_fields), batch_size=1000)
         report.created += len(to_create)
         report.updated += len(to_update)
+        accounts_mark_for_rescore(account_ids=[c.account_id for c in (*to_create, *to_update)])
 
 
 class StageTransitionImporter(BaseImporter):

@@ -91,10 +91,16 @@ class WriteKey(models.Model):
 class Signal(models.Model):
     """One recorded interaction with an account or contact. Immutable once stored."""
 
-    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="signals")
-    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals")
+    # The single-column indexes Django would add on these foreign keys are left out: each column already leads a
+    # composite index below, and every extra index costs ingestion about a tenth of its speed.
+    account = models.ForeignKey(
+        Account, null=True, blank=True, on_delete=models.CASCADE, related_name="signals", db_index=False
+    )
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals", db_index=False
+    )
     anonymous_id = models.CharField(max_length=128, blank=True, help_text="Set while the person is not known yet.")
-    type = models.ForeignKey(SignalType, on_delete=models.PROTECT, related_name="signals")
+    type = models.ForeignKey(SignalType, on_delete=models.PROTECT, related_name="signals", db_index=False)
     detail = models.CharField(max_length=100, blank=True, help_text='Refines the type, e.g. "renewal".')
     topic = models.ForeignKey(SignalTopic, null=True, blank=True, on_delete=models.SET_NULL, related_name="signals")
     direction = models.CharField(max_length=8, choices=Direction.choices)
@@ -102,7 +108,9 @@ class Signal(models.Model):
     occurred_at = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
     properties = models.JSONField(default=dict, blank=True)
-    ingestion_source = models.ForeignKey(IngestionSource, on_delete=models.PROTECT, related_name="signals")
+    ingestion_source = models.ForeignKey(
+        IngestionSource, on_delete=models.PROTECT, related_name="signals", db_index=False
+    )
     idempotency_key = models.CharField(max_length=128, help_text="messageId or equivalent; unique per source.")
 
     class Meta:

@@ -62,6 +62,18 @@ def missing_columns(kind: str, header: list[str]) -> list[str]:
     return [c for c in REQUIRED[kind] if c not in present]
 
 
+def reject_nul(row: dict[str, str]) -> None:
+    """A NUL character cannot be stored in PostgreSQL text or JSON: name the column instead of failing the batch."""
+    bad = {column: "contains a NUL character (\\x00), which cannot be stored" for column, value in row.items()
+           if value and "\x00" in value}  # fmt: skip
+    if bad:
+        raise RowInvalid(bad)
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in JSON")
+
+
 def clean_text(value: str | None, *, max_length: int) -> str:
     text = (value or "").strip()
     if len(text) > max_length:
@@ -132,9 +144,11 @@ def parse_properties(value: str | None) -> tuple[dict[str, Any], str]:
     if not text or text == "{}":
         return {}, "{}"
     try:
-        loaded = json.loads(text)
-    except ValueError as exc:
+        loaded = json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
         raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
+    except ValueError as exc:  # NaN, Infinity: Python reads them, PostgreSQL's jsonb refuses them
+        raise ValueError(f"is not valid JSON ({exc})") from None
     if not isinstance(loaded, dict):
         raise ValueError('must be a JSON object, like {"plan": "pro"}')
     return loaded, json.dumps(loaded, separators=(",", ":"), ensure_ascii=False)

@@ -67,6 +67,7 @@ class KlearlyResource(resources.ModelResource):
         row_result.diff = [escape(values.get(column, "")) for column in self.get_diff_headers()]
         before = (self.report.created, self.report.updated, self.report.skipped, len(self.report.errors))
         try:
+            parsing.reject_nul(values)
             parsed = self.importer.parse(values)
         except parsing.RowInvalid as exc:
             return self._invalid(row_result, line, exc.errors)

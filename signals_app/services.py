@@ -95,6 +95,7 @@ def signals_record(*, records: list[dict], source: IngestionSource | None = None
             continue
         row = {k: _as_text(v) for k, v in record.items()}
         try:
+            parsing.reject_nul(row)
             good.append((index, importer.parse(row)))
         except parsing.RowInvalid as exc:
             report.add_error(index, exc.errors)

@@ -182,3 +182,30 @@ def test_command_refuses_missing_files_and_bad_headers(tmp_path):
     latin.write_bytes("external_id,name\nx,Soci\xe9t\xe9\n".encode("latin-1"))
     with pytest.raises(CommandError, match="not UTF-8"):
         call_command("import_csv", "accounts", str(latin), "--no-progress")
+
+
+def test_values_postgresql_cannot_store_are_reported_not_fatal(acme):
+    text = (
+        "message_id,account_external_id,type,occurred_at,properties,detail\n"
+        'n1,acme,Note,2026-01-01,"{""x"": NaN}",\n'
+        "n2,acme,Note,2026-01-01,,bad\x00detail\n"
+        "n3,acme,Note,2026-01-01,,fine\n"
+    )
+    report = run("signals", text)
+    assert report.created == 1
+    assert report.errors == [
+        {"line": 2, "field": "properties", "message": "is not valid JSON (NaN is not allowed in JSON)"},
+        {"line": 3, "field": "detail", "message": "contains a NUL character (\\x00), which cannot be stored"},
+    ]
+
+
+def test_imports_mark_the_accounts_they_change_for_rescoring(acme):
+    from accounts.models import RescoreMark
+
+    run("signals", SIGNALS)
+    assert list(RescoreMark.objects.values_list("account_id", flat=True)) == [acme.pk]
+    RescoreMark.objects.all().delete()
+    run("signals", SIGNALS)  # nothing new: nothing to rescore
+    assert not RescoreMark.objects.exists()
+    run("stage_transitions", "account_external_id,stage,changed_at\nacme,Trial,2026-01-01\n")
+    assert RescoreMark.objects.filter(account=acme).exists()

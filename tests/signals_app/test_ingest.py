@@ -205,3 +205,17 @@ def test_rate_limit_answers_429_with_retry_after(client, key, settings):
     assert limited.status_code == 429
     assert 0 < int(limited["Retry-After"]) <= 60
     assert limited.json()["code"] == "rate_limited"
+
+
+def test_a_nul_character_refuses_only_its_event(client, key):
+    body = (
+        b'{"batch": ['
+        + orjson.dumps(track(1))
+        + b', {"type": "track", "messageId": "n", "userId": "u1", "event": "A\\u0000B"}]}'
+    )
+    response = post(client, "batch", body, key)
+    assert response.json()["stored"] == 1
+    assert (
+        response.json()["rejected"][0]["reason"]
+        == "the event contains a NUL character (\\u0000), which cannot be stored"
+    )
