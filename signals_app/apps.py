@@ -4,3 +4,19 @@ from django.apps import AppConfig
 class SignalsAppConfig(AppConfig):
     name = "signals_app"
     verbose_name = "Signals"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from accounts.hooks import rescore_requested
+
+        from . import ingest, receivers
+        from .models import EventMapping, IngestionSource, SignalType, WriteKey
+
+        rescore_requested.connect(receivers.refresh_last_seen, dispatch_uid="signals_app.refresh_last_seen")
+        for model in (EventMapping, SignalType):
+            post_save.connect(ingest.clear_caches, sender=model, dispatch_uid=f"ingest-cache-{model.__name__}-save")
+            post_delete.connect(ingest.clear_caches, sender=model, dispatch_uid=f"ingest-cache-{model.__name__}-del")
+        for model in (WriteKey, IngestionSource):
+            post_save.connect(receivers.forget_write_keys, sender=model, dispatch_uid=f"wk-{model.__name__}-save")
+            post_delete.connect(receivers.forget_write_keys, sender=model, dispatch_uid=f"wk-{model.__name__}-del")

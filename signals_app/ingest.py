@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import fnmatch
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
 from accounts.models import Account, Contact
@@ -48,7 +49,42 @@ class _Mapping:
     source: str
 
 
+class _ProcessCache:
+    """What every batch needs and rarely changes (event mappings, signal type ids), kept per process for
+    ``TTL`` seconds so a batch does not ask for it again; edits in this process clear it at once (see apps.py)."""
+
+    TTL = 30.0
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.loaded_at = time.monotonic()
+        self.mappings: dict[int, list[_Mapping]] = {}
+        self.types: dict[str, tuple[int, str, str]] = {}
+
+    def fresh(self) -> _ProcessCache:
+        if time.monotonic() - self.loaded_at > self.TTL:
+            self.clear()
+        return self
+
+
+CACHE = _ProcessCache()
+
+
+def clear_caches(**_: Any) -> None:
+    """Forget cached mappings and types (connected to their models' save and delete)."""
+    CACHE.clear()
+
+
 def _mappings(source: IngestionSource) -> list[_Mapping]:
+    cache = CACHE.fresh().mappings
+    if source.pk not in cache:
+        cache[source.pk] = _load_mappings(source)
+    return cache[source.pk]
+
+
+def _load_mappings(source: IngestionSource) -> list[_Mapping]:
     rows = (
         EventMapping.objects.filter(is_active=True)
         .filter(Q(ingestion_source__isnull=True) | Q(ingestion_source=source))
@@ -121,6 +157,7 @@ class _Batch:
         self.source = source
         self.received_at = received_at
         self.lookups = Lookups()
+        self.lookups.types = CACHE.fresh().types  # shared per process: type keys map to the same ids
         self.accounts: dict[str, int] = {}
         self.contacts: dict[str, tuple[int, int | None]] = {}
         self.touched_accounts: set[int] = set()
@@ -225,7 +262,8 @@ class _Batch:
         result.duplicates += len(rows) - created
         self._attach_anonymous()
         self._attach_accounts(self.moved_contacts)
-        self._touch_contacts(rows)
+        # Contacts' last_seen_at is refreshed after commit from the stored signals (signals_app.tasks), not here:
+        # updating contact rows inside every batch made concurrent batches queue on the same contacts.
         accounts_mark_for_rescore(account_ids=self.touched_accounts)
 
     def _signal_rows(self, events: list[Event]) -> list[tuple]:
@@ -307,33 +345,6 @@ class _Batch:
         for contact_id in contact_ids:
             account_id = next(a for c, a in self.contacts.values() if c == contact_id)
             Signal.objects.filter(contact_id=contact_id, account__isnull=True).update(account_id=account_id)
-
-    def _touch_contacts(self, rows: list[tuple]) -> None:
-        latest: dict[int, datetime] = {}
-        for row in rows:
-            contact_id, occurred = row[1], row[7]
-            if contact_id and (contact_id not in latest or occurred > latest[contact_id]):
-                latest[contact_id] = occurred
-        if latest:
-            _bulk_last_seen(latest)
-
-
-def _bulk_last_seen(latest: dict[int, datetime]) -> None:
-    """Move each contact's last_seen_at forward (never back) in one statement."""
-    table = Contact._meta.db_table
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute(
-                f"UPDATE {table} AS c SET last_seen_at = v.ts "
-                "FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, ts) "
-                "WHERE c.id = v.id AND (c.last_seen_at IS NULL OR c.last_seen_at < v.ts)",
-                [list(latest), list(latest.values())],
-            )
-        else:
-            cursor.executemany(
-                f"UPDATE {table} SET last_seen_at = %s WHERE id = %s AND (last_seen_at IS NULL OR last_seen_at < %s)",
-                [(ts, pk, ts) for pk, ts in latest.items()],
-            )
 
 
 def events_ingest(*, source: IngestionSource, events: list[Event], received_at: datetime) -> IngestResult:

@@ -16,6 +16,19 @@ def _fast_unit_settings(settings, tmp_path):
     }
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_caches():
+    """Per-process caches hold ids from databases that each test rolls back."""
+    from signals_app.ingest import clear_caches
+    from signals_app.selectors import WRITE_KEYS
+
+    clear_caches()
+    WRITE_KEYS.clear()
+    yield
+    clear_caches()
+    WRITE_KEYS.clear()
+
+
 @pytest.fixture
 def admin_user(django_user_model):
     return django_user_model.objects.create_superuser("boss", "boss@example.com", "pw")

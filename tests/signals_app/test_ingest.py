@@ -219,3 +219,19 @@ def test_a_nul_character_refuses_only_its_event(client, key):
         response.json()["rejected"][0]["reason"]
         == "the event contains a NUL character (\\u0000), which cannot be stored"
     )
+
+
+def test_contacts_last_activity_follows_committed_signals(client, key, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        post(
+            client,
+            "identify",
+            {"type": "identify", "userId": "u1", "messageId": "i", "context": {"groupId": "acme"}},
+            key,
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "batch", {"batch": [track(1, timestamp="2026-03-02T10:00:00Z"), track(2)]}, key)
+    assert Contact.objects.get(external_id="u1").last_seen_at == datetime(2026, 3, 2, 10, tzinfo=UTC)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "track", track(3, timestamp="2026-01-01T00:00:00Z"), key)  # older: last activity stays
+    assert Contact.objects.get(external_id="u1").last_seen_at == datetime(2026, 3, 2, 10, tzinfo=UTC)
