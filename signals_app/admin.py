@@ -20,7 +20,7 @@ from accounts.models import Account, Contact, StageTransition
 
 from . import selectors, services
 from .choices import ImportKind
-from .models import ImportJob, IngestionSource, Signal, SignalTopic, SignalType, WriteKey
+from .models import EventMapping, ImportJob, IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
 
 
@@ -119,6 +119,19 @@ class SignalAdmin(BigTableAdminMixin, PartialImportMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # signals are immutable records; delete and re-send to correct one
+
+
+@admin.register(EventMapping)
+class EventMappingAdmin(admin.ModelAdmin):
+    """Which Segment-style event becomes which signal: first matching pattern by priority wins."""
+
+    list_display = ("pattern", "kind", "signal_type", "topic", "detail", "direction", "source", "ingestion_source",
+                    "priority", "is_active")  # fmt: skip
+    list_editable = ("priority", "is_active")
+    list_filter = ("kind", "is_active", "ingestion_source")
+    list_select_related = ("signal_type", "topic", "topic__parent", "ingestion_source")
+    search_fields = ("pattern", "signal_type__label")
+    autocomplete_fields = ("signal_type", "topic")
 
 
 class WriteKeyInline(admin.TabularInline):
