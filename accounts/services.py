@@ -138,12 +138,19 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {RescoreMark._meta.db_table} (account_id, marked_at) "
-                "SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
+                "SELECT unnest(%s::bigint[]), %s "
+                # A newer mark moves the time forward, so a rescore already running (which clears only marks set
+                # before it started) leaves this one for the next run.
+                "ON CONFLICT (account_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
                 [sorted(ids), now],
             )
     else:
         RescoreMark.objects.bulk_create(
-            [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)], ignore_conflicts=True, batch_size=2000
+            [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)],
+            update_conflicts=True,
+            unique_fields=["account"],
+            update_fields=["marked_at"],
+            batch_size=2000,
         )
     # One announcement per transaction: the callback registered for this transaction is kept on the connection;
     # if it is gone (it ran, or its savepoint rolled back) the next mark registers a new one.

@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "import_export",
+    "simple_history",
     "klearly",
     "accounts",
     "signals_app",
@@ -88,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Records who changed a scoring rule, weight or band, also outside the admin.
+    "simple_history.middleware.HistoryRequestMiddleware",
 ]
 
 ROOT_URLCONF = "klearly.urls"
@@ -189,6 +192,12 @@ CELERY_BEAT_SCHEDULE = {
     "evaluate-segments-hourly": {
         "task": "accounts.tasks.segments_evaluate_all",
         "schedule": crontab(minute=7),
+    },
+    # Decay and windows move engagement, trends and surging without new signals; a full rescore each night keeps
+    # every account's scores true to today (marked accounts are rescored within seconds during the day).
+    "rescore-all-nightly": {
+        "task": "scoring.tasks.rescore_all",
+        "schedule": crontab(hour=2, minute=23),
     },
 }
 

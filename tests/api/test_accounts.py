@@ -10,6 +10,7 @@ import pytest
 from accounts.hooks import rescore_requested
 from accounts.models import Account, Contact, RescoreMark, Segment, SegmentMembership, StageTransition
 from accounts.services import stage_transition_record
+from scoring.models import AccountScore
 from tests.factories import AccountFactory, ContactFactory, UserFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -74,8 +75,10 @@ def test_create_account_with_stage_and_owner_records_a_transition_and_marks_for_
     account = Account.objects.get(external_id="A-1")
     move = StageTransition.objects.get(account=account)
     assert (move.to_stage.key, move.movement, move.changed_at) == ("trial", "entry", datetime(2025, 6, 1, tzinfo=UTC))
-    assert RescoreMark.objects.filter(account=account).exists()
     assert announced == [frozenset({account.pk})]
+    # The announcement ran (eager): scoring consumed the mark and scored the account.
+    assert not RescoreMark.objects.filter(account=account).exists()
+    assert AccountScore.objects.filter(account=account).exists()
 
 
 def test_update_merges_traits_changes_stage_through_a_transition_and_marks_for_rescore(admin_api, announced):

@@ -1,0 +1,33 @@
+"""Listeners: what scoring does when other parts of Klearly announce something."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def rescore_soon(sender: Any, account_ids: frozenset[int], **kwargs: Any) -> None:
+    """Accounts changed (sent after their transaction committed): keep their marks and queue one debounced rescore.
+
+    A failure here (broker down; in eager mode, the rescore itself) is logged, not raised: the write that announced
+    the change has committed, and its marks stay for the next run or the nightly rescore.
+    """
+    from .services import rescore_marks_refresh
+    from .tasks import rescore_marked_enqueue
+
+    try:
+        rescore_marks_refresh(account_ids=account_ids)
+        rescore_marked_enqueue()
+    except Exception:
+        logger.exception("Could not rescore %d changed accounts now; their rescore marks are kept", len(account_ids))
+
+
+def config_changed(**kwargs: Any) -> None:
+    """A scoring rule, weight, band or threshold was saved or deleted: a new configuration version."""
+    if kwargs.get("raw"):  # fixtures being loaded
+        return
+    from .services import config_version_bump
+
+    config_version_bump()

@@ -1,0 +1,27 @@
+"""Reads for scoring: current scores, history and the scorecard in use."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from .models import AccountScore, ContactScore, ScoreHistory
+
+
+def account_score_list() -> QuerySet[AccountScore]:
+    """Current account scores with their accounts (one query for a page)."""
+    return AccountScore.objects.select_related("account")
+
+
+def account_score_get(*, account_id: int) -> AccountScore | None:
+    """An account's current scores, or None before its first rescore."""
+    return account_score_list().filter(account_id=account_id).first()
+
+
+def score_history_list(*, account_id: int) -> QuerySet[ScoreHistory]:
+    """An account's daily score history, oldest first (for charts and backtests)."""
+    return ScoreHistory.objects.filter(account_id=account_id).order_by("date")
+
+
+def contact_score_list(*, account_id: int) -> QuerySet[ContactScore]:
+    """An account's contacts by engagement, most engaged first."""
+    return ContactScore.objects.filter(account_id=account_id).select_related("contact").order_by("-engagement")

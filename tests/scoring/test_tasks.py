@@ -1,0 +1,92 @@
+"""Freshness: marks and the debounced task (eager Celery), the nightly task, and the rescore command."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.cache import cache
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from accounts.models import RescoreMark
+from accounts.services import accounts_mark_for_rescore
+from scoring import tasks
+from scoring.models import AccountScore
+from signals_app.services import signals_record
+from tests.factories import AccountFactory, SignalTypeFactory
+
+from .factories import EngagementRuleFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_recorded_signal_marks_its_account_and_is_scored_after_commit(card, django_capture_on_commit_callbacks):
+    demo = EngagementRuleFactory(points=20, signal_type=SignalTypeFactory(key="demo-request")).signal_type
+    account = AccountFactory(external_id="acme")
+    record = {
+        "message_id": "m-1", "account_external_id": "acme", "type": demo.key,
+        "occurred_at": timezone.now().isoformat(),
+    }  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        report = signals_record(records=[record])
+        assert RescoreMark.objects.filter(account=account).exists()  # the durable to-do, in the same transaction
+        assert not AccountScore.objects.filter(account=account).exists()
+    assert report.created == 1 and len(callbacks) >= 1
+    assert AccountScore.objects.get(account=account).engagement == pytest.approx(20, abs=0.1)
+    assert not RescoreMark.objects.exists()
+
+
+def test_bursts_collapse_into_one_queued_task(monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.rescore_marked, "apply_async", lambda **kw: queued.append(kw))
+    cache.delete(tasks.LOCK_KEY)
+    assert tasks.rescore_marked_enqueue() is True
+    assert tasks.rescore_marked_enqueue() is False
+    assert queued == [{"countdown": tasks.DEBOUNCE_SECONDS}]
+    cache.delete(tasks.LOCK_KEY)  # the task releases the lock when it starts
+    assert tasks.rescore_marked_enqueue() is True
+
+
+def test_the_task_drains_marks_and_queues_itself_again_when_some_remain(card, monkeypatch):
+    accounts = [AccountFactory() for _ in range(3)]
+    accounts_mark_for_rescore(account_ids=[a.pk for a in accounts], now=timezone.now())
+    requeued = []
+    monkeypatch.setattr(tasks, "CHUNKS_PER_RUN", 1)
+    monkeypatch.setattr(tasks.services, "CHUNK_SIZE", 2)
+    monkeypatch.setattr(tasks, "rescore_marked_enqueue", lambda **kw: requeued.append(kw))
+    assert tasks.rescore_marked.apply().get() == 2
+    assert requeued == [{"countdown": 0}] and RescoreMark.objects.count() == 1
+    assert tasks.rescore_marked.apply().get() == 1
+    assert tasks.rescore_all.apply().get() == 3
+    assert not RescoreMark.objects.exists()
+
+
+def test_the_rescore_command(card):
+    accounts = [AccountFactory(external_id=f"acc-{i}") for i in range(3)]
+    out = StringIO()
+    call_command("rescore", "--account", "acc-1", "--account", "acc-2", stdout=out, stderr=StringIO())
+    assert "Rescored 2 accounts" in out.getvalue()
+    assert set(AccountScore.objects.values_list("account__external_id", flat=True)) == {"acc-1", "acc-2"}
+    call_command("rescore", "--all", stdout=out, stderr=StringIO())
+    assert AccountScore.objects.count() == 3
+    accounts_mark_for_rescore(account_ids=[accounts[0].pk])
+    call_command("rescore", stdout=(out := StringIO()), stderr=StringIO())
+    assert "Rescored 1 accounts" in out.getvalue() and not RescoreMark.objects.exists()
+    with pytest.raises(CommandError, match="'nope'"):
+        call_command("rescore", "--account", "nope", stdout=StringIO(), stderr=StringIO())
+
+
+def test_a_failing_rescore_never_fails_the_write_that_announced_it(
+    card, monkeypatch, django_capture_on_commit_callbacks
+):
+    account = AccountFactory()
+
+    def broken(**kwargs):
+        raise RuntimeError("scoring bug")
+
+    monkeypatch.setattr(tasks.services, "accounts_rescore_marked", broken)
+    cache.delete(tasks.LOCK_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_mark_for_rescore(account_ids=[account.pk])
+    assert RescoreMark.objects.filter(account=account).exists()  # kept for the next run
