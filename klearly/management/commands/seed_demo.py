@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from klearly.demo import DEMO_SOURCE_NAME, SEGMENT_SOURCE_NAME, DemoReport, demo_world_build
+from scoring.services import accounts_rescore_all
 
 
 class Command(BaseCommand):
@@ -41,6 +42,11 @@ class Command(BaseCommand):
         finally:
             if bar is not None:
                 bar.close()
+        if report.created:
+            # Scores, measures and explanations for every account, so the demo opens with numbers to read.
+            on_step("scoring every account")
+            stats = accounts_rescore_all()
+            on_step(f"scored {stats.accounts:,} accounts")
         self._print(report)
 
     def _print(self, report: DemoReport) -> None:
