@@ -3,6 +3,7 @@
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from accounts.api import views as accounts_views
+from scoring.api import views as scoring_views
 from signals_app.api import views as signals_views
 
 from . import schema  # noqa: F401  (registers the OpenAPI description of the key authentication)
@@ -25,5 +26,6 @@ router.register("segments", accounts_views.SegmentViewSet, basename="segment")
 router.register("signals", signals_views.SignalViewSet, basename="signal")
 router.register("signal-types", signals_views.SignalTypeViewSet, basename="signal-type")
 router.register("signal-topics", signals_views.SignalTopicViewSet, basename="signal-topic")
+router.register("scores", scoring_views.AccountScoreViewSet, basename="score")
 
 urlpatterns = router.urls

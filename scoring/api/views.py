@@ -1,0 +1,53 @@
+"""``/api/v1/scores/``: every account's current scores, measures and explanations; per account, its history and
+its contacts' engagement. Read-only: scores are computed, never written by callers."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from accounts.models import Account
+from klearly.api.viewsets import ApiViewSetMixin
+
+from .. import selectors
+from ..filters import AccountScoreFilterSet
+from .serializers import AccountScoreSerializer, ContactScoreSerializer, ScoreHistorySerializer
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List accounts' current scores"),
+    retrieve=extend_schema(summary="An account's scores, measures and explanations, by account external id"),
+)
+class AccountScoreViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = AccountScoreSerializer
+    filterset_class = AccountScoreFilterSet
+    lookup_field = "account__external_id"
+    lookup_url_kwarg = "external_id"
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.account_score_list().order_by("-lead", "account_id")
+
+    def _account(self) -> Account:
+        self.get_object()  # the same 404s and checks as retrieve
+        return get_object_or_404(Account, external_id=self.kwargs["external_id"])
+
+    @extend_schema(summary="An account's daily score history (for charts and backtests)",
+                   responses=ScoreHistorySerializer(many=True))  # fmt: skip
+    @action(detail=True, methods=["get"])
+    def history(self, request: Request, external_id: str) -> Response:
+        rows = selectors.score_history_list(account_id=self._account().pk)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ScoreHistorySerializer(page, many=True).data)
+
+    @extend_schema(summary="An account's contacts by engagement", responses=ContactScoreSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def contacts(self, request: Request, external_id: str) -> Response:
+        rows = selectors.contact_score_list(account_id=self._account().pk)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ContactScoreSerializer(page, many=True).data)
