@@ -132,11 +132,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
 ]
 
-# A shared cache (Redis) keeps rate limits right across processes; without CACHE_URL each process counts alone.
-CACHE_URL = env_str("CACHE_URL", "")
+# A shared cache (Redis) keeps rate limits and the rescoring debounce right across web and worker processes.
+# Without CACHE_URL, a Redis broker is used as the cache too; with neither, each process has its own memory cache.
+CACHE_URL = env_str("CACHE_URL", "") or (
+    os.environ.get("CELERY_BROKER_URL", "") if os.environ.get("CELERY_BROKER_URL", "").startswith("redis") else ""
+)
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "klearly"}
         if CACHE_URL.startswith(("redis://", "rediss://"))
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )

@@ -6,6 +6,7 @@ Run by ``.ci/run`` as ``pytest -m services`` with DATABASE_URL and CELERY_BROKER
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -46,6 +47,12 @@ def celery_worker_process(needs_postgres, transactional_db, settings) -> Iterato
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
+        from klearly.celery import app
+
+        deadline = time.monotonic() + 60  # wait until the worker answers, so tests time their work, not its start
+        while not app.control.ping(timeout=0.5, destination=[f"test-{os.getpid()}@{socket.gethostname()}"]):
+            assert worker.poll() is None, "the worker exited: see worker.log"
+            assert time.monotonic() < deadline, "the worker did not answer a ping within 60 s"
         yield worker
     finally:
         worker.terminate()
