@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
+from simple_history.admin import SimpleHistoryAdmin
 
 from accounts import admin as accounts_admin
 from accounts.admin_tools import BigTableAdminMixin
@@ -20,7 +21,17 @@ from accounts.models import Account, Contact, StageTransition
 
 from . import selectors, services
 from .choices import ImportKind
-from .models import EventMapping, ImportJob, IngestionSource, Signal, SignalTopic, SignalType, WriteKey
+from .models import (
+    EventMapping,
+    ImportJob,
+    IngestionSource,
+    RuleHit,
+    Signal,
+    SignalRule,
+    SignalTopic,
+    SignalType,
+    WriteKey,
+)
 from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
 
 
@@ -119,6 +130,45 @@ class SignalAdmin(BigTableAdminMixin, PartialImportMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # signals are immutable records; delete and re-send to correct one
+
+
+@admin.register(SignalRule)
+class SignalRuleAdmin(SimpleHistoryAdmin):
+    """Detection rules; every change is kept with who made it (History button)."""
+
+    list_display = ("name", "is_active", "open_hits", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "description")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        from django.db.models import Count, Q
+
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(open_hit_count=Count("hits", filter=Q(hits__cleared_at__isnull=True)))
+        )
+
+    @admin.display(description="Open hits", ordering="open_hit_count")
+    def open_hits(self, obj: SignalRule) -> int:
+        return obj.open_hit_count
+
+
+@admin.register(RuleHit)
+class RuleHitAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    """Rule hits are set and cleared by rescoring; read-only here."""
+
+    list_display = ("rule", "account", "set_at", "cleared_at", "evaluated_at")
+    list_select_related = ("rule", "account")
+    list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
+    search_fields = ("=account__external_id", "account__name")
+    readonly_fields = ("rule", "account", "set_at", "cleared_at", "values", "evaluated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(EventMapping)

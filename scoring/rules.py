@@ -1,0 +1,121 @@
+"""Evaluating signal rules for a chunk of accounts, set-based, after their scores and measures are computed.
+
+Per chunk: one query for measures and scores, one for account fields, one for open segment memberships, one
+aggregate per distinct (signal filter, window) the active rules name, one for open hits; then the rules are
+evaluated in memory and hits are opened, refreshed or cleared in bulk. Query count does not depend on the number
+of accounts.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from accounts.models import Account, SegmentMembership
+from signals_app.models import RuleHit, Signal, SignalRule
+from signals_app.rule_conditions import MEASURES, SignalCount, compile_conditions, evaluate, merge
+
+from .models import AccountScore
+
+
+@dataclass
+class RuleStats:
+    """Hits opened, cleared and still open after an evaluation."""
+
+    opened: int = 0
+    cleared: int = 0
+    open: int = 0
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly value: Decimals as floats, NaN as None."""
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _counts(account_ids: Sequence[int], keys: frozenset[SignalCount], now: datetime) -> dict[SignalCount, dict]:
+    result = {}
+    for key in keys:
+        query = Q(account_id__in=account_ids, occurred_at__gte=now - timedelta(days=key.window_days))
+        if key.type:
+            query &= Q(type__key=key.type)
+        if key.topic:
+            query &= Q(topic__key=key.topic) | Q(topic__parent__key=key.topic)
+        if key.category:
+            query &= Q(type__category=key.category)
+        rows = Signal.objects.filter(query).values("account_id").annotate(n=Count("id")).values_list("account_id", "n")
+        result[key] = dict(rows)
+    return result
+
+
+def rule_hits_evaluate(*, account_ids: Sequence[int], now: datetime | None = None) -> RuleStats:
+    """Open, refresh or clear the hits of every active rule for these accounts (idempotent)."""
+    now = now or timezone.now()
+    stats = RuleStats()
+    rules = [(rule, compile_conditions(rule.conditions)) for rule in SignalRule.objects.filter(is_active=True)]
+    ids = list(account_ids)
+    if not ids:
+        return stats
+    needs = merge([n for _, n in rules]) if rules else None
+    fields: dict[int, dict[str, Any]] = defaultdict(dict)
+    if needs and needs.fields & set(MEASURES):
+        for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *MEASURES):
+            fields[row.pop("account_id")].update({k: _plain(v) for k, v in row.items()})
+    if needs and needs.fields - set(MEASURES):
+        for row in Account.objects.filter(pk__in=ids).values(
+            "pk", "employees", "industry", "country", "annual_revenue", "stage__key", "stage__kind", "traits"
+        ):
+            f = fields[row["pk"]]
+            f.update(employees=row["employees"], industry=row["industry"], country=row["country"],
+                     annual_revenue=_plain(row["annual_revenue"]), stage=row["stage__key"],
+                     stage_kind=row["stage__kind"])  # fmt: skip
+            for key, value in (row["traits"] or {}).items():
+                f[f"traits.{key}"] = value
+    segments: dict[int, set[str]] = defaultdict(set)
+    if needs and needs.segments:
+        for account_id, name in SegmentMembership.objects.filter(
+            account_id__in=ids, exited_at__isnull=True, segment__name__in=needs.segments
+        ).values_list("account_id", "segment__name"):
+            segments[account_id].add(name)
+    counts = _counts(ids, needs.counts, now) if needs else {}
+
+    open_hits = {
+        (rule_id, account_id): pk
+        for pk, rule_id, account_id in RuleHit.objects.filter(account_id__in=ids, cleared_at__isnull=True).values_list(
+            "pk", "rule_id", "account_id"
+        )
+    }
+    active_rules = {rule.pk for rule, _ in rules}
+    to_open, to_refresh, to_clear = [], [], []
+    for rule, _needs in rules:
+        for account_id in ids:
+            true, values = evaluate(
+                rule.conditions,
+                fields=fields.get(account_id, {}),
+                segments=segments.get(account_id, set()),
+                counts={key: per.get(account_id, 0) for key, per in counts.items()},
+            )
+            hit = open_hits.get((rule.pk, account_id))
+            if true and hit is None:
+                to_open.append(RuleHit(rule=rule, account_id=account_id, set_at=now, values=values, evaluated_at=now))
+            elif true:
+                to_refresh.append(RuleHit(pk=hit, values=values, evaluated_at=now))
+            elif hit is not None:
+                to_clear.append(hit)
+    # Hits of rules that were switched off or deleted are closed too.
+    to_clear += [pk for (rule_id, _), pk in open_hits.items() if rule_id not in active_rules]
+    RuleHit.objects.bulk_create(to_open, batch_size=1000)
+    RuleHit.objects.bulk_update(to_refresh, ["values", "evaluated_at"], batch_size=1000)
+    RuleHit.objects.filter(pk__in=to_clear).update(cleared_at=now, evaluated_at=now)
+    stats.opened, stats.cleared, stats.open = len(to_open), len(to_clear), len(to_open) + len(to_refresh)
+    return stats
