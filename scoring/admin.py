@@ -34,8 +34,41 @@ class ScoringSettingsAdmin(SimpleHistoryAdmin):
                                            "missing_key_field_penalty"]}),
     ]  # fmt: skip
 
+    change_form_template = "admin/scoring/scoringsettings/change_form.html"
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not ScoringSettings.objects.exists()
+
+    def get_urls(self):
+        from django.urls import path
+
+        return [
+            path("backtest/", self.admin_site.admin_view(self.backtest_view), name="scoring_backtest"),
+            *super().get_urls(),
+        ]
+
+    def backtest_view(self, request: HttpRequest):
+        """Replay a qualification threshold over a past period against the conversions that followed."""
+        from django.template.response import TemplateResponse
+
+        from .backtest import threshold_backtest
+        from .forms import BacktestForm
+
+        if not self.has_view_permission(request):
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        form = BacktestForm(request.GET or None)
+        result = None
+        if form.is_valid():
+            data = form.cleaned_data
+            result = threshold_backtest(
+                start=data["start"], end=data["end"], threshold=data["threshold"], step_days=data["step_days"],
+                horizon_days=data["horizon_days"],
+            )  # fmt: skip
+        context = {**self.admin_site.each_context(request), "title": "Backtest the qualification threshold",
+                   "form": form, "result": result, "opts": self.model._meta}  # fmt: skip
+        return TemplateResponse(request, "admin/scoring/backtest.html", context)
 
     def has_delete_permission(self, request: HttpRequest, obj: ScoringSettings | None = None) -> bool:
         return False
