@@ -8,6 +8,8 @@ from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin_tools import BigTableAdminMixin
+from signals_app import admin as signals_admin
+from signals_app.models import SignalRule
 
 from .models import (
     AccountScore,
@@ -22,8 +24,46 @@ from .models import (
 )
 
 
+class PreviewChangeMixin:
+    """A "Preview the effect" button on the change form: the change is validated and saved inside a transaction,
+    today's accounts are rescored with it, and the page shows how many would cross the threshold, change grade or
+    start or stop hitting a rule; then everything is rolled back and the form is shown again, unsaved."""
+
+    change_form_template = "admin/scoring/preview_change_form.html"
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method != "POST" or "_preview" not in request.POST:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        from django.contrib import messages
+        from django.template.response import TemplateResponse
+
+        from .preview import change_preview
+
+        outcome: dict = {}
+
+        def apply() -> None:
+            outcome["response"] = super(PreviewChangeMixin, self).changeform_view(
+                request, object_id, form_url, extra_context
+            )
+            if outcome["response"].status_code != 302:  # the form has errors: nothing to preview
+                raise _InvalidChange
+
+        try:
+            preview = change_preview(apply=apply)
+        except _InvalidChange:
+            return outcome["response"]
+        list(messages.get_messages(request))  # drop "changed successfully": nothing was saved
+        context = {**self.admin_site.each_context(request), "title": "Preview of the change (not saved)",
+                   "preview": preview, "opts": self.model._meta, "post": request.POST}  # fmt: skip
+        return TemplateResponse(request, "admin/scoring/preview.html", context)
+
+
+class _InvalidChange(Exception):
+    pass
+
+
 @admin.register(ScoringSettings)
-class ScoringSettingsAdmin(SimpleHistoryAdmin):
+class ScoringSettingsAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
     fieldsets = [
         ("Lead score", {"fields": ["qualification_threshold", "grade_a_min", "grade_b_min", "grade_c_min"]}),
         ("Temperature", {"fields": ["hot_min", "warm_min"]}),
@@ -34,7 +74,7 @@ class ScoringSettingsAdmin(SimpleHistoryAdmin):
                                            "missing_key_field_penalty"]}),
     ]  # fmt: skip
 
-    change_form_template = "admin/scoring/scoringsettings/change_form.html"
+    change_form_template = "admin/scoring/scoringsettings/change_form.html"  # preview button + backtest link
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return not ScoringSettings.objects.exists()
@@ -75,7 +115,7 @@ class ScoringSettingsAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(EngagementRule)
-class EngagementRuleAdmin(SimpleHistoryAdmin):
+class EngagementRuleAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
     list_display = ["signal_type", "points", "half_life_days", "window_days", "cap", "is_active"]
     list_editable = ["points", "half_life_days", "window_days", "cap", "is_active"]
     list_filter = ["is_active"]
@@ -85,7 +125,7 @@ class EngagementRuleAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(TopicImportance)
-class TopicImportanceAdmin(SimpleHistoryAdmin):
+class TopicImportanceAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
     list_display = ["topic", "multiplier"]
     list_editable = ["multiplier"]
     list_select_related = ["topic__parent"]
@@ -93,7 +133,7 @@ class TopicImportanceAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(FitRule)
-class FitRuleAdmin(SimpleHistoryAdmin):
+class FitRuleAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
     list_display = ["label", "field", "operator", "value", "points", "is_active"]
     list_filter = ["is_active", "operator"]
     search_fields = ["label", "field"]
@@ -106,7 +146,7 @@ class FreeEmailDomainAdmin(SimpleHistoryAdmin):
 
 
 @admin.register(SegmentBoost)
-class SegmentBoostAdmin(SimpleHistoryAdmin):
+class SegmentBoostAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
     list_display = ["segment", "signal_type", "multiplier", "window_days", "is_active"]
     list_filter = ["is_active", "segment"]
     list_select_related = ["segment", "signal_type"]
@@ -194,3 +234,11 @@ class ScoreHistoryAdmin(BigTableAdminMixin, ReadOnlyAdmin):
     list_filter = ["grade", "temperature", "qualified"]
     list_select_related = ["account"]
     raw_id_fields = ["account"]
+
+
+class SignalRulePreviewAdmin(PreviewChangeMixin, signals_admin.SignalRuleAdmin):
+    """Signal rules, with the preview of a change (scoring owns evaluation, so the preview is added here)."""
+
+
+admin.site.unregister(SignalRule)
+admin.site.register(SignalRule, SignalRulePreviewAdmin)

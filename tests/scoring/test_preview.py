@@ -1,0 +1,73 @@
+"""Previewing a scorecard change in the admin: its effect on today's accounts, and nothing saved."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from scoring.models import AccountScore, ConfigVersion, EngagementRule, ScoringSettings
+from scoring.services import accounts_rescore
+from signals_app.models import SignalRule
+from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def rule(card):
+    demo = SignalTypeFactory(key="demo-request", label="Demo request")
+    rule = EngagementRule.objects.create(signal_type=demo, points=10, half_life_days=30, cap=100)
+    now = timezone.now()
+    for i in range(3):
+        account = AccountFactory(external_id=f"p-{i}")
+        for d in range(i * 3):
+            SignalFactory(account=account, type=demo, occurred_at=now - timedelta(days=d))
+    from accounts.models import Account
+
+    accounts_rescore(account_ids=list(Account.objects.values_list("pk", flat=True)))
+    return rule
+
+
+def form_data(rule, **changes):
+    data = {"signal_type": rule.signal_type_id, "points": rule.points, "half_life_days": rule.half_life_days or "",
+            "window_days": rule.window_days or "", "cap": rule.cap, "is_active": "on"}  # fmt: skip
+    data.update(changes)
+    return data
+
+
+def test_preview_shows_the_effect_and_saves_nothing(admin_client, rule):
+    version = ConfigVersion.objects.get().version
+    before = list(AccountScore.objects.order_by("account_id").values_list("lead", "qualified"))
+    url = f"/admin/scoring/engagementrule/{rule.pk}/change/"
+    page = admin_client.post(url, {**form_data(rule, points=40), "_preview": "1"})
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Nothing was saved." in html
+    assert "would become qualified" in html
+    preview = page.context["preview"]
+    assert preview.newly_qualified >= 1 and preview.accounts == 3
+    rule.refresh_from_db()
+    assert rule.points == 10
+    assert list(AccountScore.objects.order_by("account_id").values_list("lead", "qualified")) == before
+    assert ConfigVersion.objects.get().version == version
+
+
+def test_an_invalid_change_shows_the_form_errors(admin_client, rule):
+    url = f"/admin/scoring/engagementrule/{rule.pk}/change/"
+    page = admin_client.post(url, {**form_data(rule, points="lots"), "_preview": "1"})
+    assert page.status_code == 200
+    assert "Enter a number" in page.content.decode()
+
+
+def test_signal_rule_preview_counts_hits_that_would_start(admin_client, rule):
+    target = SignalRule.objects.get(name="Expansion opportunity")
+    page = admin_client.post(
+        f"/admin/signals_app/signalrule/{target.pk}/change/",
+        {"name": target.name, "description": "", "is_active": "on", "_preview": "1",
+         "conditions": '{"conditions": [{"field": "engagement", "op": "gte", "value": 1}]}'},
+    )  # fmt: skip
+    assert page.status_code == 200
+    assert page.context["preview"].hits_started["Expansion opportunity"] == 2
+    target.refresh_from_db()
+    assert target.conditions["conditions"][0]["field"] == "tenure_days"
+    assert ScoringSettings.objects.count() == 1
