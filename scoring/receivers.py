@@ -28,6 +28,11 @@ def config_changed(**kwargs: Any) -> None:
     """A scoring rule, weight, band or threshold was saved or deleted: a new configuration version."""
     if kwargs.get("raw"):  # fixtures being loaded
         return
+    from django.db import transaction
+
     from .services import config_version_bump
+    from .tasks import rescore_all_enqueue
 
     config_version_bump()
+    # Every account's numbers may change: rescore them all once the change is committed (debounced).
+    transaction.on_commit(rescore_all_enqueue)

@@ -32,7 +32,21 @@ def rescore_marked() -> int:
     return stats.accounts
 
 
+ALL_LOCK_KEY = "scoring:rescore-all-queued"
+ALL_DEBOUNCE_SECONDS = 5  # an admin saving several rules in a row gets one full rescore
+
+
+def rescore_all_enqueue(*, countdown: float = ALL_DEBOUNCE_SECONDS) -> bool:
+    """Queue a full rescore (after a configuration change) unless one is already queued."""
+    if not cache.add(ALL_LOCK_KEY, 1, timeout=3600):
+        return False
+    rescore_all.apply_async(countdown=countdown)
+    return True
+
+
 @shared_task(acks_late=True)
 def rescore_all() -> int:
-    """Nightly: rescore every account so decay and windows move scores without new signals."""
+    """Rescore every account: nightly (decay and windows move scores without new signals) and after a change to
+    the scorecard."""
+    cache.delete(ALL_LOCK_KEY)
     return services.accounts_rescore_all().accounts

@@ -71,3 +71,13 @@ def test_signal_rule_preview_counts_hits_that_would_start(admin_client, rule):
     target.refresh_from_db()
     assert target.conditions["conditions"][0]["field"] == "tenure_days"
     assert ScoringSettings.objects.count() == 1
+
+
+def test_a_saved_change_rescores_every_account(admin_client, rule, django_capture_on_commit_callbacks):
+    url = f"/admin/scoring/engagementrule/{rule.pk}/change/"
+    before = dict(AccountScore.objects.values_list("account_id", "engagement"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert admin_client.post(url, {**form_data(rule, points=40), "_save": "1"}).status_code == 302
+    after = dict(AccountScore.objects.values_list("account_id", "engagement"))
+    assert all(after[a] >= before[a] for a in before) and after != before
+    assert set(AccountScore.objects.values_list("config_version", flat=True)) == {ConfigVersion.objects.get().version}
