@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from signals_app.models import RuleHit
+
 from ..models import AccountScore, ContactScore, ScoreHistory
 
 
@@ -51,4 +53,13 @@ class ContactScoreSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContactScore
         fields = ("contact_external_id", "email", "engagement", "last_activity_at", "active", "computed_at")
+        read_only_fields = fields
+
+
+class RuleHitSerializer(serializers.ModelSerializer):
+    rule = serializers.CharField(source="rule.name", read_only=True)
+
+    class Meta:
+        model = RuleHit
+        fields = ("rule", "set_at", "cleared_at", "values", "evaluated_at")
         read_only_fields = fields

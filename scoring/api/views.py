@@ -13,10 +13,11 @@ from rest_framework.response import Response
 
 from accounts.models import Account
 from klearly.api.viewsets import ApiViewSetMixin
+from signals_app.models import RuleHit
 
 from .. import selectors
 from ..filters import AccountScoreFilterSet
-from .serializers import AccountScoreSerializer, ContactScoreSerializer, ScoreHistorySerializer
+from .serializers import AccountScoreSerializer, ContactScoreSerializer, RuleHitSerializer, ScoreHistorySerializer
 
 
 @extend_schema_view(
@@ -51,3 +52,15 @@ class AccountScoreViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.Retriev
         rows = selectors.contact_score_list(account_id=self._account().pk)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ContactScoreSerializer(page, many=True).data)
+
+    @extend_schema(
+        summary="An account's rule hits, open ones first (`?open=true` for only those)",
+        responses=RuleHitSerializer(many=True),
+    )
+    @action(detail=True, methods=["get"], url_path="rule-hits")
+    def rule_hits(self, request: Request, external_id: str) -> Response:
+        rows = RuleHit.objects.filter(account=self._account()).select_related("rule").order_by("-cleared_at", "-set_at")
+        if request.query_params.get("open") in ("true", "1"):
+            rows = rows.filter(cleared_at__isnull=True)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(RuleHitSerializer(page, many=True).data)

@@ -65,3 +65,16 @@ def test_score_list_queries_do_not_grow_with_rows(read_api, scored):
     with CaptureQueriesContext(connection) as many:
         assert len(read_api.get("/api/v1/scores/").json()["results"]) == 18
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_rule_hits_of_an_account(read_api, scored):
+    from scoring.rules import rule_hits_evaluate
+    from signals_app.models import SignalRule
+
+    SignalRule.objects.create(
+        name="Any demo", conditions={"conditions": [{"field": "engagement", "op": "gt", "value": 0}]}
+    )
+    rule_hits_evaluate(account_ids=[a.pk for a in scored])
+    rows = read_api.get("/api/v1/scores/s-2/rule-hits/?open=true").json()["results"]
+    assert [r["rule"] for r in rows] == ["Any demo"]
+    assert rows[0]["cleared_at"] is None and rows[0]["values"]["engagement"] > 0
