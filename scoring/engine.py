@@ -305,9 +305,25 @@ def value_matches(v: Any, operator: str, expected: Any) -> bool:
     raise ValueError(f"unknown operator {operator!r}")
 
 
+def _per_distinct(values: Sequence[Any], test: Any) -> np.ndarray:
+    """``test`` of each value, computed once per distinct value (accounts and contacts share industries, names...)."""
+    seen: dict[tuple[type, Any], bool] = {}
+    out = np.empty(len(values), dtype=bool)
+    for i, v in enumerate(values):
+        kind = type(v)
+        if kind is str or kind is int or v is None:  # exact keys (not 0.0 == -0.0, True == 1, lists, dicts)
+            hit = seen.get((kind, v))
+            if hit is None:
+                hit = seen[(kind, v)] = bool(test(v))
+        else:
+            hit = bool(test(v))
+        out[i] = hit
+    return out
+
+
 def matches(values: Sequence[Any], operator: str, expected: Any) -> np.ndarray:
     """A fit condition over an array of values (one per account or contact)."""
-    return np.fromiter((value_matches(v, operator, expected) for v in values), dtype=bool, count=len(values))
+    return _per_distinct(values, lambda v: value_matches(v, operator, expected))
 
 
 def any_per_account(contact_account: np.ndarray, contact_mask: np.ndarray, n_accounts: int) -> np.ndarray:
@@ -326,11 +342,11 @@ def count_per_account(contact_account: np.ndarray, contact_mask: np.ndarray, n_a
 
 def free_email(emails: Sequence[str], free_domains: frozenset[str] | set[str]) -> np.ndarray:
     """Contacts whose email domain is on the free-email list."""
-    return np.fromiter(
-        ((e or "").rpartition("@")[2].strip().lower() in free_domains if "@" in (e or "") else False for e in emails),
-        dtype=bool,
-        count=len(emails),
-    )
+
+    def free(e: str) -> bool:
+        return (e or "").rpartition("@")[2].strip().lower() in free_domains if "@" in (e or "") else False
+
+    return _per_distinct(emails, free)
 
 
 def has_no_vowel(names: Sequence[str]) -> np.ndarray:
@@ -340,7 +356,7 @@ def has_no_vowel(names: Sequence[str]) -> np.ndarray:
         letters = [c for c in (name or "").casefold() if c.isalpha()]
         return bool(letters) and not any(c in VOWELS for c in letters)
 
-    return np.fromiter((bad(n) for n in names), dtype=bool, count=len(names))
+    return _per_distinct(names, bad)
 
 
 @dataclass(frozen=True)

@@ -7,16 +7,20 @@ members, previous scores), computes with ``scoring.engine`` over arrays, and wri
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.db import connection, transaction
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max
+import orjson
+import psycopg
+from django.db import connection, models, transaction
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max, Q
 from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
 
@@ -41,7 +45,7 @@ from .models import (
     TopicImportance,
 )
 
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 5000
 # Signals older than this count for nothing worth storing (0.5 ** (365 / 30) < 0.0003 of their points), unless a
 # rule's window or half-life reaches further: the horizon grows with the configuration.
 MIN_HORIZON_DAYS = 365
@@ -182,6 +186,8 @@ def scorecard_load() -> Scorecard:
     )
 
 
+HISTORY_FIELDS = [f.name for f in ScoreHistory._meta.concrete_fields if f.name not in ("id", "account", "date")]
+
 # --- reading a chunk ---------------------------------------------------------------------------------------------
 
 ACCOUNT_COLUMNS = (
@@ -261,14 +267,20 @@ def _day_and_epoch_expressions() -> tuple[Any, Any]:
     return day, ExpressionWrapper(epoch, output_field=FloatField())
 
 
-def chunk_read(*, account_ids: Sequence[int], card: Scorecard, now: datetime) -> Chunk:
-    """Read a chunk of accounts with a fixed number of queries."""
-    accounts = list(Account.objects.filter(pk__in=account_ids).order_by("pk").values(*ACCOUNT_COLUMNS))
-    ids = [a["pk"] for a in accounts]
-    index = {pk: i for i, pk in enumerate(ids)}
-    contacts = list(Contact.objects.filter(account_id__in=ids).order_by("pk").values(*CONTACT_COLUMNS))
+def _among(field: str, ids: Sequence[int]) -> Q:
+    """``field`` in these ids: a range when they are all the ids between two (a keyset chunk), else an IN list."""
+    if len(ids) > 1:
+        lo, hi = min(ids), max(ids)
+        if hi - lo + 1 == len(set(ids)):
+            return Q(**{f"{field}__gte": lo, f"{field}__lte": hi})
+    return Q(**{f"{field}__in": list(ids)})
+
+
+def _rows_by_orm(
+    ids: list[int], index: dict[int, int], contacts: list[dict], card: Scorecard, since: datetime, now: datetime
+) -> engine.SignalRows:
+    """The signal groups with one aggregate query through the ORM (SQLite and other databases)."""
     contact_index = {c["pk"]: i for i, c in enumerate(contacts)}
-    since = now - timedelta(days=card.horizon_days)
     day, last_epoch = _day_and_epoch_expressions()
     groups = (
         Signal.objects.filter(account_id__in=ids, occurred_at__gte=since, occurred_at__lte=now)
@@ -283,7 +295,7 @@ def chunk_read(*, account_ids: Sequence[int], card: Scorecard, now: datetime) ->
     columns = list(zip(*fetched, strict=True)) if fetched else [()] * 7
     type_idx = card.type_index(np.array(columns[2], dtype=np.int64))
     keep = type_idx >= 0
-    rows = engine.SignalRows(
+    return engine.SignalRows(
         account=np.array([index[a] for a in columns[0]], dtype=np.int64)[keep],
         type=type_idx[keep],
         age_days=((now.timestamp() - np.array(columns[6], dtype=np.float64)) / DAY_SECONDS)[keep],
@@ -292,11 +304,190 @@ def chunk_read(*, account_ids: Sequence[int], card: Scorecard, now: datetime) ->
         contact=np.array([contact_index.get(c, -1) for c in columns[1]], dtype=np.int64)[keep],
         inbound=(np.array(columns[4], dtype=object) == Direction.INBOUND).astype(bool)[keep],
     )
+
+
+# Raw signals of many accounts, fetched from PostgreSQL as one row of binary columns (``string_agg`` of each
+# value's binary form) straight into NumPy, and grouped there: the database only filters and streams (no sort or hash
+# of millions of groups), NumPy groups in C, and no Python object is made per signal (COPY would cost one per row).
+_DIRECTION_CODE = "CASE s.direction WHEN 'inbound' THEN 1 WHEN 'outbound' THEN 0 ELSE 2 END"
+_PG_EPOCH_2000 = 946_684_800.0  # timestamptz's binary form counts microseconds from 2000-01-01 UTC
+
+
+@dataclass
+class SignalArrays:
+    """Raw signals (one entry per signal, in no order): ids as in the database, -1 for no contact or topic."""
+
+    account: np.ndarray
+    contact: np.ndarray
+    type: np.ndarray
+    topic: np.ndarray
+    direction: np.ndarray  # 1 inbound, 0 outbound, 2 anything else
+    epoch: np.ndarray  # occurred_at in Unix seconds
+
+    def take(self, ids: np.ndarray) -> SignalArrays:
+        """The signals of these (sorted) account ids (a scan of the account column: no sort of all signals)."""
+        if not len(ids):
+            return self._select(slice(0, 0))
+        which = np.flatnonzero((self.account >= ids[0]) & (self.account <= ids[-1]))
+        if len(which) and len(ids) != ids[-1] - ids[0] + 1:  # sparse ids: keep only theirs
+            which = which[np.isin(self.account[which], ids)]
+        return self._select(which)
+
+    def _select(self, which: Any) -> SignalArrays:
+        return SignalArrays(
+            self.account[which], self.contact[which], self.type[which], self.topic[which], self.direction[which],
+            self.epoch[which],
+        )  # fmt: skip
+
+
+def signals_fetch(
+    *, account_ids: Sequence[int] | None, since: datetime, now: datetime, part: tuple[int, int] = (0, 1)
+) -> SignalArrays:
+    """The signals of these accounts (None: of every account) in [since, now], with one query (PostgreSQL only);
+    ``part`` (k, n): only those of accounts whose id is k modulo n.
+
+    Each column comes as one bytea of big-endian values (at most 1 GB each: over 130 million signals).
+    """
+    where = "s.account_id IS NOT NULL" if account_ids is None else "s.account_id = ANY(%s::bigint[])"
+    params: list[Any] = [] if account_ids is None else [list(account_ids)]
+    if part[1] > 1:
+        where += f" AND s.account_id %% {int(part[1])} = {int(part[0])}"
+    connection.ensure_connection()
+    # A server-side binding cursor of psycopg itself (Django's is client-side): binary results, bytes as they are
+    with psycopg.Cursor(connection.connection) as cursor:
+        # Ids go as 4 bytes when every id fits (half the bytes to send: sending, not scanning, is most of the time)
+        tables = (Account, Contact, SignalType, SignalTopic)
+        most = max(v or 0 for v in cursor.execute(
+            "SELECT " + ", ".join(f"(SELECT max(id) FROM {m._meta.db_table})" for m in tables)
+        ).fetchone())  # fmt: skip
+        width, send = (4, "int4send(({})::int4)") if most < 2**28 else (8, "int8send(({})::int8)")
+        columns = [
+            send.format(c) for c in ("s.account_id", "COALESCE(s.contact_id, -1)", f"s.type_id * 4 + {_DIRECTION_CODE}")
+        ] + [send.format("COALESCE(s.topic_id, -1)"), "timestamptz_send(s.occurred_at)"]
+        aggregates = ", ".join(f"string_agg({c}, '')" for c in columns)
+        sql = (
+            f"SELECT {aggregates} FROM {Signal._meta.db_table} s "
+            f"WHERE {where} AND s.occurred_at >= %s AND s.occurred_at <= %s"
+        )
+        if account_ids is not None and connection.in_atomic_block:
+            # The planner guesses few signals for an id list, so it reads their scattered heap pages in one process;
+            # a parallel bitmap scan lets another core read half of them. For this statement only.
+            cursor.execute("SET LOCAL parallel_setup_cost = 0; SET LOCAL parallel_tuple_cost = 0; SET LOCAL jit = off")
+            row = cursor.execute(sql, [*params, since, now], binary=True).fetchone()
+            cursor.execute("RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET jit")
+        else:
+            row = cursor.execute(sql, [*params, since, now], binary=True).fetchone()
+    if row[0] is None:
+        empty = np.zeros(0, np.int64)
+        return SignalArrays(empty, empty, empty, empty, empty, np.zeros(0))
+    ids = f">i{width}"
+    type_direction = np.frombuffer(row[2], dtype=ids).astype(np.int64)
+    return SignalArrays(
+        np.frombuffer(row[0], dtype=ids).astype(np.int64),
+        np.frombuffer(row[1], dtype=ids).astype(np.int64),
+        type_direction >> 2,
+        np.frombuffer(row[3], dtype=ids).astype(np.int64),
+        type_direction & 3,
+        np.frombuffer(row[4], dtype=">i8") / 1e6 + _PG_EPOCH_2000,
+    )
+
+
+def _signals_fetch_all(*, since: datetime, now: datetime) -> SignalArrays:
+    """Every account's signals, half of them read by a second connection at the same time (each query scans the whole
+    table but sends only half of it, and sending is most of the time). Outside any transaction only: the second
+    connection sees only committed rows."""
+
+    def other_half(result: dict[str, Any]) -> None:
+        try:
+            result["signals"] = signals_fetch(account_ids=None, since=since, now=now, part=(1, 2))
+        except BaseException as error:  # re-raised by the caller
+            result["error"] = error
+        finally:
+            connection.close()  # this thread's own connection
+
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=other_half, args=(result,), name="rescore-reader")
+    thread.start()
+    try:
+        mine = signals_fetch(account_ids=None, since=since, now=now, part=(0, 2))
+    finally:
+        thread.join()
+    if "error" in result:
+        raise result["error"]
+    theirs = result["signals"]
+    return SignalArrays(
+        *(np.concatenate([getattr(mine, f.name), getattr(theirs, f.name)]) for f in dataclasses.fields(SignalArrays))
+    )
+
+
+def _group_signals(
+    signals: SignalArrays, *, ids: np.ndarray, contact_ids: np.ndarray, card: Scorecard, now: datetime
+) -> engine.SignalRows:
+    """Groups of signals by (account, contact, type, topic, direction, day), as the aggregate query makes them."""
+    type_idx = card.type_index(signals.type)
+    keep = type_idx >= 0
+    account = np.searchsorted(ids, signals.account[keep])
+    type_idx, contact, topic = type_idx[keep], signals.contact[keep], signals.topic[keep]
+    direction, epoch = signals.direction[keep], signals.epoch[keep]
+    if not len(account):
+        return engine.SignalRows(account=account, type=type_idx, age_days=np.zeros(0), count=np.zeros(0))
+    day = np.floor(epoch / DAY_SECONDS).astype(np.int64)
+    day -= day.min()
+    # account (< 2^24) | type (< 2^14) | day (< 2^22) | direction (2 bits) in one key; contact and topic apart
+    packed = (account << 38) | (type_idx << 24) | (day << 2) | direction
+    order = np.lexsort((topic, contact, packed))
+    packed, contact, topic = packed[order], contact[order], topic[order]
+    change = np.ones(len(order), dtype=bool)
+    change[1:] = (packed[1:] != packed[:-1]) | (contact[1:] != contact[:-1]) | (topic[1:] != topic[:-1])
+    starts = np.flatnonzero(change)
+    last = np.maximum.reduceat(epoch[order], starts)
+    count = np.diff(np.append(starts, len(order))).astype(np.float64)
+    packed, contact, topic = packed[starts], contact[starts], topic[starts]
+    if len(card.topic_multiplier):
+        topics, inverse = np.unique(topic, return_inverse=True)
+        multiplier = np.array([card.topic_multiplier.get(int(t), 1.0) for t in topics], dtype=np.float64)[inverse]
+    else:
+        multiplier = np.ones(len(topic))
+    pos = np.clip(np.searchsorted(contact_ids, contact), 0, max(len(contact_ids) - 1, 0))
+    known = (contact >= 0) & (contact_ids[pos] == contact) if len(contact_ids) else np.zeros(len(contact), bool)
+    return engine.SignalRows(
+        account=packed >> 38,
+        type=(packed >> 24) & ((1 << 14) - 1),
+        age_days=(now.timestamp() - last) / DAY_SECONDS,
+        topic_multiplier=multiplier,
+        count=count,
+        contact=np.where(known, pos, -1),
+        inbound=(packed & 3) == 1,
+    )
+
+
+def chunk_read(
+    *, account_ids: Sequence[int], card: Scorecard, now: datetime, signals: SignalArrays | None = None
+) -> Chunk:
+    """Read a chunk of accounts with a fixed number of queries (``signals``: already fetched for a full rescore)."""
+    accounts = list(Account.objects.filter(_among("pk", account_ids)).order_by("pk").values(*ACCOUNT_COLUMNS))
+    ids = [a["pk"] for a in accounts]
+    index = {pk: i for i, pk in enumerate(ids)}
+    contacts = list(Contact.objects.filter(_among("account_id", ids)).order_by("pk").values(*CONTACT_COLUMNS))
+    since = now - timedelta(days=card.horizon_days)
+    if connection.vendor == "postgresql":
+        id_array = np.array(ids, dtype=np.int64)
+        if signals is None:
+            signals = signals_fetch(account_ids=ids, since=since, now=now)
+        rows = _group_signals(
+            signals.take(id_array),
+            ids=id_array,
+            contact_ids=np.array([c["pk"] for c in contacts], dtype=np.int64),
+            card=card,
+            now=now,
+        )
+    else:
+        rows = _rows_by_orm(ids, index, contacts, card, since, now)
     milestone_ids = card.type_ids[card.milestone].tolist()
     reached: list[tuple[int, int]] = []
     if milestone_ids:  # activation counts milestones ever reached, not only within the horizon
         reached = list(
-            Signal.objects.filter(account_id__in=ids, type_id__in=milestone_ids)
+            Signal.objects.filter(_among("account_id", ids), type_id__in=milestone_ids)
             .order_by()
             .values_list("account_id", "type_id")
             .distinct()
@@ -311,12 +502,12 @@ def chunk_read(*, account_ids: Sequence[int], card: Scorecard, now: datetime) ->
         for segment_id in segment_ids:
             members[segment_id] = np.zeros(len(ids), dtype=bool)
         for segment_id, account_id in SegmentMembership.objects.filter(
-            segment_id__in=segment_ids, account_id__in=ids, exited_at__isnull=True
+            _among("account_id", ids), segment_id__in=segment_ids, exited_at__isnull=True
         ).values_list("segment_id", "account_id"):
             members[segment_id][index[account_id]] = True
     previous = {
         a: (q, at)
-        for a, q, at in AccountScore.objects.filter(account_id__in=ids).values_list(
+        for a, q, at in AccountScore.objects.filter(_among("account_id", ids)).values_list(
             "account_id", "qualified", "qualified_at"
         )
     }
@@ -330,6 +521,39 @@ def _entry(source: str, label: str, points: float) -> dict:
     return {"source": source, "label": label, "points": round(float(points), 2)}
 
 
+def _line(source: str, label: str, rounded_points: float) -> dict:
+    """An explanation line whose points are already rounded (by ``_round2``)."""
+    return {"source": source, "label": label, "points": rounded_points}
+
+
+def _round2(values: np.ndarray) -> list:
+    """``round(x, 2)`` of every value as Python floats (nested lists), the same as Python's own rounding.
+
+    NumPy's ``round`` scales by 100 first, which can land a value just off a half; those few are rounded by Python.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = values * 100.0
+        rounded = np.rint(scaled) / 100.0
+        near_half = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6
+    near_half |= ~(np.abs(scaled) < 1e8)  # large or not finite: Python decides
+    out = rounded.tolist()
+    for index in zip(*np.nonzero(near_half), strict=True):
+        target = out
+        for k in index[:-1]:
+            target = target[k]
+        target[index[-1]] = round(float(values[index]), 2)
+    return out
+
+
+def _nonzero_per_row(mask: np.ndarray) -> list[list[int]]:
+    """The column indexes of each row's true cells, in order."""
+    rows, cols = np.nonzero(mask)
+    bounds = np.searchsorted(rows, np.arange(mask.shape[0] + 1)).tolist()
+    cols_l = cols.tolist()
+    return [cols_l[bounds[i] : bounds[i + 1]] for i in range(mask.shape[0])]
+
+
 def _with_clamp(entries: list[dict], score: float, label: str) -> list[dict]:
     """Add a line for what keeping the score within its bounds took away, so the lines sum to the score."""
     gap = round(score - sum(e["points"] for e in entries), 2)
@@ -340,12 +564,26 @@ def _with_clamp(entries: list[dict], score: float, label: str) -> list[dict]:
 
 @dataclass
 class Computed:
-    """The rows a chunk's rescore writes."""
+    """The rows a chunk's rescore writes: AccountScore values by field (``account_id`` first) per account, and
+    ContactScore columns."""
 
-    account_scores: list[AccountScore]
-    contact_scores: list[ContactScore]
-    history: list[ScoreHistory]
+    account_scores: list[dict[str, Any]]
+    contact_scores: dict[str, list[Any]]
+    today: date
     newly_qualified: int
+
+    def account_score_objects(self) -> list[AccountScore]:
+        return [AccountScore(**values) for values in self.account_scores]
+
+    def history_objects(self) -> list[ScoreHistory]:
+        return [
+            ScoreHistory(account_id=v["account_id"], date=self.today, **{f: v[f] for f in HISTORY_FIELDS})
+            for v in self.account_scores
+        ]
+
+    def contact_score_objects(self) -> list[ContactScore]:
+        c = self.contact_scores
+        return [ContactScore(**dict(zip(c, values, strict=True))) for values in zip(*c.values(), strict=True)]
 
 
 def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
@@ -427,50 +665,65 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
 
     contact_act = engine.contact_activity(rows, rules, len(contacts))
     labels = card.type_labels
-    account_scores, history, newly = [], [], 0
+    account_scores, newly = [], 0
     today = timezone.localdate(now)
+    # Python floats and per-account index lists up front: the loop below then touches no NumPy scalar.
+    eng_by_type, str_by_type, boost_by_type = (
+        _round2(eng.by_type),
+        _round2(strength.by_type),
+        _round2(strength.boost_by_type),
+    )
+    raw_eng_by_type = eng.by_type.tolist()
+    eng_types = _nonzero_per_row(np.abs(eng.by_type) >= 0.005)
+    str_types = _nonzero_per_row(np.abs(strength.by_type) >= 0.005)
+    boost_types = _nonzero_per_row(np.abs(strength.boost_by_type) >= 0.005)
+    counts = type_counts.tolist()
+    caps = rules.cap.tolist()
+    rule_points, penalty_points = _round2(fit.rule_points), _round2(fit.penalty_points)
+    missing = key_missing.tolist()
+    rule_labels = [rule.label for rule in card.fit_rules]
+    with_points = np.array([bool(rule.points) for rule in card.fit_rules], dtype=bool).reshape(-1, 1)
+    fit_rules_hit = _nonzero_per_row((rule_matches & with_points).T)  # per account: rules matched, with points
+    frees, fakes = free.tolist(), fake.tolist()
+    fit_s, eng_s, lead_s, sig_s = fit.score.tolist(), eng.score.tolist(), lead.tolist(), strength.strength.tolist()
+    completeness, sig_base = fit.completeness.tolist(), strength.baseline.tolist()
+    qualified_l, surging_l = qualified.tolist(), strength.surging.tolist()
+    grades_l, temps_l = grades.tolist(), temps.tolist()
+    activation_l, trend_l, adoption_l = activation.tolist(), trend.ratio.tolist(), adoption.tolist()
+    short_l, long_l, total_l = active_short.tolist(), active_long.tolist(), total_users.tolist()
     for i, account in enumerate(chunk.accounts):
         pk = account["pk"]
         was_qualified, was_at = chunk.previous.get(pk, (False, None))
-        if qualified[i]:
+        if qualified_l[i]:
             qualified_at = was_at if was_qualified and was_at else now
             newly += not was_qualified
         else:
             qualified_at = None
-        fit_lines = [
-            _entry(Src.FIT_RULE, rule.label, fit.rule_points[r, i]) for r, rule in enumerate(card.fit_rules)
-            if rule_matches[r, i] and rule.points
-        ]  # fmt: skip
-        if free[i] and s.free_email_penalty:
+        fit_lines = [_line(Src.FIT_RULE, rule_labels[r], rule_points[r][i]) for r in fit_rules_hit[i]]
+        if frees[i] and s.free_email_penalty:
             fit_lines.append(
-                _entry(Src.PENALTY, f"{free[i]} contact(s) with a free email address", fit.penalty_points[0, i])
+                _line(Src.PENALTY, f"{frees[i]} contact(s) with a free email address", penalty_points[0][i])
             )
-        if fake[i] and s.no_vowel_name_penalty:
+        if fakes[i] and s.no_vowel_name_penalty:
             fit_lines.append(
-                _entry(Src.PENALTY, f"{fake[i]} contact(s) with a name without vowels", fit.penalty_points[1, i])
+                _line(Src.PENALTY, f"{fakes[i]} contact(s) with a name without vowels", penalty_points[1][i])
             )
         for k, name in enumerate(key_fields):
-            if key_missing[k, i] and s.missing_key_field_penalty:
-                fit_lines.append(_entry(Src.PENALTY, f"Missing {name}", fit.penalty_points[2 + k, i]))
+            if missing[k][i] and s.missing_key_field_penalty:
+                fit_lines.append(_line(Src.PENALTY, f"Missing {name}", penalty_points[2 + k][i]))
         engagement_lines = []
-        for t in np.flatnonzero(np.abs(eng.by_type[i]) >= 0.005):
-            label = f"{labels[t]} × {int(type_counts[i, t])}"
-            if math.isfinite(rules.cap[t]) and abs(eng.by_type[i, t]) >= rules.cap[t]:
-                label += f" (capped at {rules.cap[t]:g})"
-            engagement_lines.append(_entry(Src.ENGAGEMENT_RULE, label, eng.by_type[i, t]))
-        strength_lines = [
-            _entry(Src.ENGAGEMENT_RULE, labels[t], strength.by_type[i, t])
-            for t in np.flatnonzero(np.abs(strength.by_type[i]) >= 0.005)
-        ] + [
-            _entry(Src.BOOST, f"{labels[t]}: segment boost", strength.boost_by_type[i, t])
-            for t in np.flatnonzero(np.abs(strength.boost_by_type[i]) >= 0.005)
+        row, raw_row, count_row = eng_by_type[i], raw_eng_by_type[i], counts[i]
+        for t in eng_types[i]:
+            label = f"{labels[t]} × {int(count_row[t])}"
+            if math.isfinite(caps[t]) and abs(raw_row[t]) >= caps[t]:
+                label += f" (capped at {caps[t]:g})"
+            engagement_lines.append(_line(Src.ENGAGEMENT_RULE, label, row[t]))
+        row, boost_row = str_by_type[i], boost_by_type[i]
+        strength_lines = [_line(Src.ENGAGEMENT_RULE, labels[t], row[t]) for t in str_types[i]] + [
+            _line(Src.BOOST, f"{labels[t]}: segment boost", boost_row[t]) for t in boost_types[i]
         ]
-        f_score, e_score, l_score = (
-            round(float(fit.score[i]), 2),
-            round(float(eng.score[i]), 2),
-            round(float(lead[i]), 2),
-        )
-        sig = round(float(strength.strength[i]), 2)
+        f_score, e_score, l_score = round(fit_s[i], 2), round(eng_s[i], 2), round(lead_s[i], 2)
+        sig = round(sig_s[i], 2)
         contributions = {
             "fit": _with_clamp(fit_lines, f_score, "Fit is kept within 0–100"),
             "engagement": _with_clamp(engagement_lines, e_score, "Engagement is kept within 0–100"),
@@ -481,66 +734,50 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
             ),
             "signal_strength": _with_clamp(strength_lines, sig, "Signal strength is never below 0"),
         }
-        score = AccountScore(
+        score = dict(
             account_id=pk,
             fit=f_score,
-            completeness=round(float(fit.completeness[i]), 2),
+            completeness=round(completeness[i], 2),
             engagement=e_score,
             lead=l_score,
-            grade=str(grades[i]),
-            temperature=str(temps[i]),
-            qualified=bool(qualified[i]),
+            grade=grades_l[i],
+            temperature=temps_l[i],
+            qualified=qualified_l[i],
             qualified_at=qualified_at,
             signal_strength=sig,
-            signal_strength_baseline=round(float(strength.baseline[i]), 2),
-            surging=bool(strength.surging[i]),
+            signal_strength_baseline=round(sig_base[i], 2),
+            surging=surging_l[i],
             tenure_days=max((now - account["created_at"]).days, 0),
             size_band=_size_band(account["employees"]),
-            activation=_ratio(activation[i]),
-            engagement_trend=_ratio(trend.ratio[i]),
-            active_users_7d=int(active_short[i]),
-            active_users_30d=int(active_long[i]),
-            total_users=int(total_users[i]),
-            active_ratio_30d=round(float(active_long[i] / total_users[i]), 4) if total_users[i] else 0.0,
-            adoption=_ratio(adoption[i]),
+            activation=_ratio(activation_l[i]),
+            engagement_trend=_ratio(trend_l[i]),
+            active_users_7d=short_l[i],
+            active_users_30d=long_l[i],
+            total_users=total_l[i],
+            active_ratio_30d=round(long_l[i] / total_l[i], 4) if total_l[i] else 0.0,
+            adoption=_ratio(adoption_l[i]),
             contributions=contributions,
             config_version=card.version,
             computed_at=now,
         )
         account_scores.append(score)
-        history.append(
-            ScoreHistory(
-                account_id=pk,
-                date=today,
-                fit=score.fit,
-                engagement=score.engagement,
-                lead=score.lead,
-                signal_strength=score.signal_strength,
-                grade=score.grade,
-                temperature=score.temperature,
-                qualified=score.qualified,
-                surging=score.surging,
-                config_version=card.version,
-                computed_at=now,
-            )
-        )
-    contact_scores = []
-    for j, contact in enumerate(contacts):
-        age = contact_act.last_age_days[j]
-        last = now - timedelta(days=float(age)) if math.isfinite(age) else contact["last_seen_at"]
-        if contact["last_seen_at"] and last and contact["last_seen_at"] > last:
-            last = contact["last_seen_at"]
-        contact_scores.append(
-            ContactScore(
-                contact_id=contact["pk"],
-                account_id=contact["account_id"],
-                engagement=round(float(contact_act.engagement[j]), 2),
-                last_activity_at=last,
-                active=bool(age <= s.active_long_days),
-                computed_at=now,
-            )
-        )
-    return Computed(account_scores, contact_scores, history, newly)
+    last_seen = [c["last_seen_at"] for c in contacts]
+    ages = contact_act.last_age_days
+    last_activity = []
+    for age, seen in zip(ages.tolist(), last_seen, strict=True):
+        last = now - timedelta(days=age) if math.isfinite(age) else seen
+        if seen and last and seen > last:
+            last = seen
+        last_activity.append(last)
+    contact_scores = {
+        "contact_id": [c["pk"] for c in contacts],
+        "account_id": [c["account_id"] for c in contacts],
+        "engagement": [round(e, 2) for e in contact_act.engagement.tolist()],
+        "last_activity_at": last_activity,
+        "active": (ages <= s.active_long_days).tolist(),
+        "computed_at": [now] * len(contacts),
+    }
+    return Computed(account_scores, contact_scores, today, newly)
 
 
 def _ratio(value: float) -> float | None:
@@ -550,29 +787,90 @@ def _ratio(value: float) -> float | None:
 # --- writing -----------------------------------------------------------------------------------------------------
 
 SCORE_FIELDS = [f.name for f in AccountScore._meta.concrete_fields if f.name != "account"]
-HISTORY_FIELDS = [f.name for f in ScoreHistory._meta.concrete_fields if f.name not in ("id", "account", "date")]
 CONTACT_SCORE_FIELDS = ["account", "engagement", "last_activity_at", "active", "computed_at"]
 
 
-def _chunk_rescore(*, account_ids: Sequence[int], card: Scorecard, now: datetime) -> RescoreStats:
-    started = timezone.now()  # marks set after this moment are for changes this chunk may not have seen
+# Column types for the PostgreSQL upserts (``INSERT … SELECT … FROM unnest(arrays) ON CONFLICT DO UPDATE``).
+_PG_TYPES = {
+    models.FloatField: "float8", models.CharField: "text", models.BooleanField: "bool",
+    models.DateTimeField: "timestamptz", models.PositiveIntegerField: "int8", models.JSONField: "jsonb",
+    models.OneToOneField: "int8", models.ForeignKey: "int8", models.DateField: "date",
+}  # fmt: skip
+
+
+def _pg_upsert(
+    model: type[models.Model], columns: dict[str, list[Any]], conflict: Sequence[str], raw: Any = None
+) -> None:
+    """Insert or update rows given as columns (field attnames) with one statement, no model instances."""
+    names = list(columns)
+    fields = {f.attname: f for f in model._meta.concrete_fields}
+    types = [_PG_TYPES[type(fields[n])] for n in names]
+    # JSON goes as text and is cast per value: an array of jsonb would need every value quoted twice
+    select = ", ".join(f"{n}::jsonb" if t == "jsonb" else n for n, t in zip(names, types, strict=True))
+    # text goes in binary (%b): a text array literal of JSON, all quotes escaped, takes the server long to parse
+    arrays = ", ".join("%b::text[]" if t in ("jsonb", "text") else f"%b::{t}[]" for t in types)
+    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n not in conflict)
+    sql = (
+        f"INSERT INTO {model._meta.db_table} ({', '.join(names)}) SELECT {select} FROM unnest({arrays}) "
+        f"AS t({', '.join(names)}) ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+    )
+    values = [
+        [orjson.dumps(v).decode() for v in columns[n]] if t == "jsonb" else columns[n]
+        for n, t in zip(names, types, strict=True)
+    ]
+    with psycopg.Cursor(raw or connection.connection) as cursor:  # server-side binding: arrays go as parameters
+        cursor.execute(sql, values)
+
+
+def _write_pg(computed: Computed, raw: Any = None) -> None:
+    rows = computed.account_scores
+    score_columns = {n: [r[n] for r in rows] for n in ["account_id", *SCORE_FIELDS]}
+    _pg_upsert(AccountScore, score_columns, ["account_id"], raw)
+    history = {n: score_columns[n] for n in ["account_id", *HISTORY_FIELDS]}
+    history["date"] = [computed.today] * len(rows)
+    _pg_upsert(ScoreHistory, history, ["account_id", "date"], raw)
+    if computed.contact_scores["contact_id"]:
+        _pg_upsert(ContactScore, computed.contact_scores, ["contact_id"], raw)
+
+
+def _write(computed: Computed) -> None:
+    if connection.vendor == "postgresql":
+        _write_pg(computed)
+        return
+    AccountScore.objects.bulk_create(
+        computed.account_score_objects(), update_conflicts=True, unique_fields=["account"], update_fields=SCORE_FIELDS
+    )
+    ScoreHistory.objects.bulk_create(
+        computed.history_objects(),
+        update_conflicts=True,
+        unique_fields=["account", "date"],
+        update_fields=HISTORY_FIELDS,
+    )
+    if computed.contact_scores["contact_id"]:
+        ContactScore.objects.bulk_create(
+            computed.contact_score_objects(),
+            update_conflicts=True,
+            unique_fields=["contact"],
+            update_fields=CONTACT_SCORE_FIELDS,
+        )
+
+
+def _chunk_rescore(
+    *,
+    account_ids: Sequence[int],
+    card: Scorecard,
+    now: datetime,
+    signals: SignalArrays | None = None,
+    started: datetime | None = None,
+) -> RescoreStats:
+    # Marks set after this moment are for changes this chunk may not have seen (``started``: when ``signals`` were
+    # read, for a full rescore that read them all at once).
+    started = started or timezone.now()
     with transaction.atomic():
-        chunk = chunk_read(account_ids=account_ids, card=card, now=now)
+        chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
-        AccountScore.objects.bulk_create(
-            computed.account_scores, update_conflicts=True, unique_fields=["account"], update_fields=SCORE_FIELDS
-        )
-        ScoreHistory.objects.bulk_create(
-            computed.history, update_conflicts=True, unique_fields=["account", "date"], update_fields=HISTORY_FIELDS
-        )
-        if computed.contact_scores:
-            ContactScore.objects.bulk_create(
-                computed.contact_scores,
-                update_conflicts=True,
-                unique_fields=["contact"],
-                update_fields=CONTACT_SCORE_FIELDS,
-            )
-        cleared, _ = RescoreMark.objects.filter(account_id__in=list(account_ids), marked_at__lte=started).delete()
+        _write(computed)
+        cleared, _ = RescoreMark.objects.filter(_among("account_id", account_ids), marked_at__lte=started).delete()
     return RescoreStats(
         accounts=len(chunk.accounts),
         chunks=1,
@@ -637,13 +935,107 @@ def accounts_rescore_all(
     now = now or timezone.now()
     card = scorecard_load()
     stats = RescoreStats()
+    signals, started = None, None
+    if connection.vendor == "postgresql":
+        # The signals table is not in account order, so reading it a chunk at a time reads (nearly) all its pages
+        # for every chunk: read it once, in one sequential COPY, and group each chunk's part in NumPy. Marks set
+        # after this moment stay for the next run. Memory: about 50 bytes per signal within the horizon.
+        started = timezone.now()
+        since = now - timedelta(days=card.horizon_days)
+        if connection.get_autocommit() and not connection.in_atomic_block:
+            signals = _signals_fetch_all(since=since, now=now)
+        else:
+            signals = signals_fetch(account_ids=None, since=since, now=now)
     last = 0
-    while True:  # keyset pagination: constant memory, no OFFSET
-        ids = list(Account.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk_size])
-        if not ids:
-            break
-        stats.add(accounts_rescore(account_ids=ids, now=now, chunk_size=chunk_size, progress=progress, card=card))
-        last = ids[-1]
+
+    def keyset() -> Iterable[list[int]]:  # keyset pagination over accounts, no OFFSET
+        nonlocal last
+        while ids := list(Account.objects.filter(pk__gt=last).order_by("pk").values_list("pk", flat=True)[:chunk_size]):
+            last = ids[-1]
+            yield ids
+
+    if signals is not None and connection.get_autocommit() and not connection.in_atomic_block:
+        return _rescore_overlapped(keyset(), card=card, now=now, signals=signals, started=started, progress=progress)
+    for ids in keyset():
+        stats.add(_chunk_rescore(account_ids=ids, card=card, now=now, signals=signals, started=started))
+        if progress:
+            progress(len(ids))
+    return stats
+
+
+def _rescore_overlapped(
+    chunks: Iterable[list[int]],
+    *,
+    card: Scorecard,
+    now: datetime,
+    signals: SignalArrays,
+    started: datetime,
+    progress: Progress | None,
+) -> RescoreStats:
+    """A full rescore on PostgreSQL whose writes overlap the computing of the next chunk.
+
+    The database writes a chunk (its own transaction: scores, history, contact scores, marks) in a thread while
+    this one computes the next chunk, which it read just before; the connection is used by one at a time (reads,
+    then the writes in the thread while computing, which touches no database). A chunk's reads are therefore not in
+    its write transaction: like the signals read once at the start, and chunks never share accounts; marks set after
+    ``started`` stay for the next run.
+    """
+    raw = connection.connection
+    stats = RescoreStats()
+    table = RescoreMark._meta.db_table
+
+    def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
+        try:
+            with raw.transaction():
+                _write_pg(computed, raw)
+                result["cleared"] = raw.execute(
+                    f"DELETE FROM {table} WHERE account_id = ANY(%s::bigint[]) AND marked_at <= %s", [ids, started]
+                ).rowcount
+        except BaseException as error:  # re-raised by the caller
+            result["error"] = error
+
+    def finish(job: tuple[threading.Thread, dict[str, Any], Computed, list[int]] | None) -> None:
+        if job is None:
+            return
+        thread, result, computed, ids = job
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        stats.add(
+            RescoreStats(
+                accounts=len(computed.account_scores),
+                chunks=1,
+                marks_cleared=result["cleared"],
+                newly_qualified=computed.newly_qualified,
+                config_version=card.version,
+            )
+        )
+        if progress:
+            progress(len(ids))
+
+    def start(computed: Computed, ids: list[int]) -> tuple[threading.Thread, dict[str, Any], Computed, list[int]]:
+        result: dict[str, Any] = {}
+        thread = threading.Thread(target=write, args=(computed, ids, result), name="rescore-writer")
+        thread.start()
+        return thread, result, computed, ids
+
+    job = None
+    ready: tuple[Computed, list[int]] | None = None
+    try:
+        for ids in chunks:  # the keyset query and the reads run while no write is under way
+            chunk = chunk_read(account_ids=ids, card=card, now=now, signals=signals)
+            if ready is not None:
+                job = start(*ready)
+            computed = chunk_compute(chunk=chunk, card=card, now=now)
+            finish(job)
+            job, ready = None, (computed, ids)
+        if ready is not None:
+            job = start(*ready)
+            finish(job)
+            job = None
+    finally:
+        if job is not None:
+            job[0].join()
     return stats
 
 

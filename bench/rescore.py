@@ -1,0 +1,158 @@
+"""Benchmark: a full rescore of 100,000 accounts with 10,000,000 signals, and rescoring 1,000 marked accounts,
+against one raw SQL aggregate over the same signals table in the same run.
+
+    .venv/bin/python bench/rescore.py [--accounts 100000] [--signals 10000000]
+                                      [--database-url postgres://postgres@127.0.0.1:5432/klearly_bench_rescore]
+
+The world is generated inside PostgreSQL (generate_series, not timed) and kept between runs of the same size.
+Baseline: ``SELECT account_id, type_id, count(*), max(occurred_at) FROM signals GROUP BY 1, 2`` — one scan and
+aggregate of every signal, the least any engine that reads them all must do. Goals (issue 4): the full rescore
+within 5 times the baseline; 1,000 marked accounts within 1 second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/klearly_bench_rescore"
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/13")
+TYPES = ("pricing-page-view", "demo-request", "whitepaper-download", "video-watched", "webinar-attended",
+         "invite-user", "integration-connected", "dashboard-created", "report-exported", "login", "email-open",
+         "email-click", "support-ticket-opened", "api-key-created", "order", "sales-call", "ad-click",
+         "trial-started", "feature-used", "docs-visit")  # fmt: skip
+
+
+def setup(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    with psycopg.connect(database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = database_url
+    # Marks are announced to a broker with no worker, so the marked accounts wait for the timed drain below.
+    os.environ["CELERY_BROKER_URL"] = BROKER
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "klearly.settings")
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def build_world(accounts: int, signals: int) -> None:
+    """Accounts, 3 contacts each, the types, and the signals over 180 days, made by the database itself."""
+    from django.db import connection
+
+    from signals_app.models import IngestionSource, SignalType
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_account WHERE external_id LIKE 'rb-%%'")
+        have_accounts = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM signals_app_signal")
+        have_signals = cursor.fetchone()[0]
+    if have_accounts == accounts and have_signals == signals:
+        print(f"reusing the world: {accounts:,} accounts, {signals:,} signals")
+        return
+    print(f"building {accounts:,} accounts and {signals:,} signals in PostgreSQL (not timed) ...", flush=True)
+    started = time.perf_counter()
+    for key in TYPES:
+        SignalType.objects.get_or_create(key=key, defaults={"label": key.replace("-", " ").capitalize()})
+    source, _ = IngestionSource.objects.get_or_create(name="Bench rescore")
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE signals_app_signal, accounts_rescoremark")
+        cursor.execute("DELETE FROM accounts_contact WHERE external_id LIKE 'rb-%%'")
+        cursor.execute("DELETE FROM accounts_account WHERE external_id LIKE 'rb-%%'")
+        cursor.execute(
+            "INSERT INTO accounts_account (external_id, name, domain, industry, employees, country, created_at, "
+            "traits, updated_at) SELECT 'rb-' || g, 'Bench ' || g, 'b' || g || '.example', "
+            "(ARRAY['Software','Retail','Finance','Health'])[1 + g %% 4], (10 + (g * 7919) %% 3000), 'US', "
+            "now() - ((g %% 900) || ' days')::interval, '{}', now() FROM generate_series(1, %s) g",
+            [accounts],
+        )
+        cursor.execute(
+            "INSERT INTO accounts_contact (external_id, account_id, email, first_name, last_name, title, "
+            "created_at, traits) SELECT 'rb-' || a.id || '-' || u, a.id, 'u' || u || '@' || a.domain, 'Ann', "
+            "'Lee', (ARRAY['CEO','VP Sales','Engineer'])[u], a.created_at, '{}' "
+            "FROM accounts_account a CROSS JOIN generate_series(1, 3) u WHERE a.external_id LIKE 'rb-%%'"
+        )
+        cursor.execute("SELECT min(id), max(id) FROM accounts_account WHERE external_id LIKE 'rb-%%'")
+        first, last = cursor.fetchone()
+        cursor.execute(
+            "SELECT array_agg(id ORDER BY key) FROM signals_app_signaltype WHERE key = ANY(%s)", [list(TYPES)]
+        )
+        type_ids = cursor.fetchone()[0]
+        # Contacts of account a are 3 consecutive ids; skewed activity: low account ids are busier.
+        cursor.execute("SELECT min(id) FROM accounts_contact WHERE external_id LIKE 'rb-%%'")
+        first_contact = cursor.fetchone()[0]
+        cursor.execute(
+            "INSERT INTO signals_app_signal (account_id, contact_id, anonymous_id, type_id, detail, direction, source, "
+            "occurred_at, received_at, properties, ingestion_source_id, idempotency_key) "
+            "SELECT a, %s + (a - %s) * 3 + (g %% 3), '', (%s::bigint[])[1 + (g * 31) %% %s], '', 'inbound', "
+            "'product', now() - ((g %% 180) || ' days')::interval - ((g %% 86400) || ' seconds')::interval, now(), "
+            "'{}', %s, 'rb-' || g FROM (SELECT g, %s + floor(power(random(), 1.6) * %s)::bigint AS a "
+            "FROM generate_series(1, %s) g) s",
+            [first_contact, first, type_ids, len(type_ids), source.pk, first, last - first + 1, signals],
+        )
+        cursor.execute("ANALYZE")
+    print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--signals", type=int, default=10_000_000)
+    parser.add_argument("--database-url", default=DEFAULT_URL)
+    args = parser.parse_args()
+    setup(args.database_url)
+    build_world(args.accounts, args.signals)
+
+    from django.db import connection
+
+    from accounts.models import Account
+    from accounts.services import accounts_mark_for_rescore
+    from scoring.services import accounts_rescore_all, accounts_rescore_marked
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM signals_app_signal")  # warm the cache like the rescore will have it
+        started = time.perf_counter()
+        cursor.execute(
+            "SELECT count(*) FROM (SELECT account_id, type_id, count(*), max(occurred_at) "
+            "FROM signals_app_signal GROUP BY 1, 2) s"
+        )
+        groups = cursor.fetchone()[0]
+        baseline = time.perf_counter() - started
+
+    started = time.perf_counter()
+    full = accounts_rescore_all()
+    full_time = time.perf_counter() - started
+
+    ids = list(Account.objects.order_by("?").values_list("pk", flat=True)[:1000])
+    accounts_mark_for_rescore(account_ids=ids)
+    started = time.perf_counter()
+    marked = accounts_rescore_marked()
+    marked_time = time.perf_counter() - started
+
+    import redis
+
+    redis.Redis.from_url(BROKER).flushdb()
+    print()
+    print(f"{'step':<52} {'seconds':>9} {'vs baseline':>12}")
+    print(f"{'baseline: one GROUP BY account, type over all signals':<52} {baseline:>9.2f} {1:>12.2f}")
+    print(f"{f'full rescore of {full.accounts:,} accounts':<52} {full_time:>9.2f} {full_time / baseline:>12.2f}")
+    print(f"{f'rescore of {marked.accounts:,} marked accounts':<52} {marked_time:>9.2f} {'':>12}")
+    print()
+    print(f"{groups:,} (account, type) groups; goals: full rescore <= 5x baseline -> "
+          f"{'met' if full_time <= 5 * baseline else 'NOT met'}; 1,000 marked <= 1 s -> "
+          f"{'met' if marked_time <= 1 else 'NOT met'}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
