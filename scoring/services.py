@@ -44,6 +44,7 @@ from .models import (
     SegmentBoost,
     TopicImportance,
 )
+from .rules import rule_hits_evaluate
 
 CHUNK_SIZE = 5000
 # Signals older than this count for nothing worth storing (0.5 ** (365 / 30) < 0.0003 of their points), unless a
@@ -870,6 +871,7 @@ def _chunk_rescore(
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
+        rule_hits_evaluate(account_ids=[row["account_id"] for row in computed.account_scores], now=now)
         cleared, _ = RescoreMark.objects.filter(_among("account_id", account_ids), marked_at__lte=started).delete()
     return RescoreStats(
         accounts=len(chunk.accounts),
@@ -983,6 +985,7 @@ def _rescore_overlapped(
     raw = connection.connection
     stats = RescoreStats()
     table = RescoreMark._meta.db_table
+    done: list[list[int]] = []
 
     def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
         try:
@@ -1010,6 +1013,7 @@ def _rescore_overlapped(
                 config_version=card.version,
             )
         )
+        done.append(ids)
         if progress:
             progress(len(ids))
 
@@ -1036,6 +1040,9 @@ def _rescore_overlapped(
     finally:
         if job is not None:
             job[0].join()
+    # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
+    for ids in done:
+        rule_hits_evaluate(account_ids=ids, now=now)
     return stats
 
 

@@ -128,3 +128,12 @@ def test_bad_conditions_say_what_and_where(conditions, message):
         compile_conditions(conditions)
     with pytest.raises(ValidationError):
         SignalRule(name="x", conditions=conditions).full_clean()
+
+
+def test_rescoring_evaluates_the_rules():
+    from scoring.services import accounts_rescore
+
+    account = AccountFactory(external_id="r1")
+    SignalRule.objects.create(name="Scored", conditions={"conditions": [{"field": "lead", "op": "gte", "value": 0}]})
+    accounts_rescore(account_ids=[account.pk])
+    assert hits("Scored") == [("r1", None)]
