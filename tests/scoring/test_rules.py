@@ -137,3 +137,42 @@ def test_rescoring_evaluates_the_rules():
     SignalRule.objects.create(name="Scored", conditions={"conditions": [{"field": "lead", "op": "gte", "value": 0}]})
     accounts_rescore(account_ids=[account.pk])
     assert hits("Scored") == [("r1", None)]
+
+
+def test_the_chunk_wide_evaluation_agrees_with_the_one_account_evaluation():
+    """The vectorised masks and the per-account walk (which records the values) must never disagree."""
+    import random
+
+    from scoring.rules import _columns, _mask
+    from signals_app.rule_conditions import SignalCount, evaluate
+
+    rng = random.Random(7)
+    pick = [None, "", 0, 1, 2.5, 180, 400, True, False, "medium", "small", float("nan")]
+    count_key = SignalCount("pricing-page-view", None, None, 7)
+    leaves = [
+        {"field": "tenure_days", "op": op, "value": 180} for op in ("gt", "gte", "lt", "lte")
+    ] + [
+        {"field": "size_band", "op": "eq", "value": "medium"},
+        {"field": "size_band", "op": "ne", "value": "medium"},
+        {"field": "size_band", "op": "in", "value": ["medium", "small"]},
+        {"field": "size_band", "op": "not_in", "value": ["small"]},
+        {"field": "adoption", "op": "missing"},
+        {"field": "adoption", "op": "present"},
+        {"segment": "Trials"},
+        {"segment": "Trials", "op": "not_in"},
+        {"signal": {"type": "pricing-page-view"}, "window_days": 7, "op": "at_least", "count": 2},
+        {"signal": {"type": "pricing-page-view"}, "window_days": 7, "op": "none"},
+    ]  # fmt: skip
+    ids = list(range(1, 41))
+    fields = {a: {"tenure_days": rng.choice(pick), "size_band": rng.choice(pick), "adoption": rng.choice(pick)}
+              for a in ids}  # fmt: skip
+    segments = {a: {"Trials"} for a in ids if rng.random() < 0.5}
+    counts = {count_key: {a: rng.randint(0, 3) for a in ids}}
+    columns = _columns(ids, fields, segments, counts)
+    for _ in range(200):
+        conditions = {"match": rng.choice(["all", "any"]), "conditions": rng.sample(leaves, rng.randint(1, 4))}
+        mask = _mask(conditions, columns, len(ids))
+        for position, a in enumerate(ids):
+            expected, _ = evaluate(conditions, fields=fields[a], segments=segments.get(a, set()),
+                                   counts={count_key: counts[count_key][a]})  # fmt: skip
+            assert bool(mask[position]) == expected, (conditions, fields[a])
