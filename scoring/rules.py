@@ -59,8 +59,16 @@ def _counts(account_ids: Sequence[int], keys: frozenset[SignalCount], now: datet
     return result
 
 
-def rule_hits_evaluate(*, account_ids: Sequence[int], now: datetime | None = None) -> RuleStats:
-    """Open, refresh or clear the hits of every active rule for these accounts (idempotent)."""
+def rule_measures(rows: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
+    """The measures rules read, from freshly computed score rows (saves reading them back from the database)."""
+    return {row["account_id"]: {name: _plain(row.get(name)) for name in MEASURES} for row in rows}
+
+
+def rule_hits_evaluate(
+    *, account_ids: Sequence[int], now: datetime | None = None, measures: dict[int, dict[str, Any]] | None = None
+) -> RuleStats:
+    """Open, refresh or clear the hits of every active rule for these accounts (idempotent). ``measures``: the
+    accounts' just-computed measures and scores (else they are read from ``AccountScore``)."""
     now = now or timezone.now()
     stats = RuleStats()
     rules = [(rule, compile_conditions(rule.conditions)) for rule in SignalRule.objects.filter(is_active=True)]
@@ -69,8 +77,13 @@ def rule_hits_evaluate(*, account_ids: Sequence[int], now: datetime | None = Non
         return stats
     needs = merge([n for _, n in rules]) if rules else None
     fields: dict[int, dict[str, Any]] = defaultdict(dict)
-    if needs and needs.fields & set(MEASURES):
-        for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *MEASURES):
+    wanted = sorted(needs.fields & set(MEASURES)) if needs else []
+    if wanted and measures is not None:
+        for account_id in ids:
+            known = measures.get(account_id, {})
+            fields[account_id].update({name: known.get(name) for name in wanted})
+    elif wanted:
+        for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *wanted):
             fields[row.pop("account_id")].update({k: _plain(v) for k, v in row.items()})
     if needs and needs.fields - set(MEASURES):
         for row in Account.objects.filter(pk__in=ids).values(

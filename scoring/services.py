@@ -44,7 +44,7 @@ from .models import (
     SegmentBoost,
     TopicImportance,
 )
-from .rules import rule_hits_evaluate
+from .rules import rule_hits_evaluate, rule_measures
 
 CHUNK_SIZE = 5000
 # Signals older than this count for nothing worth storing (0.5 ** (365 / 30) < 0.0003 of their points), unless a
@@ -871,7 +871,11 @@ def _chunk_rescore(
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
-        rule_hits_evaluate(account_ids=[row["account_id"] for row in computed.account_scores], now=now)
+        rule_hits_evaluate(
+            account_ids=[row["account_id"] for row in computed.account_scores],
+            now=now,
+            measures=rule_measures(computed.account_scores),
+        )
         cleared, _ = RescoreMark.objects.filter(_among("account_id", account_ids), marked_at__lte=started).delete()
     return RescoreStats(
         accounts=len(chunk.accounts),
@@ -985,7 +989,7 @@ def _rescore_overlapped(
     raw = connection.connection
     stats = RescoreStats()
     table = RescoreMark._meta.db_table
-    done: list[list[int]] = []
+    done: list[tuple[list[int], dict[int, dict[str, Any]]]] = []
 
     def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
         try:
@@ -1013,7 +1017,7 @@ def _rescore_overlapped(
                 config_version=card.version,
             )
         )
-        done.append(ids)
+        done.append((ids, rule_measures(computed.account_scores)))
         if progress:
             progress(len(ids))
 
@@ -1041,8 +1045,8 @@ def _rescore_overlapped(
         if job is not None:
             job[0].join()
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
-    for ids in done:
-        rule_hits_evaluate(account_ids=ids, now=now)
+    for ids, measures in done:
+        rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
     return stats
 
 
