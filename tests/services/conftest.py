@@ -65,6 +65,53 @@ def celery_worker_process(needs_postgres, transactional_db, settings) -> Iterato
             print((settings.MEDIA_ROOT.parent / "worker.log").read_text()[-4000:])
 
 
+@pytest.fixture
+def server_process(needs_postgres, transactional_db, settings) -> Iterator[str]:
+    """The production server (gunicorn) in its own process, on the test database; yields its base URL."""
+    import urllib.request
+
+    from django.db import connection
+
+    db = settings.DATABASES["default"]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{connection.settings_dict['NAME']}",
+        "DEBUG": "false",
+        "SECRET_KEY": "service-tests",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DJANGO_SETTINGS_MODULE": "klearly.settings",
+    }
+    env.pop("CELERY_BROKER_URL", None)  # the server runs follow-up tasks in-process here
+    log = open(settings.MEDIA_ROOT.parent / "server.log", "w")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "klearly.wsgi", "--workers", "2", "--bind", f"127.0.0.1:{port}"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                assert server.poll() is None, "the server exited: see server.log"
+                assert time.monotonic() < deadline, "the server did not answer within 60 s"
+                time.sleep(0.3)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
 def wait_for(predicate, *, timeout: float = 90.0, interval: float = 0.5):
     """Poll until ``predicate()`` is truthy; fail with the last value after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

@@ -1,5 +1,6 @@
 """The official Segment and RudderStack Python libraries, in their default configurations and pointed only at
-Klearly's address with a write key, deliver every call to a live server on PostgreSQL, exactly once."""
+Klearly's address with a write key, deliver every call to the production server (gunicorn, its own process) on
+PostgreSQL, exactly once."""
 
 from datetime import UTC, datetime
 
@@ -37,11 +38,11 @@ def exercise(client, prefix: str) -> None:
         ("rudder", lambda key, url, errors: RudderClient(key, host=url, on_error=lambda e, b: errors.append(e))),
     ],
 )
-def test_library_delivers_every_event_once(needs_postgres, live_server, library, make):
+def test_library_delivers_every_event_once(server_process, library, make):
     source = IngestionSource.objects.create(name=f"{library} source", kind="segment")
     key = write_key_create(source=source)[1]
     errors: list = []
-    client = make(key, f"{live_server.url}/ingest", errors)
+    client = make(key, f"{server_process}/ingest", errors)
 
     exercise(client, library)
     client.join()
@@ -61,7 +62,7 @@ def test_library_delivers_every_event_once(needs_postgres, live_server, library,
 
     # The same client sending the same messages again (same messageIds) stores nothing twice.
     before = signals.count()
-    retry = make(key, f"{live_server.url}/ingest", errors)
+    retry = make(key, f"{server_process}/ingest", errors)
     for signal in signals.filter(type__key="report-exported")[:5]:
         retry.track(f"{library}-u1", "Report Exported", message_id=signal.idempotency_key)
     retry.flush()
@@ -69,9 +70,9 @@ def test_library_delivers_every_event_once(needs_postgres, live_server, library,
     assert errors == [] and signals.count() == before
 
 
-def test_a_bad_request_is_reported_to_the_library_not_retried_forever(needs_postgres, live_server):
+def test_a_bad_request_is_reported_to_the_library_not_retried_forever(server_process):
     errors: list = []
-    client = SegmentClient("kl_not-a-key", host=f"{live_server.url}/ingest", on_error=lambda e, b: errors.append(e),
+    client = SegmentClient("kl_not-a-key", host=f"{server_process}/ingest", on_error=lambda e, b: errors.append(e),
                            max_retries=2)  # fmt: skip
     client.track("u1", "Anything")
     client.flush()
