@@ -9,16 +9,17 @@ logger = logging.getLogger(__name__)
 
 
 def rescore_soon(sender: Any, account_ids: frozenset[int], **kwargs: Any) -> None:
-    """Accounts changed (sent after their transaction committed): keep their marks and queue one debounced rescore.
+    """Accounts changed (sent after their transaction committed): queue one debounced rescore of the marked accounts.
+
+    The marks themselves were written in the transaction (``accounts_mark_for_rescore`` moves a mark's time forward,
+    so a rescore already running leaves it for the next run).
 
     A failure here (broker down; in eager mode, the rescore itself) is logged, not raised: the write that announced
     the change has committed, and its marks stay for the next run or the nightly rescore.
     """
-    from .services import rescore_marks_refresh
     from .tasks import rescore_marked_enqueue
 
     try:
-        rescore_marks_refresh(account_ids=account_ids)
         rescore_marked_enqueue()
     except Exception:
         logger.exception("Could not rescore %d changed accounts now; their rescore marks are kept", len(account_ids))

@@ -1048,24 +1048,3 @@ def _rescore_overlapped(
     for ids, measures in done:
         rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
     return stats
-
-
-def rescore_marks_refresh(*, account_ids: Iterable[int], now: datetime | None = None) -> None:
-    """Set these accounts' rescore marks to now (creating them if a rescore already cleared them).
-
-    ``accounts_mark_for_rescore`` keeps an existing mark's time (ON CONFLICT DO NOTHING), so a change committed while
-    a chunk was being rescored could have its mark cleared by that chunk; refreshing the time after the commit
-    keeps it for the next run.
-    """
-    ids = sorted({int(a) for a in account_ids})
-    if not ids:
-        return
-    now = now or timezone.now()
-    existing = set(Account.objects.filter(pk__in=ids).values_list("pk", flat=True))
-    RescoreMark.objects.bulk_create(
-        [RescoreMark(account_id=a, marked_at=now) for a in ids if a in existing],
-        update_conflicts=True,
-        unique_fields=["account"],
-        update_fields=["marked_at"],
-        batch_size=2000,
-    )
