@@ -138,19 +138,14 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
         with connection.cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {RescoreMark._meta.db_table} (account_id, marked_at) "
-                "SELECT unnest(%s::bigint[]), %s "
-                # A newer mark moves the time forward, so a rescore already running (which clears only marks set
-                # before it started) leaves this one for the next run.
-                "ON CONFLICT (account_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
+                # DO NOTHING inside the writer's transaction: updating marks here would make concurrent ingestion
+                # batches queue on the same rows. The time is moved forward right after commit (below).
+                "SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
                 [sorted(ids), now],
             )
     else:
         RescoreMark.objects.bulk_create(
-            [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)],
-            update_conflicts=True,
-            unique_fields=["account"],
-            update_fields=["marked_at"],
-            batch_size=2000,
+            [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)], ignore_conflicts=True, batch_size=2000
         )
     # One announcement per transaction: the callback registered for this transaction is kept on the connection;
     # if it is gone (it ran, or its savepoint rolled back) the next mark registers a new one.
@@ -161,6 +156,7 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
         def announce() -> None:
             if connection._klearly_rescore_announce is announce:
                 connection._klearly_rescore_announce = None
+            _marks_move_forward(sorted(pending))
             rescore_requested.send(sender=Account, account_ids=frozenset(pending))
 
         announce.pending = pending  # type: ignore[attr-defined]
@@ -169,3 +165,28 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
         transaction.on_commit(announce)
     else:
         current.pending.update(ids)
+
+
+def _marks_move_forward(account_ids: list[int]) -> None:
+    """After commit: set these accounts' marks to now, so a rescore that started before the change (and clears only
+    marks set before it started) leaves them for the next run. One short statement, rows locked in id order."""
+    now = timezone.now()
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {RescoreMark._meta.db_table} (account_id, marked_at) "
+                f"SELECT a, %s FROM unnest(%s::bigint[]) AS a WHERE EXISTS (SELECT 1 FROM "
+                f"{Account._meta.db_table} WHERE id = a) ORDER BY a "
+                "ON CONFLICT (account_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
+                [now, account_ids],
+            )
+    else:
+        existing = set(Account.objects.filter(pk__in=account_ids).values_list("pk", flat=True))
+        RescoreMark.objects.bulk_create(
+            [RescoreMark(account_id=a, marked_at=now) for a in account_ids if a in existing],
+            update_conflicts=True,
+            unique_fields=["account"],
+            update_fields=["marked_at"],
+            batch_size=2000,
+        )
