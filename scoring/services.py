@@ -28,6 +28,7 @@ from accounts.choices import SizeBand
 from accounts.models import Account, Contact, RescoreMark, SegmentMembership
 from signals_app.choices import Direction
 from signals_app.models import Signal, SignalTopic, SignalType
+from signals_app.services import contacts_last_seen_refresh
 
 from . import engine
 from .choices import ContributionSource as Src
@@ -927,6 +928,9 @@ def accounts_rescore_marked(
             break
         card = card or scorecard_load()
         done = accounts_rescore(account_ids=ids, chunk_size=chunk_size, progress=progress, card=card)
+        # New signals are what marked most of these accounts: their contacts' last activity moves with them (done
+        # here, off the ingestion path, so concurrent event batches never write contact rows).
+        contacts_last_seen_refresh(account_ids=ids)
         stats.add(done)
         if done.marks_cleared == 0:  # marked again while we worked: the next run picks them up
             break

@@ -8,12 +8,9 @@ class SignalsAppConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from accounts.hooks import rescore_requested
-
         from . import ingest, receivers
         from .models import EventMapping, IngestionSource, SignalType, WriteKey
 
-        rescore_requested.connect(receivers.refresh_last_seen, dispatch_uid="signals_app.refresh_last_seen")
         for model in (EventMapping, SignalType):
             post_save.connect(ingest.clear_caches, sender=model, dispatch_uid=f"ingest-cache-{model.__name__}-save")
             post_delete.connect(ingest.clear_caches, sender=model, dispatch_uid=f"ingest-cache-{model.__name__}-del")

@@ -10,9 +10,3 @@ def import_job_run(job_id: int) -> str:
     """Import the CSV file of an ImportJob."""
     job = services.import_job_execute(job_id=job_id)
     return job.status
-
-
-@shared_task(acks_late=True)
-def contacts_last_seen_refresh(account_ids: list[int]) -> int:
-    """Refresh contacts' last activity after new signals for these accounts were committed."""
-    return services.contacts_last_seen_refresh(account_ids=account_ids)
