@@ -29,6 +29,7 @@ from accounts.services import accounts_mark_for_rescore, stage_history_rebuild
 from . import parsing
 from .choices import Direction, IngestionKind, SignalSource
 from .models import IngestionSource, Signal, SignalTopic, SignalType
+from .storage import signals_insert
 
 MAX_KEPT_ERRORS = 1000
 CSV_SOURCE_NAME = "CSV import"
@@ -378,23 +379,9 @@ class SignalImporter(BaseImporter):
         return created
 
     def _insert_orm(self, rows: list[tuple], now: Any) -> int:
-        existing: set[str] = set()
-        for chunk in _chunks(sorted({r[-1] for r in rows}), 2000):
-            existing.update(
-                Signal.objects.filter(ingestion_source=self.source, idempotency_key__in=chunk).values_list(
-                    "idempotency_key", flat=True
-                )
-            )
-        fresh, seen = [], set()
-        for r in rows:
-            if r[-1] in existing or r[-1] in seen:
-                continue
-            seen.add(r[-1])
-            values = dict(zip(self.COLUMNS, r, strict=True))
-            values["properties"] = parsing.json.loads(values["properties"])
-            fresh.append(Signal(**values, received_at=now, ingestion_source=self.source))
-        Signal.objects.bulk_create(fresh, batch_size=500, ignore_conflicts=True)
-        return len(fresh)
+        """Elsewhere than PostgreSQL: the shared writer, with the batch-wide columns put back in each row."""
+        source_id = self.source.pk
+        return signals_insert([(*r[:8], now, r[8], source_id, r[9], "") for r in rows])
 
 
 class AccountImporter(BaseImporter):

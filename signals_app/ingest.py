@@ -331,20 +331,29 @@ class _Batch:
         return None
 
     def _attach_anonymous(self) -> None:
-        """Signals kept under an anonymous id join the contact (and its account) once the id is linked."""
+        """Signals kept under an anonymous id join the contact (and its account) once the id is linked: one
+        UPDATE per contact, whatever the number of ids linked to it."""
+        account_of = dict(self.contacts.values())
+        by_contact: dict[int, list[str]] = {}
         for anonymous_id, contact_id in self.linked_anonymous.items():
-            account_id = next((a for c, a in self.contacts.values() if c == contact_id), None)
-            updated = Signal.objects.filter(anonymous_id=anonymous_id, contact__isnull=True).update(
+            by_contact.setdefault(contact_id, []).append(anonymous_id)
+        for contact_id, anonymous_ids in by_contact.items():
+            account_id = account_of.get(contact_id)
+            updated = Signal.objects.filter(anonymous_id__in=anonymous_ids, contact__isnull=True).update(
                 contact_id=contact_id, account_id=account_id, anonymous_id=""
             )
             if updated and account_id:
                 self.touched_accounts.add(account_id)
 
     def _attach_accounts(self, contact_ids: set[int]) -> None:
-        """Signals of a contact recorded before we knew its account now belong to that account."""
+        """Signals of contacts recorded before we knew their account now belong to it: one UPDATE per account."""
+        account_of = dict(self.contacts.values())
+        by_account: dict[int, list[int]] = {}
         for contact_id in contact_ids:
-            account_id = next(a for c, a in self.contacts.values() if c == contact_id)
-            Signal.objects.filter(contact_id=contact_id, account__isnull=True).update(account_id=account_id)
+            by_account.setdefault(account_of[contact_id], []).append(contact_id)
+        for account_id, contacts in by_account.items():
+            if Signal.objects.filter(contact_id__in=contacts, account__isnull=True).update(account_id=account_id):
+                self.touched_accounts.add(account_id)
 
 
 def events_ingest(*, source: IngestionSource, events: list[Event], received_at: datetime) -> IngestResult:

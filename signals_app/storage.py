@@ -58,8 +58,12 @@ def _insert_orm(rows: list[tuple]) -> int:
         by_source.setdefault(r[SOURCE], set()).add(r[KEY])
     existing: set[tuple[int, str]] = set()
     for source_id, keys in by_source.items():
-        found = Signal.objects.filter(ingestion_source_id=source_id, idempotency_key__in=keys)
-        existing.update((source_id, k) for k in found.values_list("idempotency_key", flat=True))
+        ordered = sorted(keys)
+        for start in range(0, len(ordered), 2000):  # keep each IN list well inside SQLite's parameter limit
+            found = Signal.objects.filter(
+                ingestion_source_id=source_id, idempotency_key__in=ordered[start : start + 2000]
+            )
+            existing.update((source_id, k) for k in found.values_list("idempotency_key", flat=True))
     fresh = []
     for r in rows:
         marker = (r[SOURCE], r[KEY])
