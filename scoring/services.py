@@ -877,6 +877,7 @@ def _chunk_rescore(
             now=now,
             measures=rule_measures(computed.account_scores),
         )
+        _predict(account_ids, now, signals)
         cleared, _ = RescoreMark.objects.filter(_among("account_id", account_ids), marked_at__lte=started).delete()
     return RescoreStats(
         accounts=len(chunk.accounts),
@@ -1051,4 +1052,13 @@ def _rescore_overlapped(
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
     for ids, measures in done:
         rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
+        _predict(ids, now, signals)
     return stats
+
+
+def _predict(account_ids: Sequence[int], now: datetime, signals: SignalArrays | None) -> None:
+    """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``)."""
+    from .predictions import predictions_refresh
+
+    ids = np.array(sorted(account_ids), dtype=np.int64)
+    predictions_refresh(account_ids=ids.tolist(), now=now, signals=None if signals is None else signals.take(ids))

@@ -83,7 +83,13 @@ def _effects(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray, space:
 
 
 def impact(
-    model: CalibratedModel, x: np.ndarray, baseline: np.ndarray, space: FeatureSpace, *, sample: int = 2000, seed: int = 0
+    model: CalibratedModel,
+    x: np.ndarray,
+    baseline: np.ndarray,
+    space: FeatureSpace,
+    *,
+    sample: int = 2000,
+    seed: int = 0,
 ) -> list[dict[str, Any]]:
     """The impact of every group on a model over (a sample of) validation examples, largest first:
     ``{group, label, impact (mean |effect|), direction (raises/lowers/mixed)}``."""

@@ -108,12 +108,20 @@ class History:
     @property
     def data_end(self) -> float:
         """The latest moment anything is known for (a label window must end before it)."""
-        ends = [self.ev_time[-1] if len(self.ev_time) else -np.inf, self.tr_time.max() if len(self.tr_time) else -np.inf]
+        ends = [-np.inf]
+        if len(self.ev_time):
+            ends.append(self.ev_time[-1])
+        if len(self.tr_time):
+            ends.append(self.tr_time.max())
         return float(max(ends))
 
     @property
     def data_start(self) -> float:
-        starts = [self.ev_time[0] if len(self.ev_time) else np.inf, self.tr_time.min() if len(self.tr_time) else np.inf]
+        starts = [np.inf]
+        if len(self.ev_time):
+            starts.append(self.ev_time[0])
+        if len(self.tr_time):
+            starts.append(self.tr_time.min())
         return float(min(starts))
 
     def stage_at(self, t: float, idx: np.ndarray) -> np.ndarray:

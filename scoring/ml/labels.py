@@ -95,7 +95,9 @@ def examples_build(
             here[o] = (idx, labels_at(h, o, float(t), idx, horizon_days))
             totals[o] += len(idx)
         per_cut.append(here)
-    keep_share = {o: 1.0 if not max_examples or totals[o] <= max_examples else max_examples / totals[o] for o in outcomes}
+    keep_share = {
+        o: 1.0 if not max_examples or totals[o] <= max_examples else max_examples / totals[o] for o in outcomes
+    }
     for here in per_cut:
         for o in outcomes:
             idx, y = here[o]

@@ -24,14 +24,16 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
-def synthetic_history(*, accounts: int, weeks: int = 30, seed: int = 0, volume: float = 1.0) -> History:
-    """A history of ``accounts`` accounts over ``weeks`` weeks (``volume`` scales the signal counts)."""
+def synthetic_history(
+    *, accounts: int, weeks: int = 30, seed: int = 0, volume: float = 1.0, start: float = START
+) -> History:
+    """A history of ``accounts`` accounts over ``weeks`` weeks from ``start`` (``volume`` scales signal counts)."""
     rng = np.random.default_rng(seed)
     n = accounts
     intent = rng.normal(0, 1, n)
     healthy = rng.normal(0, 1, n)
     stage = np.where(rng.random(n) < 0.5, 0, np.where(rng.random(n) < 0.5, 1, 2 + (rng.random(n) < 0.3)))
-    created = START - rng.uniform(10, 200, n) * DAY
+    created = start - rng.uniform(10, 200, n) * DAY
     tr_a, tr_s, tr_t, tr_m = [np.arange(n)], [stage.copy()], [created + DAY], [np.full(n, "entry", dtype=object)]
     ev_a, ev_ty, ev_t = [], [], []
     # per-stage weekly rates of each type
@@ -45,7 +47,7 @@ def synthetic_history(*, accounts: int, weeks: int = 30, seed: int = 0, volume: 
     lean = np.array([0.2, 0.6, -0.2, 0.4, 0.2])
     activity = np.exp(0.4 * healthy)
     for w in range(weeks):
-        t0 = START + w * 7 * DAY
+        t0 = start + w * 7 * DAY
         decline = (stage >= 2) & (stage <= 3) & (rng.random(n) < _sigmoid(-3.5 - healthy))
         activity = np.where(decline, activity * 0.4, np.minimum(activity * 1.02, 3.0))
         lam = base[stage] * np.exp(np.outer(intent, lean))

@@ -61,7 +61,8 @@ def tiny(extra_events: list[tuple[int, int, float]] = (), extra_moves=(), extra_
 def test_the_ml_package_imports_no_django():
     for info in pkgutil.iter_modules(ml_package.__path__):
         module = importlib.import_module(f"scoring.ml.{info.name}")
-        source = open(module.__file__).read()
+        with open(module.__file__) as f:
+            source = f.read()
         assert "django" not in source.replace("Django", "").lower().replace("no django", ""), info.name
     assert all(not name.startswith("scoring.ml") or "django" not in name for name in sys.modules)
 
@@ -221,7 +222,9 @@ def test_one_update_cannot_swing_a_probability_and_frequency_does_not_matter():
         p = steady.smooth(np.array([0.9]), p, np.array([0.1]), half_life_hours=24, max_step=1)
     one = steady.smooth(np.array([0.9]), np.array([0.1]), np.array([1.0]), half_life_hours=24, max_step=1)
     assert p[0] == pytest.approx(one[0])
-    assert steady.smooth(np.array([0.7]), np.array([np.nan]), np.array([0.0]), half_life_hours=24, max_step=0.1)[0] == 0.7
+    assert (
+        steady.smooth(np.array([0.7]), np.array([np.nan]), np.array([0.0]), half_life_hours=24, max_step=0.1)[0] == 0.7
+    )
 
 
 def test_health_has_hysteresis():
