@@ -377,9 +377,9 @@ class PredictionSettings(models.Model):
 
     @classmethod
     def load(cls) -> PredictionSettings:
-        """The settings row (created with defaults if a database has none)."""
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj
+        """The settings row, or the defaults (unsaved) while an admin has not saved any: read on every rescore, so it
+        never writes."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
 
 
 class PredictiveModel(models.Model):
