@@ -466,14 +466,43 @@ def _health_thresholds(s: PredictionSettings) -> steady.HealthThresholds:
     )  # fmt: skip
 
 
-def predictions_refresh(*, account_ids: Sequence[int], now: datetime | None = None, signals: Any = None) -> int:
+# What predictions add to ``scoring.hooks.scores_changed``'s before/after values (probabilities to a percentage
+# point, so the smoothing's small steps toward the model's value are not announced as changes every rescore).
+TRACKED_FIELDS = ("conversion_probability", "expansion_probability", "churn_probability", "health")
+
+
+@dataclass
+class PredictionChanges:
+    """Each account's tracked prediction values before (None: never predicted) and after a refresh."""
+
+    before: dict[int, tuple | None] = field(default_factory=dict)
+    after: dict[int, tuple] = field(default_factory=dict)
+
+    def merged(self, *, before: dict[int, tuple], after: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Arguments for ``scoring.hooks.score_changes`` with these values added to the scores' own."""
+        from .hooks import TRACKED_FIELDS as SCORE_FIELDS
+
+        empty = (None,) * len(TRACKED_FIELDS)
+        merged_before = {a: tuple(v) + (self.before.get(a) or empty) for a, v in before.items()}
+        rows = [{**row, **dict(zip(TRACKED_FIELDS, self.after.get(row["account_id"], empty), strict=True))}
+                for row in after]  # fmt: skip
+        return {"before": merged_before, "after": rows, "fields": (*SCORE_FIELDS, *TRACKED_FIELDS)}
+
+
+def _tracked(row: dict[str, Any]) -> tuple:
+    return (*(None if row[o] is None else round(row[o], 2) for o in OUTCOMES), row["health"])
+
+
+def predictions_refresh(
+    *, account_ids: Sequence[int], now: datetime | None = None, signals: Any = None
+) -> PredictionChanges:
     """Predict every outcome for these accounts with the active models, smooth against their previous values, set
-    health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns how many
-    accounts were written."""
+    health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns the
+    tracked values before and after, for ``scores_changed``."""
     now = now or timezone.now()
     ids = sorted({int(a) for a in account_ids})
     if not ids:
-        return 0
+        return PredictionChanges()
     settings = PredictionSettings.load()
     models = active_models()
     counts = movement_counts()
@@ -560,7 +589,10 @@ def predictions_refresh(*, account_ids: Sequence[int], now: datetime | None = No
         )
     fields = [f.name for f in AccountPrediction._meta.concrete_fields if f.name != "account"]
     AccountPrediction.objects.bulk_create(objs, update_conflicts=True, unique_fields=["account"], update_fields=fields)
-    return len(objs)
+    return PredictionChanges(
+        before={a: _tracked(r) for a, r in prev_rows.items()},
+        after={o.account_id: _tracked({**{k: getattr(o, k) for k in OUTCOMES}, "health": o.health}) for o in objs},
+    )
 
 
 def _num(v: float) -> float | None:

@@ -35,6 +35,7 @@ from signals_app.services import contacts_last_seen_refresh
 from . import engine
 from .choices import ContributionSource as Src
 from .defaults import DEFAULT_ENGAGEMENT_RULES
+from .hooks import TRACKED_FIELDS, score_changes, scores_changed_announce
 from .models import (
     AccountScore,
     ConfigVersion,
@@ -254,6 +255,7 @@ class Chunk:
     members: dict[int, np.ndarray]  # segment id -> bool per account
     previous: dict[int, tuple[bool, datetime | None]]
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # account ids, sorted
+    before: dict[int, tuple] = field(default_factory=dict)  # previous TRACKED_FIELDS values (scores_changed)
 
 
 def _day_and_epoch_expressions() -> tuple[Any, Any]:
@@ -509,13 +511,12 @@ def chunk_read(
             _among("account_id", ids), segment_id__in=segment_ids, exited_at__isnull=True
         ).values_list("segment_id", "account_id"):
             members[segment_id][index[account_id]] = True
-    previous = {
-        a: (q, at)
-        for a, q, at in AccountScore.objects.filter(_among("account_id", ids)).values_list(
-            "account_id", "qualified", "qualified_at"
-        )
-    }
-    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64))
+    previous, before = {}, {}
+    for a, q, at, *tracked in AccountScore.objects.filter(_among("account_id", ids)).values_list(
+        "account_id", "qualified", "qualified_at", *TRACKED_FIELDS
+    ):
+        previous[a], before[a] = (q, at), tuple(tracked)
+    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64), before)
 
 
 # --- computing ---------------------------------------------------------------------------------------------------
@@ -874,12 +875,21 @@ def _chunk_rescore(
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
-        rule_hits_evaluate(
+        hits = rule_hits_evaluate(
             account_ids=[row["account_id"] for row in computed.account_scores],
             now=now,
             measures=rule_measures(computed.account_scores),
         )
-        _predict(account_ids, now, signals)
+        ml = _predict(account_ids, now, signals)
+        # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
+        scores_changed_announce(
+            changes=score_changes(
+                **ml.merged(before=chunk.before, after=computed.account_scores),
+                hits_set=hits.opened_pairs,
+                hits_cleared=hits.cleared_pairs,
+            ),
+            computed_at=now.isoformat(),
+        )
         cleared = marks_clear(account_ids=account_ids, watermark=watermark)
     return RescoreStats(
         accounts=len(chunk.accounts),
@@ -998,7 +1008,7 @@ def _rescore_overlapped(
     """
     raw = connection.connection
     stats = RescoreStats()
-    done: list[tuple[list[int], dict[int, dict[str, Any]]]] = []
+    done: list[tuple[list[int], dict[int, dict[str, Any]], list[dict[str, Any]], dict[int, tuple]]] = []
 
     def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
         try:
@@ -1008,10 +1018,10 @@ def _rescore_overlapped(
         except BaseException as error:  # re-raised by the caller
             result["error"] = error
 
-    def finish(job: tuple[threading.Thread, dict[str, Any], Computed, list[int]] | None) -> None:
+    def finish(job: tuple[threading.Thread, dict[str, Any], Computed, list[int], dict] | None) -> None:
         if job is None:
             return
-        thread, result, computed, ids = job
+        thread, result, computed, ids, before = job
         thread.join()
         if "error" in result:
             raise result["error"]
@@ -1024,18 +1034,22 @@ def _rescore_overlapped(
                 config_version=card.version,
             )
         )
-        done.append((ids, rule_measures(computed.account_scores)))
+        # Only the tracked values are kept until the rules have run (not the explanations: memory).
+        tracked = [{f: r[f] for f in ("account_id", *TRACKED_FIELDS)} for r in computed.account_scores]
+        done.append((ids, rule_measures(computed.account_scores), tracked, before))
         if progress:
             progress(len(ids))
 
-    def start(computed: Computed, ids: list[int]) -> tuple[threading.Thread, dict[str, Any], Computed, list[int]]:
+    def start(
+        computed: Computed, ids: list[int], before: dict
+    ) -> tuple[threading.Thread, dict[str, Any], Computed, list[int], dict]:
         result: dict[str, Any] = {}
         thread = threading.Thread(target=write, args=(computed, ids, result), name="rescore-writer")
         thread.start()
-        return thread, result, computed, ids
+        return thread, result, computed, ids, before
 
     job = None
-    ready: tuple[Computed, list[int]] | None = None
+    ready: tuple[Computed, list[int], dict] | None = None
     try:
         for ids in chunks:  # the keyset query and the reads run while no write is under way
             chunk = chunk_read(account_ids=ids, card=card, now=now, signals=signals)
@@ -1043,7 +1057,7 @@ def _rescore_overlapped(
                 job = start(*ready)
             computed = chunk_compute(chunk=chunk, card=card, now=now)
             finish(job)
-            job, ready = None, (computed, ids)
+            job, ready = None, (computed, ids, chunk.before)
         if ready is not None:
             job = start(*ready)
             finish(job)
@@ -1052,15 +1066,23 @@ def _rescore_overlapped(
         if job is not None:
             job[0].join()
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
-    for ids, measures in done:
-        rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
-        _predict(ids, now, signals)
+    for ids, measures, rows, before in done:
+        hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
+        ml = _predict(ids, now, signals)
+        scores_changed_announce(
+            changes=score_changes(
+                **ml.merged(before=before, after=rows), hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs
+            ),
+            computed_at=now.isoformat(),
+        )
     return stats
 
 
-def _predict(account_ids: Sequence[int], now: datetime, signals: SignalArrays | None) -> None:
-    """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``)."""
+def _predict(account_ids: Sequence[int], now: datetime, signals: SignalArrays | None) -> Any:
+    """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``); returns
+    their before/after values for ``scores_changed``."""
     from .predictions import predictions_refresh
 
     ids = np.array(sorted(account_ids), dtype=np.int64)
-    predictions_refresh(account_ids=ids.tolist(), now=now, signals=None if signals is None else signals.take(ids))
+    chunk_signals = None if signals is None else signals.take(ids)
+    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals)

@@ -204,3 +204,34 @@ def test_train_models_command_reports_each_outcome(world, capsys):
     call_command("train_models", "--no-rescore", verbosity=0)
     out = capsys.readouterr().out
     assert "churn: v1" in out and "ROC AUC" in out
+
+
+def test_scores_changed_reports_probabilities_and_health_before_and_after(trained, django_capture_on_commit_callbacks):
+    from scoring.hooks import scores_changed
+
+    now, _ = trained
+    heard: list[dict] = []
+
+    def listen(sender, changes, **kwargs):
+        heard.extend(changes)
+
+    scores_changed.connect(listen)
+    try:
+        ids = list(Account.objects.filter(stage__kind="paying").values_list("pk", flat=True))
+        with django_capture_on_commit_callbacks(execute=True):
+            services.accounts_rescore(account_ids=ids, now=now)
+        first = {c["account"]: c for c in heard}
+        assert first and all(c["before"] is None for c in first.values())
+        change = next(c for c in first.values() if c["after"]["churn_probability"] is not None)
+        assert change["after"]["health"] in ("good", "normal", "bad")
+        assert change["after"]["conversion_probability"] is None  # paying accounts do not convert
+        heard.clear()
+        PredictionSettings.objects.create(pk=1, smoothing_half_life_hours=0, smoothing_max_step=1)  # no smoothing
+        AccountPrediction.objects.filter(account_id=change["account"]).update(churn=0.99, health="bad")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.accounts_rescore(account_ids=[change["account"]], now=now + timedelta(hours=1))
+        again = heard[0]
+        assert again["before"]["churn_probability"] == 0.99 and again["before"]["health"] == "bad"
+        assert again["after"]["churn_probability"] == round(change["after"]["churn_probability"], 2)
+    finally:
+        scores_changed.disconnect(listen)
