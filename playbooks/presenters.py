@@ -205,7 +205,10 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
     open_hits = [h for h in hits if h.cleared_at is None]
     cleared_hits = [h for h in hits if h.cleared_at is not None][:CLEARED_HITS_SHOWN]
     contacts = list(contact_score_list(account_id=account.pk)[:CONTACTS_SHOWN])
-    tasks = [task_row(t) for t in selectors.account_task_list(account_id=account.pk, user=user)]
+    tasks = selectors.account_task_list(account_id=account.pk, user=user)
+    for task in tasks:
+        task.account = account  # the page's account, scores already joined: no query per task
+    task_rows = [task_row(task) for task in tasks]
     health = str(getattr(score, "health", "") or "") if score is not None else ""
     return AccountPage(
         score=score,
@@ -217,7 +220,7 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
         open_hits=open_hits,
         cleared_hits=cleared_hits,
         contacts=contacts,
-        tasks=tasks,
+        tasks=task_rows,
         health=health,
     )
 

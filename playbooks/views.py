@@ -234,6 +234,9 @@ def _task_detail_context(request: HttpRequest, task: Any, *, query: str = "", fo
         form.auto_id = f"{name[0]}{'m' if name == 'comment' else ''}-%s-{task.pk}"  # unique ids per task pane
     return {
         "t": presenters.task_row(task),
+        # Errors about the task rather than a field ("already done"): shown above everything, even when the forms
+        # are gone because the task closed meanwhile.
+        "errors": [error for form in forms.values() for error in form.non_field_errors()],
         "comments": list(selectors.task_comments(task=task)),
         "assign_form": built["assign"],
         "snooze_form": built["snooze"],
