@@ -177,6 +177,7 @@ def _inbox_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, Any
         "state": state,
         "params": params,
         "query": _query(params),
+        "detail_suffix": "?" + urlencode({"q": _query(params)}),
         "tasks": [presenters.task_row(task) for task in tasks],
         "has_next": has_next,
         "next_query": _query(params, page=state["page"] + 1) if has_next else "",
@@ -340,7 +341,8 @@ def _task_fragments(
     detail = _task_detail_context(request, task, query=query, forms=forms)
     parts = [render_to_string("web/_task_detail.html", {"detail": detail}, request=request)]
     if message:
-        parts.append(render_to_string("web/_row_oob.html", {"t": detail["t"], "query": query}, request=request))
+        row = {"t": detail["t"], "detail_suffix": "?" + urlencode({"q": query})}
+        parts.append(render_to_string("web/_row_oob.html", row, request=request))
         parts.append(_counts_oob(request, query))
         parts.append(render_to_string("web/_message_oob.html", {"text": message}, request=request))
     return HttpResponse("".join(parts), status=status)
