@@ -9,3 +9,11 @@ receiver is connected or a worker is down.
 from django.dispatch import Signal as Hook
 
 rescore_requested = Hook()  # sent with account_ids: frozenset[int]
+
+# Sent after commit when accounts' current stage changed, with movements: list[dict] of plain values
+# ({"account": id, "from_stage": stage id or None, "to_stage": stage id, "movement": str, "changed_at": ISO text}).
+stages_moved = Hook()
+
+# Sent after commit when a segment's membership changed, with segment: int (id), entered: list[int] and
+# left: list[int] (account ids) and at: ISO text.
+segments_changed = Hook()

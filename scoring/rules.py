@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,6 +33,9 @@ class RuleStats:
     opened: int = 0
     cleared: int = 0
     open: int = 0
+    # (rule id, account id) of the hits opened and cleared, for ``scoring.hooks.scores_changed``
+    opened_pairs: list[tuple[int, int]] = field(default_factory=list)
+    cleared_pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _plain(value: Any) -> Any:
@@ -137,6 +140,9 @@ def rule_hits_evaluate(
     RuleHit.objects.bulk_update(to_refresh, ["values", "evaluated_at"], batch_size=1000)
     RuleHit.objects.filter(pk__in=to_clear).update(cleared_at=now, evaluated_at=now)
     stats.opened, stats.cleared, stats.open = len(to_open), len(to_clear), len(to_open) + len(to_refresh)
+    stats.opened_pairs = [(hit.rule_id, hit.account_id) for hit in to_open]
+    cleared = set(to_clear)
+    stats.cleared_pairs = [pair for pair, pk in open_hits.items() if pk in cleared]
     return stats
 
 

@@ -25,7 +25,9 @@ from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
 
 from accounts.choices import SizeBand
-from accounts.models import Account, Contact, RescoreMark, SegmentMembership
+from accounts.models import Account, Contact, SegmentMembership
+from accounts.selectors import marked_account_ids
+from accounts.services import MarksWatermark, marks_clear, marks_watermark
 from signals_app.choices import Direction
 from signals_app.models import Signal, SignalTopic, SignalType
 from signals_app.services import contacts_last_seen_refresh
@@ -33,6 +35,7 @@ from signals_app.services import contacts_last_seen_refresh
 from . import engine
 from .choices import ContributionSource as Src
 from .defaults import DEFAULT_ENGAGEMENT_RULES
+from .hooks import TRACKED_FIELDS, score_changes, scores_changed_announce
 from .models import (
     AccountScore,
     ConfigVersion,
@@ -252,6 +255,7 @@ class Chunk:
     members: dict[int, np.ndarray]  # segment id -> bool per account
     previous: dict[int, tuple[bool, datetime | None]]
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # account ids, sorted
+    before: dict[int, tuple] = field(default_factory=dict)  # previous TRACKED_FIELDS values (scores_changed)
 
 
 def _day_and_epoch_expressions() -> tuple[Any, Any]:
@@ -507,13 +511,12 @@ def chunk_read(
             _among("account_id", ids), segment_id__in=segment_ids, exited_at__isnull=True
         ).values_list("segment_id", "account_id"):
             members[segment_id][index[account_id]] = True
-    previous = {
-        a: (q, at)
-        for a, q, at in AccountScore.objects.filter(_among("account_id", ids)).values_list(
-            "account_id", "qualified", "qualified_at"
-        )
-    }
-    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64))
+    previous, before = {}, {}
+    for a, q, at, *tracked in AccountScore.objects.filter(_among("account_id", ids)).values_list(
+        "account_id", "qualified", "qualified_at", *TRACKED_FIELDS
+    ):
+        previous[a], before[a] = (q, at), tuple(tracked)
+    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64), before)
 
 
 # --- computing ---------------------------------------------------------------------------------------------------
@@ -863,21 +866,31 @@ def _chunk_rescore(
     card: Scorecard,
     now: datetime,
     signals: SignalArrays | None = None,
-    started: datetime | None = None,
+    watermark: MarksWatermark | None = None,
 ) -> RescoreStats:
-    # Marks set after this moment are for changes this chunk may not have seen (``started``: when ``signals`` were
-    # read, for a full rescore that read them all at once).
-    started = started or timezone.now()
+    # Marks written by transactions the chunk's reads could not see stay for the next run (``watermark``: taken
+    # before ``signals`` were read, for a full rescore that read them all at once).
     with transaction.atomic():
+        watermark = watermark or marks_watermark()
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
-        rule_hits_evaluate(
+        hits = rule_hits_evaluate(
             account_ids=[row["account_id"] for row in computed.account_scores],
             now=now,
             measures=rule_measures(computed.account_scores),
         )
-        cleared, _ = RescoreMark.objects.filter(_among("account_id", account_ids), marked_at__lte=started).delete()
+        # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
+        scores_changed_announce(
+            changes=score_changes(
+                before=chunk.before,
+                after=computed.account_scores,
+                hits_set=hits.opened_pairs,
+                hits_cleared=hits.cleared_pairs,
+            ),
+            computed_at=now.isoformat(),
+        )
+        cleared = marks_clear(account_ids=account_ids, watermark=watermark)
     return RescoreStats(
         accounts=len(chunk.accounts),
         chunks=1,
@@ -923,7 +936,7 @@ def accounts_rescore_marked(
     card = None
     while limit is None or stats.accounts < limit:
         size = chunk_size if limit is None else min(chunk_size, limit - stats.accounts)
-        ids = list(RescoreMark.objects.order_by("marked_at", "account_id").values_list("account_id", flat=True)[:size])
+        ids = marked_account_ids(limit=size)
         if not ids:
             break
         card = card or scorecard_load()
@@ -945,12 +958,13 @@ def accounts_rescore_all(
     now = now or timezone.now()
     card = scorecard_load()
     stats = RescoreStats()
-    signals, started = None, None
+    signals, watermark = None, None
     if connection.vendor == "postgresql":
         # The signals table is not in account order, so reading it a chunk at a time reads (nearly) all its pages
         # for every chunk: read it once, in one sequential COPY, and group each chunk's part in NumPy. Marks set
-        # after this moment stay for the next run. Memory: about 50 bytes per signal within the horizon.
-        started = timezone.now()
+        # by transactions this read cannot see stay for the next run. Memory: about 50 bytes per signal within the
+        # horizon.
+        watermark = marks_watermark()
         since = now - timedelta(days=card.horizon_days)
         if connection.get_autocommit() and not connection.in_atomic_block:
             signals = _signals_fetch_all(since=since, now=now)
@@ -965,9 +979,11 @@ def accounts_rescore_all(
             yield ids
 
     if signals is not None and connection.get_autocommit() and not connection.in_atomic_block:
-        return _rescore_overlapped(keyset(), card=card, now=now, signals=signals, started=started, progress=progress)
+        return _rescore_overlapped(
+            keyset(), card=card, now=now, signals=signals, watermark=watermark, progress=progress
+        )
     for ids in keyset():
-        stats.add(_chunk_rescore(account_ids=ids, card=card, now=now, signals=signals, started=started))
+        stats.add(_chunk_rescore(account_ids=ids, card=card, now=now, signals=signals, watermark=watermark))
         if progress:
             progress(len(ids))
     return stats
@@ -979,7 +995,7 @@ def _rescore_overlapped(
     card: Scorecard,
     now: datetime,
     signals: SignalArrays,
-    started: datetime,
+    watermark: MarksWatermark,
     progress: Progress | None,
 ) -> RescoreStats:
     """A full rescore on PostgreSQL whose writes overlap the computing of the next chunk.
@@ -987,28 +1003,25 @@ def _rescore_overlapped(
     The database writes a chunk (its own transaction: scores, history, contact scores, marks) in a thread while
     this one computes the next chunk, which it read just before; the connection is used by one at a time (reads,
     then the writes in the thread while computing, which touches no database). A chunk's reads are therefore not in
-    its write transaction: like the signals read once at the start, and chunks never share accounts; marks set after
-    ``started`` stay for the next run.
+    its write transaction: like the signals read once at the start, and chunks never share accounts; marks the
+    ``watermark`` does not cover stay for the next run.
     """
     raw = connection.connection
     stats = RescoreStats()
-    table = RescoreMark._meta.db_table
-    done: list[tuple[list[int], dict[int, dict[str, Any]]]] = []
+    done: list[tuple[list[int], dict[int, dict[str, Any]], list[dict[str, Any]], dict[int, tuple]]] = []
 
     def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
         try:
             with raw.transaction():
                 _write_pg(computed, raw)
-                result["cleared"] = raw.execute(
-                    f"DELETE FROM {table} WHERE account_id = ANY(%s::bigint[]) AND marked_at <= %s", [ids, started]
-                ).rowcount
+                result["cleared"] = marks_clear(account_ids=ids, watermark=watermark, raw=raw)
         except BaseException as error:  # re-raised by the caller
             result["error"] = error
 
-    def finish(job: tuple[threading.Thread, dict[str, Any], Computed, list[int]] | None) -> None:
+    def finish(job: tuple[threading.Thread, dict[str, Any], Computed, list[int], dict] | None) -> None:
         if job is None:
             return
-        thread, result, computed, ids = job
+        thread, result, computed, ids, before = job
         thread.join()
         if "error" in result:
             raise result["error"]
@@ -1021,18 +1034,22 @@ def _rescore_overlapped(
                 config_version=card.version,
             )
         )
-        done.append((ids, rule_measures(computed.account_scores)))
+        # Only the tracked values are kept until the rules have run (not the explanations: memory).
+        tracked = [{f: r[f] for f in ("account_id", *TRACKED_FIELDS)} for r in computed.account_scores]
+        done.append((ids, rule_measures(computed.account_scores), tracked, before))
         if progress:
             progress(len(ids))
 
-    def start(computed: Computed, ids: list[int]) -> tuple[threading.Thread, dict[str, Any], Computed, list[int]]:
+    def start(
+        computed: Computed, ids: list[int], before: dict
+    ) -> tuple[threading.Thread, dict[str, Any], Computed, list[int], dict]:
         result: dict[str, Any] = {}
         thread = threading.Thread(target=write, args=(computed, ids, result), name="rescore-writer")
         thread.start()
-        return thread, result, computed, ids
+        return thread, result, computed, ids, before
 
     job = None
-    ready: tuple[Computed, list[int]] | None = None
+    ready: tuple[Computed, list[int], dict] | None = None
     try:
         for ids in chunks:  # the keyset query and the reads run while no write is under way
             chunk = chunk_read(account_ids=ids, card=card, now=now, signals=signals)
@@ -1040,7 +1057,7 @@ def _rescore_overlapped(
                 job = start(*ready)
             computed = chunk_compute(chunk=chunk, card=card, now=now)
             finish(job)
-            job, ready = None, (computed, ids)
+            job, ready = None, (computed, ids, chunk.before)
         if ready is not None:
             job = start(*ready)
             finish(job)
@@ -1049,6 +1066,12 @@ def _rescore_overlapped(
         if job is not None:
             job[0].join()
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
-    for ids, measures in done:
-        rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
+    for ids, measures, rows, before in done:
+        hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
+        scores_changed_announce(
+            changes=score_changes(
+                before=before, after=rows, hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs
+            ),
+            computed_at=now.isoformat(),
+        )
     return stats
