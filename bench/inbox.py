@@ -51,7 +51,7 @@ def setup(database_url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def build_world(accounts: int, tasks: int) -> None:
+def build_world(accounts: int, tasks: int, rebuild: bool = False) -> None:
     """Everything the pages read, made by the database itself (set-based), unless a world of this size is there."""
     from django.contrib.auth import get_user_model
     from django.db import connection
@@ -65,7 +65,7 @@ def build_world(accounts: int, tasks: int) -> None:
         have_accounts = cursor.fetchone()[0]
         cursor.execute("SELECT count(*) FROM playbooks_task")
         have_tasks = cursor.fetchone()[0]
-    if have_accounts == accounts and have_tasks == tasks:
+    if have_accounts == accounts and have_tasks == tasks and not rebuild:
         print(f"reusing the world: {accounts:,} accounts, {tasks:,} tasks")
         return
     print(f"building {accounts:,} accounts and {tasks:,} tasks in PostgreSQL (not timed) ...", flush=True)
@@ -105,7 +105,7 @@ def build_world(accounts: int, tasks: int) -> None:
         '"points": 12}], "signal_strength": []}'
     )
     reason = (
-        '{"summary": "Lead score crossed 65", "change": {"score": "lead", "from": 58, "to": 71}, "contributors": '
+        '{"summary": "Lead score rose to 71 (crossed 65)", "score": "lead", "before": 58, "after": 71, "top": '
         '[{"label": "Pricing page view × 4", "points": 18.5}, {"label": "Demo request", "points": 12}]}'
     )
     with connection.cursor() as cursor:
@@ -130,7 +130,7 @@ def build_world(accounts: int, tasks: int) -> None:
             "computed_at) SELECT id, l / 2, 100, l / 2, l, CASE WHEN l >= 80 THEN 'A' WHEN l >= 60 THEN 'B' "
             "WHEN l >= 40 THEN 'C' ELSE 'D' END, CASE WHEN l >= 80 THEN 'hot' WHEN l >= 30 THEN 'warm' ELSE 'cold' "
             "END, l >= 65, CASE WHEN l >= 65 THEN now() END, (id %% 37), (id %% 23), id %% 50 = 0, 100, 'medium', 2, "
-            "3, 3, 1, %s::jsonb, 1, now() FROM (SELECT id, (id * 37) %% 101 AS l FROM accounts_account "
+            "3, 3, 1, %s::jsonb, 1, now() FROM (SELECT id, ((id * 7919) %% 10001) / 100.0 AS l FROM accounts_account "
             "WHERE external_id LIKE 'ib-%%') a",
             [contributions],
         )
@@ -180,10 +180,12 @@ def build_world(accounts: int, tasks: int) -> None:
             "updated_at, closed_at) SELECT s.account_id, (%s::bigint[])[1 + g %% 3], 'r' || g, "
             "'Call ' || a.name, '', %s::jsonb, s.status, CASE WHEN s.status = 'done' THEN 'reached' ELSE '' END, "
             "CASE WHEN s.status = 'dismissed' THEN 'not_relevant' ELSE '' END, 1 + g %% 4, "
-            "now() + (((g %% 20) - 5) || ' days')::interval, CASE WHEN s.status = 'snoozed' THEN now() + interval "
+            "now() + (((g %% 20) - 5) || ' days')::interval + ((g * 7919 %% 86400) || ' seconds')::interval, "
+            "CASE WHEN s.status = 'snoozed' THEN now() + interval "
             "'3 days' END, CASE WHEN s.status IN ('open', 'snoozed') AND g %% 5 < 2 THEN NULL ELSE "
             "(%s::bigint[])[1 + ((a.owner_idx + %s * (g %% 5)) %% %s)] END, (%s::bigint[])[1 + a.owner_idx %% %s], "
-            "sc.lead, now() - ((g %% 400) || ' hours')::interval, now(), CASE WHEN s.status IN ('done', "
+            "sc.lead, now() - ((g %% 400) || ' hours')::interval - ((g %% 3600) || ' seconds')::interval, now(), "
+            "CASE WHEN s.status IN ('done', "
             "'dismissed') THEN now() END FROM (SELECT g, %s + (g * 7) %% %s AS account_id, CASE WHEN g %% 100 < 8 "
             "THEN 'open' WHEN g %% 100 < 10 THEN 'snoozed' WHEN g %% 100 < 80 THEN 'done' ELSE 'dismissed' END "
             "AS status FROM generate_series(1, %s) g) s JOIN (SELECT id, name, array_position(%s::bigint[], "
@@ -244,9 +246,12 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=40)
     parser.add_argument("--database-url", default=DEFAULT_URL)
+    parser.add_argument(
+        "--rebuild", action="store_true", help="build the world again even if one of this size is there"
+    )
     args = parser.parse_args()
     setup(args.database_url)
-    build_world(args.accounts, args.tasks)
+    build_world(args.accounts, args.tasks, args.rebuild)
 
     from django.contrib.auth import get_user_model
     from django.db import connection

@@ -94,6 +94,13 @@ def change_text(change: Any) -> str:
     return str(change)
 
 
+SCORE_LABELS = {"lead": "lead score", "signal_strength": "signal strength"}
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 @cache
 def url_pattern(name: str) -> str:
     """A URL with one integer argument as a format string: the inbox builds hundreds per page, and ``reverse`` for
@@ -132,9 +139,13 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
     """A task with its reason in words: the summary, the change that fired it and the top contributors then."""
     now = now or timezone.now()
     reason = task.reason if isinstance(task.reason, dict) else {}
-    contributors = contributors_from(
-        reason.get("contributors") or reason.get("top_contributors") or reason.get("explanation")
-    )
+    # The playbooks engine stores the top contributors under "top" and the change as score/before/after.
+    contributors = contributors_from(reason.get("top") or reason.get("contributors") or reason.get("top_contributors"))
+    change = change_text(reason.get("change"))
+    before, after = reason.get("before"), reason.get("after")
+    if not change and _numeric(before) and _numeric(after):
+        name = SCORE_LABELS.get(str(reason.get("score")), str(reason.get("score") or "").replace("_", " "))
+        change = f"{name.capitalize()} {before:g} → {after:g}"
     closed = ""
     if task.status == TaskStatus.DONE:
         closed = f"Done: {task.get_outcome_display()}" if task.outcome else "Done"
@@ -157,7 +168,7 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
     return TaskRow(
         task=task,
         summary=str(reason.get("summary") or ""),
-        change=change_text(reason.get("change")),
+        change=change,
         contributors=contributors,
         score=_score_of(task.account),
         overdue=overdue,

@@ -59,8 +59,10 @@ def cs_world(transactional_db):
     now = timezone.now()
     reason = {
         "summary": "Lead score crossed 65",
-        "change": {"score": "lead", "from": 58, "to": 71},
-        "contributors": [{"label": "Pricing page view × 4", "points": 18.5}, {"label": "Demo request", "points": 12}],
+        "score": "lead",
+        "before": 58,
+        "after": 71,
+        "top": [{"label": "Pricing page view × 4", "points": 18.5}, {"label": "Demo request", "points": 12}],
     }
     tasks = {}
     for i, (name, grade, lead) in enumerate(

@@ -11,10 +11,15 @@ from scoring.models import AccountScore
 from tests.factories import AccountFactory, UserFactory
 from tests.playbooks.factories import PlaybookFactory, TaskFactory, TeamFactory
 
+# The shape the playbooks engine stores (playbooks/runs.py).
 REASON = {
     "summary": "Lead score crossed 65",
-    "change": {"score": "lead", "from": 58, "to": 71},
-    "contributors": [
+    "score": "lead",
+    "before": 58,
+    "after": 71,
+    "threshold": 65,
+    "playbook": "Trial to paid",
+    "top": [
         {"label": "Pricing page view × 4", "points": 18.5},
         {"label": "Demo request", "points": 12},
         {"label": "Free email address", "points": -5},

@@ -39,7 +39,7 @@ def test_my_tasks_with_counts_per_view(alice_client, world):
     assert dict(nav) == {"mine": "2", "team": "4", "unassigned": "1"}  # operators get no "all" view
     # The reason is on the task: the change, the summary and the top contributors.
     body = response.content.decode()
-    assert "Lead 58 → 71" in body and "Pricing page view × 4 (+18.5)" in body
+    assert "Lead score 58 → 71" in body and "Pricing page view × 4 (+18.5)" in body
     # The first task's detail is open beside the list, with its actions.
     assert 'data-action="complete"' in body
 
