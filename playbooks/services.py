@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .choices import ACTIVE_STATUSES, DismissReason, TaskOutcome, TaskStatus
-from .models import Task, TaskComment, Team
+from .models import SavedView, Task, TaskComment, Team
 from .selectors import task_visibility_q
 
 MAX_BULK = 1000
@@ -233,3 +233,19 @@ def team_set_members(*, team: Team, user_ids: Iterable[int]) -> Team:
     """Replace a team's members."""
     team.members.set(list(user_ids))
     return team
+
+
+# --- web UI writes (added by the inbox work) -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def saved_view_save(*, owner: Any, kind: str, name: str, query: str) -> SavedView:
+    """Save a page's filters under a name for its owner; the same name again replaces the filters."""
+    view, _ = SavedView.objects.update_or_create(owner=owner, kind=kind, name=name[:80], defaults={"query": query})
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, saved_view: SavedView) -> None:
+    """Forget a saved view."""
+    saved_view.delete()
