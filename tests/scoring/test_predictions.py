@@ -83,8 +83,8 @@ def test_training_stores_an_active_version_per_outcome_with_its_metrics(trained)
     assert set(report.trained) == {"conversion", "expansion", "churn"}
     for model in report.trained.values():
         assert model.is_active and model.version == 1
-        assert model.family in ("logistic", "gradient_boosting")
-        assert set(model.comparison) == {"logistic", "gradient_boosting"}
+        assert model.family in ("logistic", "gradient_boosting", "blend")
+        assert set(model.comparison) == {"logistic", "gradient_boosting", "blend"}
         for key in ("roc_auc", "pr_auc", "brier", "base_rate", "positives", "negatives"):
             assert key in model.metrics
         assert model.train_from < model.train_to < model.validate_from <= model.validate_to < now
