@@ -191,6 +191,8 @@ def features_at(
     movement before ``t``, take its current stage (prediction for now; never in training).
     """
     idx = np.asarray(idx, dtype=np.int64)
+    if h.n // 2 < len(idx) < h.n:  # most accounts: all of them without filtering the signals is cheaper
+        return features_at(h, space, t, np.arange(h.n), current_stage=current_stage)[idx]
     k, d = len(idx), len(space.columns)
     x = np.zeros((k, d), dtype=np.float64)
     col = space.index
@@ -201,7 +203,7 @@ def features_at(
     hi = np.searchsorted(h.ev_time, t, side="left")  # strictly before t
     r = row_of[h.ev_account[lo:hi]]
     sl = slice(lo, hi)
-    if k == h.n:  # every account (the nightly prediction): nothing to drop, no copies
+    if k == h.n and np.array_equal(idx, np.arange(k)):  # every account in order: nothing to drop, no copies
         ev_type, ev_topic, ev_contact = h.ev_type[sl], h.ev_topic[sl], h.ev_contact[sl]
         age = ((t - h.ev_time[sl]) / DAY).astype(np.float32)
     else:
@@ -223,9 +225,13 @@ def features_at(
     tmap = _map(h.type_keys, space.type_keys)
     ty = tmap[ev_type]
     ts = len(space.type_keys)
+    by_band = np.zeros((k, ts, nb))
     if ts:
-        ok = ty >= 0
-        by_band = np.bincount((r[ok] * ts + ty[ok]) * nb + band[ok], minlength=k * ts * nb).reshape(k, ts, nb)
+        if (ty >= 0).all():  # the usual case: every type of the history is a column (no copies)
+            by_band = np.bincount((r * ts + ty) * nb + band, minlength=k * ts * nb).reshape(k, ts, nb)
+        else:
+            ok = ty >= 0
+            by_band = np.bincount((r[ok] * ts + ty[ok]) * nb + band[ok], minlength=k * ts * nb).reshape(k, ts, nb)
         base = col[f"type:{space.type_keys[0]}:7d"]
         stride = len(WINDOWS) + 1
         for j, w in enumerate(WINDOWS):
@@ -249,11 +255,12 @@ def features_at(
     decayed = pts * np.exp2(-age / half[ev_type])
     x[:, col["measure:engagement"]] = np.bincount(r, weights=decayed, minlength=k)
     points_by_band = np.bincount(r * nb + band, weights=pts, minlength=k * nb).reshape(k, nb)
-    recent = upto(points_by_band, TREND_RECENT_DAYS) / TREND_RECENT_DAYS
-    baseline = (upto(points_by_band, TREND_RECENT_DAYS + TREND_BASE_DAYS) - recent * TREND_RECENT_DAYS) / TREND_BASE_DAYS
+    recent_points = upto(points_by_band, TREND_RECENT_DAYS)
+    recent = recent_points / TREND_RECENT_DAYS
+    baseline = (upto(points_by_band, TREND_RECENT_DAYS + TREND_BASE_DAYS) - recent_points) / TREND_BASE_DAYS
     # negative points (tickets) count as nothing here: the trend is of activity, and a ratio needs positive parts
     x[:, col["measure:engagement_trend"]] = (np.maximum(recent, 0) + 0.1) / (np.maximum(baseline, 0) + 0.1)
-    x[:, col["measure:signals_30d"]] = upto(np.bincount(r * nb + band, minlength=k * nb).reshape(k, nb), 30)
+    x[:, col["measure:signals_30d"]] = upto(by_band.sum(axis=1), 30)
     # active users: each contact's newest signal (one unique over the window's contacts, then a minimum per contact)
     with_contact = ev_contact >= 0
     if with_contact.any():
@@ -274,16 +281,14 @@ def features_at(
     x[:, col["measure:active_ratio_30d"]] = np.divide(
         x[:, col["measure:active_users_30d"]], total, out=np.zeros(k), where=total > 0
     )
-    n_key, n_mile = int(h.type_key_feature.sum()), int(h.type_milestone.sum())
-    th = len(h.type_keys)
-    if n_key or n_mile:  # distinct types used: a count per (account, type), then how many are non-zero
-        cell = r * th + ev_type
-        if n_key:
-            used = np.bincount(cell, weights=(age < 30).astype(np.float64), minlength=k * th).reshape(k, th)
-            x[:, col["measure:adoption"]] = (used[:, h.type_key_feature] > 0).sum(axis=1) / n_key
-        if n_mile:
-            ever = np.bincount(cell, minlength=k * th).reshape(k, th)
-            x[:, col["measure:activation"]] = (ever[:, h.type_milestone] > 0).sum(axis=1) / n_mile
+    # adoption and activation: distinct key features (30 days) and milestones (the year) among the model's types
+    in_space = tmap[:-1] >= 0
+    key_cols = tmap[:-1][in_space & h.type_key_feature]
+    mile_cols = tmap[:-1][in_space & h.type_milestone]
+    if len(key_cols):
+        x[:, col["measure:adoption"]] = (upto(by_band[:, key_cols, :], 30) > 0).sum(axis=1) / len(key_cols)
+    if len(mile_cols):
+        x[:, col["measure:activation"]] = (by_band[:, mile_cols, :].sum(axis=-1) > 0).sum(axis=1) / len(mile_cols)
     last_age = np.full(k, float(LOOKBACK_DAYS), dtype=np.float32)
     if len(r):
         np.minimum.at(last_age, r, age)
