@@ -16,6 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 
 from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
 from accounts.models import SegmentMembership
+from scoring import models as scoring_models
 from scoring.choices import Grade
 from scoring.filters import AccountScoreFilterSet
 from scoring.models import AccountScore
@@ -25,6 +26,11 @@ from .models import Task
 from .selectors import team_ids_for_user
 
 HAS_HEALTH = any(f.name == "health" for f in AccountScore._meta.concrete_fields)
+# Where a task's account health is: the ML work's AccountPrediction (or a score column, should it move there).
+TASK_HEALTH_LOOKUP = (
+    "account__prediction__health" if hasattr(scoring_models, "AccountPrediction")
+    else "account__score__health" if HAS_HEALTH else None
+)  # fmt: skip
 STATUS_CHOICES = [("active", "Open or snoozed"), *TaskStatus.choices]
 
 
@@ -66,7 +72,7 @@ class TaskFilterSet(django_filters.FilterSet):
                 ("created_at", "created_at"), ("account__name", "account"))
     )  # fmt: skip
 
-    if HAS_HEALTH:  # health arrives with the ML work; the filter appears with the column
+    if TASK_HEALTH_LOOKUP:  # health arrives with the ML work; the filter appears with it
         health = django_filters.CharFilter(method="filter_health", help_text="good, normal or bad (comma-separated).")
 
     class Meta:
@@ -122,7 +128,7 @@ class TaskFilterSet(django_filters.FilterSet):
 
     def filter_health(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         wanted = [v.strip() for v in value.split(",") if v.strip()]
-        return queryset.filter(account__score__health__in=wanted) if wanted else queryset
+        return queryset.filter(**{f"{TASK_HEALTH_LOOKUP}__in": wanted}) if wanted else queryset
 
     def filter_search(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         value = value.strip()
