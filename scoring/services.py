@@ -189,6 +189,9 @@ def scorecard_load() -> Scorecard:
 
 
 HISTORY_FIELDS = [f.name for f in ScoreHistory._meta.concrete_fields if f.name not in ("id", "account", "date")]
+# A history row is added when one of these differs from the account's current scores (or on its first rescore of a
+# day): the configuration version and the time alone are no change.
+CHANGE_FIELDS = [f for f in HISTORY_FIELDS if f not in ("config_version", "computed_at")]
 
 # --- reading a chunk ---------------------------------------------------------------------------------------------
 
@@ -241,6 +244,19 @@ def contact_field_values(contacts: Sequence[dict], name: str) -> list[Any]:
     return [c.get(name) for c in contacts]
 
 
+@dataclass(frozen=True)
+class Previous:
+    """An account's scores before this rescore (what it had when its chunk was read)."""
+
+    qualified_at: datetime | None
+    computed_at: datetime
+    values: tuple  # CHANGE_FIELDS, in order
+
+    @property
+    def qualified(self) -> bool:
+        return self.values[CHANGE_FIELDS.index("qualified")]
+
+
 @dataclass
 class Chunk:
     """Everything read for a chunk of accounts."""
@@ -250,7 +266,7 @@ class Chunk:
     rows: engine.SignalRows
     milestones: tuple[np.ndarray, np.ndarray]
     members: dict[int, np.ndarray]  # segment id -> bool per account
-    previous: dict[int, tuple[bool, datetime | None]]
+    previous: dict[int, Previous]
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # account ids, sorted
 
 
@@ -508,9 +524,9 @@ def chunk_read(
         ).values_list("segment_id", "account_id"):
             members[segment_id][index[account_id]] = True
     previous = {
-        a: (q, at)
-        for a, q, at in AccountScore.objects.filter(_among("account_id", ids)).values_list(
-            "account_id", "qualified", "qualified_at"
+        row[0]: Previous(row[1], row[2], row[3:])
+        for row in AccountScore.objects.filter(_among("account_id", ids)).values_list(
+            "account_id", "qualified_at", "computed_at", *CHANGE_FIELDS
         )
     }
     return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64))
@@ -573,14 +589,17 @@ class Computed:
     contact_scores: dict[str, list[Any]]
     today: date
     newly_qualified: int
+    history: list[int] = field(default_factory=list)  # positions in account_scores that get a ScoreHistory row
+    changed: dict[int, Previous | None] = field(default_factory=dict)  # account id -> scores before (None: new)
 
     def account_score_objects(self) -> list[AccountScore]:
         return [AccountScore(**values) for values in self.account_scores]
 
     def history_objects(self) -> list[ScoreHistory]:
+        rows = self.account_scores
         return [
-            ScoreHistory(account_id=v["account_id"], date=self.today, **{f: v[f] for f in HISTORY_FIELDS})
-            for v in self.account_scores
+            ScoreHistory(account_id=rows[i]["account_id"], date=self.today, **{f: rows[i][f] for f in HISTORY_FIELDS})
+            for i in self.history
         ]
 
     def contact_score_objects(self) -> list[ContactScore]:
@@ -695,9 +714,10 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
     short_l, long_l, total_l = active_short.tolist(), active_long.tolist(), total_users.tolist()
     for i, account in enumerate(chunk.accounts):
         pk = account["pk"]
-        was_qualified, was_at = chunk.previous.get(pk, (False, None))
+        before = chunk.previous.get(pk)
+        was_qualified = before is not None and before.qualified
         if qualified_l[i]:
-            qualified_at = was_at if was_qualified and was_at else now
+            qualified_at = before.qualified_at if was_qualified and before.qualified_at else now
             newly += not was_qualified
         else:
             qualified_at = None
@@ -779,7 +799,27 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
         "active": (ages <= s.active_long_days).tolist(),
         "computed_at": [now] * len(contacts),
     }
-    return Computed(account_scores, contact_scores, today, newly)
+    history, changed = _history_rows(account_scores, chunk.previous, today)
+    return Computed(account_scores, contact_scores, today, newly, history, changed)
+
+
+def _history_rows(
+    rows: list[dict[str, Any]], previous: dict[int, Previous], today: date
+) -> tuple[list[int], dict[int, Previous | None]]:
+    """Which rows get a ScoreHistory row (their numbers changed, or their first rescore of the day), and the
+    accounts whose numbers changed with what they had before (None: never scored)."""
+    day_start = timezone.make_aware(datetime.combine(today, datetime.min.time()))
+    day_end = day_start + timedelta(days=1)
+    history: list[int] = []
+    changed: dict[int, Previous | None] = {}
+    for i, row in enumerate(rows):
+        before = previous.get(row["account_id"])
+        if before is None or before.values != tuple(row[f] for f in CHANGE_FIELDS):
+            changed[row["account_id"]] = before
+            history.append(i)
+        elif not day_start <= before.computed_at < day_end:
+            history.append(i)
+    return history, changed
 
 
 def _ratio(value: float) -> float | None:
@@ -801,9 +841,15 @@ _PG_TYPES = {
 
 
 def _pg_upsert(
-    model: type[models.Model], columns: dict[str, list[Any]], conflict: Sequence[str], raw: Any = None
+    model: type[models.Model],
+    columns: dict[str, list[Any]],
+    conflict: Sequence[str],
+    raw: Any = None,
+    *,
+    update: bool = True,
 ) -> None:
-    """Insert or update rows given as columns (field attnames) with one statement, no model instances."""
+    """Insert or update rows given as columns (field attnames) with one statement, no model instances
+    (``update=False``: rows already present are left as they are)."""
     names = list(columns)
     fields = {f.attname: f for f in model._meta.concrete_fields}
     types = [_PG_TYPES[type(fields[n])] for n in names]
@@ -814,7 +860,8 @@ def _pg_upsert(
     updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n not in conflict)
     sql = (
         f"INSERT INTO {model._meta.db_table} ({', '.join(names)}) SELECT {select} FROM unnest({arrays}) "
-        f"AS t({', '.join(names)}) ON CONFLICT ({', '.join(conflict)}) DO UPDATE SET {updates}"
+        f"AS t({', '.join(names)}) ON CONFLICT ({', '.join(conflict)}) "
+        + (f"DO UPDATE SET {updates}" if update else "DO NOTHING")
     )
     values = [
         [orjson.dumps(v).decode() for v in columns[n]] if t == "jsonb" else columns[n]
@@ -828,9 +875,11 @@ def _write_pg(computed: Computed, raw: Any = None) -> None:
     rows = computed.account_scores
     score_columns = {n: [r[n] for r in rows] for n in ["account_id", *SCORE_FIELDS]}
     _pg_upsert(AccountScore, score_columns, ["account_id"], raw)
-    history = {n: score_columns[n] for n in ["account_id", *HISTORY_FIELDS]}
-    history["date"] = [computed.today] * len(rows)
-    _pg_upsert(ScoreHistory, history, ["account_id", "date"], raw)
+    if computed.history:
+        history = {n: [score_columns[n][i] for i in computed.history] for n in ["account_id", *HISTORY_FIELDS]}
+        history["date"] = [computed.today] * len(computed.history)
+        # the same clock twice (a retried task, a backfill): the row holds the latest numbers, no second row
+        _pg_upsert(ScoreHistory, history, ["account_id", "computed_at"], raw)
     if computed.contact_scores["contact_id"]:
         _pg_upsert(ContactScore, computed.contact_scores, ["contact_id"], raw)
 
@@ -845,8 +894,8 @@ def _write(computed: Computed) -> None:
     ScoreHistory.objects.bulk_create(
         computed.history_objects(),
         update_conflicts=True,
-        unique_fields=["account", "date"],
-        update_fields=HISTORY_FIELDS,
+        unique_fields=["account", "computed_at"],
+        update_fields=[f for f in HISTORY_FIELDS if f != "computed_at"],
     )
     if computed.contact_scores["contact_id"]:
         ContactScore.objects.bulk_create(

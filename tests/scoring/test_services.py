@@ -109,6 +109,7 @@ def test_grades_temperature_and_qualification_set_once_and_cleared(card):
     accounts_rescore(account_ids=[account.pk], now=NOW + timedelta(days=12))  # outside the window
     assert (score(account).qualified, score(account).qualified_at, score(account).grade) == (False, None, "C")
     dates = list(ScoreHistory.objects.filter(account=account).values_list("date", "lead", "qualified"))
+    # one row per rescore that changed something (the second run "at" NOW rewrote the first's row: same clock)
     assert [(d.isoformat(), lead, q) for d, lead, q in dates] == [
         ("2026-06-13", 40, False), ("2026-06-06", 70, True), ("2026-06-01", 70, True),
     ]  # fmt: skip
@@ -269,3 +270,24 @@ def test_rescoring_is_set_based(card, django_assert_max_num_queries):
     else:
         assert big_total <= small_total + 3
     assert AccountScore.objects.count() == 55
+
+
+def test_history_gets_a_row_at_every_change_and_one_a_day_but_nothing_for_a_rescore_that_changes_nothing(card):
+    kind = EngagementRuleFactory(points=10, half_life_days=None, window_days=30).signal_type
+    quiet, busy = AccountFactory(), AccountFactory()
+    signal(quiet, kind, 1)
+
+    def rows(account):
+        return list(ScoreHistory.objects.filter(account=account).order_by("computed_at").values_list("lead", flat=True))
+
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW)
+    assert (rows(quiet), rows(busy)) == ([10], [0])
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(hours=1))
+    assert (rows(quiet), rows(busy)) == ([10], [0])  # same numbers, same day: nothing new
+    signal(busy, kind, 0, now=NOW + timedelta(hours=1))
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(hours=2))
+    assert (rows(quiet), rows(busy)) == ([10], [0, 10])  # only the account whose numbers moved
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(hours=2))
+    assert (rows(quiet), rows(busy)) == ([10], [0, 10])  # rescoring twice adds nothing
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(days=1))
+    assert (rows(quiet), rows(busy)) == ([10, 10], [0, 10, 10])  # at least one a day
