@@ -9,3 +9,8 @@ receiver is connected or a worker is down.
 from django.dispatch import Signal as Hook
 
 rescore_requested = Hook()  # sent with account_ids: frozenset[int]
+
+# Sent once per committed transaction instead of ``rescore_requested`` when a change touched so large a share of the
+# accounts that one full rescore is cheaper than rescoring each marked account (no marks are written for it; the
+# nightly full rescore is the backstop if nothing listens).
+rescore_all_requested = Hook()

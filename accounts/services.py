@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import Movement, StageKind
-from .hooks import rescore_requested
+from .hooks import rescore_all_requested, rescore_requested
 from .models import Account, JourneyStage, RescoreMark, Segment, SegmentMembership, StageTransition
 from .segments import criteria_to_q
 
@@ -115,6 +115,8 @@ def segment_evaluate(*, segment: Segment, now: datetime | None = None) -> tuple[
             batch_size=1000,
         )
         Segment.objects.filter(pk=segment.pk).update(evaluated_at=now)
+        # Segment boosts and signal rules read membership: the accounts that came or went are rescored.
+        accounts_mark_for_rescore(account_ids=entering | {a for a in open_members if a not in matching})
     return len(entering), len(leaving)
 
 
@@ -123,14 +125,25 @@ def segments_evaluate_all(*, now: datetime | None = None) -> dict[str, tuple[int
     return {segment.name: segment_evaluate(segment=segment, now=now) for segment in Segment.objects.all()}
 
 
+# A change touching at least this many accounts, and at least this share of all accounts, asks for one full rescore
+# instead of marks: a full rescore reads the signals table once, where marked accounts are read a chunk at a time
+# (break-even near a third of the accounts on the rescore bench), and no row per account is written.
+RESCORE_ALL_MIN_ACCOUNTS = 1000
+RESCORE_ALL_MIN_SHARE = 0.25
+
+
 def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | None = None) -> None:
     """Mark accounts for rescoring (idempotent, set-based) and announce them once when the transaction commits.
 
     This is the one freshness hook: ingestion, imports and admin edits call it; the scoring issue listens to
-    ``accounts.hooks.rescore_requested`` and drains ``RescoreMark``.
+    ``accounts.hooks.rescore_requested`` and drains ``RescoreMark``. A change touching a large share of the accounts
+    (see ``RESCORE_ALL_MIN_SHARE``) announces ``rescore_all_requested`` instead and writes no marks.
     """
     ids = {int(a) for a in account_ids if a is not None}
     if not ids:
+        return
+    if len(ids) >= RESCORE_ALL_MIN_ACCOUNTS and len(ids) >= RESCORE_ALL_MIN_SHARE * Account.objects.count():
+        _rescore_all_on_commit()
         return
     now = now or timezone.now()
     connection = transaction.get_connection()
@@ -165,6 +178,21 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
         transaction.on_commit(announce)
     else:
         current.pending.update(ids)
+
+
+def _rescore_all_on_commit() -> None:
+    """Announce ``rescore_all_requested`` once when the current transaction commits."""
+    connection = transaction.get_connection()
+    current = getattr(connection, "_klearly_rescore_all_announce", None)
+    if current is not None and any(entry[1] is current for entry in connection.run_on_commit):
+        return
+
+    def announce() -> None:
+        connection._klearly_rescore_all_announce = None
+        rescore_all_requested.send(sender=Account)
+
+    connection._klearly_rescore_all_announce = announce
+    transaction.on_commit(announce)
 
 
 def _marks_move_forward(account_ids: list[int]) -> None:
