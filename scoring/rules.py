@@ -19,7 +19,7 @@ import numpy as np
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.models import Account, SegmentMembership
+from accounts.models import Account, SegmentMembership, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule
 from signals_app.rule_conditions import MEASURES, SignalCount, compile_conditions, evaluate, merge
 
@@ -47,7 +47,9 @@ def _plain(value: Any) -> Any:
 def _counts(account_ids: Sequence[int], keys: frozenset[SignalCount], now: datetime) -> dict[SignalCount, dict]:
     result = {}
     for key in keys:
+        # the window ends at ``now``: a backtest's cut-off is in the past, and later signals were not known then
         query = Q(account_id__in=account_ids, occurred_at__gte=now - timedelta(days=key.window_days))
+        query &= Q(occurred_at__lte=now)
         if key.type:
             query &= Q(type__key=key.type)
         if key.topic:
@@ -75,33 +77,7 @@ def rule_hits_evaluate(
     ids = list(account_ids)
     if not ids:
         return stats
-    needs = merge([n for _, n in rules]) if rules else None
-    fields: dict[int, dict[str, Any]] = defaultdict(dict)
-    wanted = sorted(needs.fields & set(MEASURES)) if needs else []
-    if wanted and measures is not None:
-        for account_id in ids:
-            known = measures.get(account_id, {})
-            fields[account_id].update({name: known.get(name) for name in wanted})
-    elif wanted:
-        for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *wanted):
-            fields[row.pop("account_id")].update({k: _plain(v) for k, v in row.items()})
-    if needs and needs.fields - set(MEASURES):
-        for row in Account.objects.filter(pk__in=ids).values(
-            "pk", "employees", "industry", "country", "annual_revenue", "stage__key", "stage__kind", "traits"
-        ):
-            f = fields[row["pk"]]
-            f.update(employees=row["employees"], industry=row["industry"], country=row["country"],
-                     annual_revenue=_plain(row["annual_revenue"]), stage=row["stage__key"],
-                     stage_kind=row["stage__kind"])  # fmt: skip
-            for key, value in (row["traits"] or {}).items():
-                f[f"traits.{key}"] = value
-    segments: dict[int, set[str]] = defaultdict(set)
-    if needs and needs.segments:
-        for account_id, name in SegmentMembership.objects.filter(
-            account_id__in=ids, exited_at__isnull=True, segment__name__in=needs.segments
-        ).values_list("account_id", "segment__name"):
-            segments[account_id].add(name)
-    counts = _counts(ids, needs.counts, now) if needs else {}
+    fields, segments, counts = _inputs(ids, rules, now, measures)
 
     open_hits = {
         (rule_id, account_id): pk
@@ -138,6 +114,73 @@ def rule_hits_evaluate(
     RuleHit.objects.filter(pk__in=to_clear).update(cleared_at=now, evaluated_at=now)
     stats.opened, stats.cleared, stats.open = len(to_open), len(to_clear), len(to_open) + len(to_refresh)
     return stats
+
+
+def rule_holds(
+    *, rule: SignalRule, account_ids: Sequence[int], now: datetime, measures: dict[int, dict[str, Any]]
+) -> np.ndarray:
+    """Where ``rule`` holds for these accounts as of ``now``, which may be in the past (backtests): measures as
+    computed for that moment, stage from the stage history, segment membership and signal counts as of then. Other
+    account fields (employees, industry, traits) are today's: they have no history."""
+    ids = list(account_ids)
+    if not ids:
+        return np.zeros(0, dtype=bool)
+    fields, segments, counts = _inputs(ids, [(rule, compile_conditions(rule.conditions))], now, measures, as_of=True)
+    return _mask(rule.conditions, _columns(ids, fields, segments, counts), len(ids))
+
+
+def _inputs(
+    ids: list[int],
+    rules: Sequence[tuple[SignalRule, Any]],
+    now: datetime,
+    measures: dict[int, dict[str, Any]] | None,
+    *,
+    as_of: bool = False,
+) -> tuple[dict[int, dict[str, Any]], dict[int, set[str]], dict[SignalCount, dict]]:
+    """What the rules read for these accounts: fields and measures, segments (member at ``now``), signal counts.
+    ``as_of``: the stage is the one the stage history gives at ``now`` rather than the current one."""
+    needs = merge([n for _, n in rules]) if rules else None
+    fields: dict[int, dict[str, Any]] = defaultdict(dict)
+    wanted = sorted(needs.fields & set(MEASURES)) if needs else []
+    if wanted and measures is not None:
+        for account_id in ids:
+            known = measures.get(account_id, {})
+            fields[account_id].update({name: known.get(name) for name in wanted})
+    elif wanted:
+        for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *wanted):
+            fields[row.pop("account_id")].update({k: _plain(v) for k, v in row.items()})
+    if needs and needs.fields - set(MEASURES):
+        for row in Account.objects.filter(pk__in=ids).values(
+            "pk", "employees", "industry", "country", "annual_revenue", "stage__key", "stage__kind", "traits"
+        ):
+            f = fields[row["pk"]]
+            f.update(employees=row["employees"], industry=row["industry"], country=row["country"],
+                     annual_revenue=_plain(row["annual_revenue"]), stage=row["stage__key"],
+                     stage_kind=row["stage__kind"])  # fmt: skip
+            for key, value in (row["traits"] or {}).items():
+                f[f"traits.{key}"] = value
+    if as_of and needs and needs.fields & {"stage", "stage_kind"}:
+        stage_at = {}
+        for account_id, key, kind in (
+            StageTransition.objects.filter(account_id__in=ids, changed_at__lte=now)
+            .order_by("account_id", "changed_at", "id")
+            .values_list("account_id", "to_stage__key", "to_stage__kind")
+        ):
+            stage_at[account_id] = (key, kind)  # the last one before ``now`` wins
+        for account_id in ids:
+            key, kind = stage_at.get(account_id, (None, None))
+            fields[account_id].update(stage=key, stage_kind=kind)
+    segments: dict[int, set[str]] = defaultdict(set)
+    if needs and needs.segments:
+        for account_id, name in SegmentMembership.objects.filter(
+            Q(exited_at__isnull=True) | Q(exited_at__gt=now),
+            account_id__in=ids,
+            entered_at__lte=now,
+            segment__name__in=needs.segments,
+        ).values_list("account_id", "segment__name"):
+            segments[account_id].add(name)
+    counts = _counts(ids, needs.counts, now) if needs else {}
+    return fields, segments, counts
 
 
 def _columns(

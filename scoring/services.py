@@ -503,9 +503,9 @@ def chunk_read(
         rows = _rows_by_orm(ids, index, contacts, card, since, now)
     milestone_ids = card.type_ids[card.milestone].tolist()
     reached: list[tuple[int, int]] = []
-    if milestone_ids:  # activation counts milestones ever reached, not only within the horizon
+    if milestone_ids:  # activation counts milestones ever reached (by ``now``), not only within the horizon
         reached = list(
-            Signal.objects.filter(_among("account_id", ids), type_id__in=milestone_ids)
+            Signal.objects.filter(_among("account_id", ids), type_id__in=milestone_ids, occurred_at__lte=now)
             .order_by()
             .values_list("account_id", "type_id")
             .distinct()
@@ -519,8 +519,12 @@ def chunk_read(
     if segment_ids:
         for segment_id in segment_ids:
             members[segment_id] = np.zeros(len(ids), dtype=bool)
+        # Members as of ``now`` (a backtest's cut-off is in the past): entered by then, not left by then.
         for segment_id, account_id in SegmentMembership.objects.filter(
-            _among("account_id", ids), segment_id__in=segment_ids, exited_at__isnull=True
+            _among("account_id", ids),
+            Q(exited_at__isnull=True) | Q(exited_at__gt=now),
+            segment_id__in=segment_ids,
+            entered_at__lte=now,
         ).values_list("segment_id", "account_id"):
             members[segment_id][index[account_id]] = True
     previous = {

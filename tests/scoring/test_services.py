@@ -291,3 +291,20 @@ def test_history_gets_a_row_at_every_change_and_one_a_day_but_nothing_for_a_resc
     assert (rows(quiet), rows(busy)) == ([10], [0, 10])  # rescoring twice adds nothing
     accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(days=1))
     assert (rows(quiet), rows(busy)) == ([10, 10], [0, 10, 10])  # at least one a day
+
+
+def test_scores_as_of_a_past_moment_see_milestones_and_segments_as_they_were(card):
+    pricing = EngagementRuleFactory(points=5, signal_type__label="Pricing page view").signal_type
+    milestone = SignalTypeFactory(key="first-dashboard", is_activation_milestone=True)
+    trial = Segment.objects.create(name="Trial")
+    SegmentBoostFactory(segment=trial, signal_type=pricing, multiplier=2, window_days=7)
+    account = AccountFactory()
+    SegmentMembership.objects.create(segment=trial, account=account, entered_at=NOW - timedelta(days=3))
+    signal(account, milestone, 2)
+    signal(account, pricing, 12)
+    past = NOW - timedelta(days=10)
+    accounts_rescore(account_ids=[account.pk], now=past)
+    then = score(account)
+    assert (then.activation, then.signal_strength) == (0, 5)  # neither the milestone nor the segment yet
+    accounts_rescore(account_ids=[account.pk], now=NOW)
+    assert score(account).activation == 1
