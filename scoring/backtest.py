@@ -89,7 +89,7 @@ def threshold_backtest(
 
     def predict(ids: list[int], cutoff: datetime) -> list[int]:
         computed = chunk_compute(chunk=chunk_read(account_ids=ids, card=card, now=cutoff), card=card, now=cutoff)
-        return [row["account_id"] for row in computed.account_scores if row["lead"] >= bar]
+        return [a for a, lead in zip(computed.account_ids, computed.scores["lead"], strict=True) if lead >= bar]
 
     return _replay(result, predict, step_days=step_days, chunk_size=chunk_size)
 
@@ -113,8 +113,8 @@ def rule_backtest(
 
     def predict(ids: list[int], cutoff: datetime) -> list[int]:
         computed = chunk_compute(chunk=chunk_read(account_ids=ids, card=card, now=cutoff), card=card, now=cutoff)
-        scored = [row["account_id"] for row in computed.account_scores]
-        holds = rule_holds(rule=rule, account_ids=scored, now=cutoff, measures=rule_measures(computed.account_scores))
+        scored = computed.account_ids
+        holds = rule_holds(rule=rule, account_ids=scored, now=cutoff, measures=rule_measures(computed.scores))
         return [a for a, h in zip(scored, holds.tolist(), strict=True) if h]
 
     return _replay(result, predict, step_days=step_days, chunk_size=chunk_size)
