@@ -198,11 +198,21 @@ class SegmentMembership(models.Model):
 
 
 class RescoreMark(models.Model):
-    """An account whose scores must be recomputed: set by every write that changes what scores depend on,
-    cleared by the scoring task when it has rescored the account."""
+    """An account whose scores must be recomputed: appended by every write that changes what scores depend on, in
+    that write's transaction; deleted by the scoring task once it has rescored the account from data that includes
+    the write.
 
-    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="rescore_mark")
+    Append-only on purpose: a writer never updates or locks a mark (concurrent ingestion batches touching the same
+    accounts never wait on each other), and there is no second statement after commit. Which marks a rescore may
+    delete is decided by visibility (``accounts.services.marks_watermark``): on PostgreSQL the writing transaction's
+    id (``xact``) against the snapshot taken before the rescore read its data; on SQLite, where writers commit one at
+    a time, the highest mark id it could see.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rescore_marks")
     marked_at = models.DateTimeField()
+    xact = models.BigIntegerField(null=True, blank=True, help_text="PostgreSQL: id of the transaction that marked.")
 
     def __str__(self) -> str:
         return f"rescore {self.account_id} since {self.marked_at:%Y-%m-%d %H:%M:%S}"

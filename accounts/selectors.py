@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Min, Q, QuerySet
 
-from .models import Account, Contact, Segment
+from .models import Account, Contact, RescoreMark, Segment
 
 
 def account_list() -> QuerySet[Account]:
@@ -20,3 +20,19 @@ def contact_list_for_account(*, account: Account, limit: int = 50) -> QuerySet[C
 def segment_list_with_counts() -> QuerySet[Segment]:
     """Segments annotated with how many accounts are in them now."""
     return Segment.objects.annotate(open_members=Count("memberships", filter=Q(memberships__exited_at__isnull=True)))
+
+
+def marked_account_ids(*, limit: int) -> list[int]:
+    """Accounts waiting for a rescore, those marked longest ago first (a mark may be appended several times)."""
+    rows = (
+        RescoreMark.objects.values("account_id")
+        .annotate(first=Min("marked_at"))
+        .order_by("first", "account_id")
+        .values_list("account_id", flat=True)[:limit]
+    )
+    return list(rows)
+
+
+def marked_account_count() -> int:
+    """How many accounts wait for a rescore."""
+    return RescoreMark.objects.values("account_id").distinct().count()

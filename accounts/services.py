@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -133,11 +135,13 @@ RESCORE_ALL_MIN_SHARE = 0.25
 
 
 def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | None = None) -> None:
-    """Mark accounts for rescoring (idempotent, set-based) and announce them once when the transaction commits.
+    """Mark accounts for rescoring in the caller's transaction and announce them once when it commits.
 
-    This is the one freshness hook: ingestion, imports and admin edits call it; the scoring issue listens to
-    ``accounts.hooks.rescore_requested`` and drains ``RescoreMark``. A change touching a large share of the accounts
-    (see ``RESCORE_ALL_MIN_SHARE``) announces ``rescore_all_requested`` instead and writes no marks.
+    This is the one freshness hook: ingestion, imports and admin edits call it; the scoring app listens to
+    ``accounts.hooks.rescore_requested`` and drains ``RescoreMark``. Marks are appended (one statement, no conflict
+    handling, no row locks; an account already marked in this transaction is not appended again). A change touching
+    a large share of the accounts (``RESCORE_ALL_MIN_SHARE``) announces ``rescore_all_requested`` instead and writes
+    no marks.
     """
     ids = {int(a) for a in account_ids if a is not None}
     if not ids:
@@ -145,39 +149,47 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
     if len(ids) >= RESCORE_ALL_MIN_ACCOUNTS and len(ids) >= RESCORE_ALL_MIN_SHARE * Account.objects.count():
         _rescore_all_on_commit()
         return
-    now = now or timezone.now()
     connection = transaction.get_connection()
-    if connection.vendor == "postgresql":  # the hot path of ingestion: one statement, no model instances
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {RescoreMark._meta.db_table} (account_id, marked_at) "
-                # DO NOTHING inside the writer's transaction: updating marks here would make concurrent ingestion
-                # batches queue on the same rows. The time is moved forward right after commit (below).
-                "SELECT unnest(%s::bigint[]), %s ON CONFLICT DO NOTHING",
-                [sorted(ids), now],
-            )
-    else:
-        RescoreMark.objects.bulk_create(
-            [RescoreMark(account_id=a, marked_at=now) for a in sorted(ids)], ignore_conflicts=True, batch_size=2000
-        )
     # One announcement per transaction: the callback registered for this transaction is kept on the connection;
     # if it is gone (it ran, or its savepoint rolled back) the next mark registers a new one.
     current = getattr(connection, "_klearly_rescore_announce", None)
-    if current is None or not any(entry[1] is current for entry in connection.run_on_commit):
+    if current is not None and not any(entry[1] is current for entry in connection.run_on_commit):
+        current = None
+    # Skip accounts already marked at this savepoint level or an enclosing one (their rows are certain to commit
+    # with ours); a savepoint rolled back since then took its marks with it, and its level is never reused.
+    stack = tuple(connection.savepoint_ids)
+    seen = set()
+    if current is not None:
+        seen = set().union(*(m for level, m in current.marked.items() if stack[: len(level)] == level))
+    if fresh := sorted(ids - seen):
+        now = now or timezone.now()
+        if connection.vendor == "postgresql":  # the hot path of ingestion: one statement, no model instances
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"INSERT INTO {RescoreMark._meta.db_table} (account_id, marked_at, xact) "
+                    "SELECT a, %s, pg_current_xact_id()::text::bigint FROM unnest(%s::bigint[]) AS a",
+                    [now, fresh],
+                )
+        else:
+            RescoreMark.objects.bulk_create([RescoreMark(account_id=a, marked_at=now) for a in fresh], batch_size=2000)
+    if current is None:  # registered after the insert: in autocommit mode it runs at once
         pending: set[int] = set()
 
         def announce() -> None:
             if connection._klearly_rescore_announce is announce:
                 connection._klearly_rescore_announce = None
-            _marks_move_forward(sorted(pending))
             rescore_requested.send(sender=Account, account_ids=frozenset(pending))
 
         announce.pending = pending  # type: ignore[attr-defined]
+        announce.marked = {}  # type: ignore[attr-defined]  # savepoint stack -> accounts marked at that level
         connection._klearly_rescore_announce = announce
+        current = announce
         pending.update(ids)
+        current.marked.setdefault(stack, set()).update(fresh)
         transaction.on_commit(announce)
-    else:
-        current.pending.update(ids)
+        return
+    current.pending.update(ids)
+    current.marked.setdefault(stack, set()).update(fresh)
 
 
 def _rescore_all_on_commit() -> None:
@@ -195,26 +207,48 @@ def _rescore_all_on_commit() -> None:
     transaction.on_commit(announce)
 
 
-def _marks_move_forward(account_ids: list[int]) -> None:
-    """After commit: set these accounts' marks to now, so a rescore that started before the change (and clears only
-    marks set before it started) leaves them for the next run. One short statement, rows locked in id order."""
-    now = timezone.now()
+@dataclass(frozen=True)
+class MarksWatermark:
+    """What a rescore could see when it started reading: the marks it may delete afterwards are exactly those."""
+
+    snapshot: str | None = None  # PostgreSQL: pg_current_snapshot()
+    max_id: int = 0  # elsewhere (SQLite commits one writer at a time, so ids are in commit order)
+
+
+def marks_watermark() -> MarksWatermark:
+    """Take before reading the data a rescore computes from; pass to ``marks_clear`` after writing its results."""
     connection = transaction.get_connection()
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {RescoreMark._meta.db_table} (account_id, marked_at) "
-                f"SELECT a, %s FROM unnest(%s::bigint[]) AS a WHERE EXISTS (SELECT 1 FROM "
-                f"{Account._meta.db_table} WHERE id = a) ORDER BY a "
-                "ON CONFLICT (account_id) DO UPDATE SET marked_at = EXCLUDED.marked_at",
-                [now, account_ids],
-            )
-    else:
-        existing = set(Account.objects.filter(pk__in=account_ids).values_list("pk", flat=True))
-        RescoreMark.objects.bulk_create(
-            [RescoreMark(account_id=a, marked_at=now) for a in account_ids if a in existing],
-            update_conflicts=True,
-            unique_fields=["account"],
-            update_fields=["marked_at"],
-            batch_size=2000,
+            cursor.execute("SELECT pg_current_snapshot()::text")
+            return MarksWatermark(snapshot=cursor.fetchone()[0])
+    last = RescoreMark.objects.order_by("-id").values_list("id", flat=True).first()
+    return MarksWatermark(max_id=last or 0)
+
+
+def marks_clear(*, account_ids: Sequence[int], watermark: MarksWatermark, raw: Any = None) -> int:
+    """Delete these accounts' marks written by transactions the rescore's reads could see; marks written by a
+    transaction still running (or not yet started) when the watermark was taken stay for the next run.
+    Returns how many accounts had a mark cleared. ``raw``: a psycopg connection to run on instead of Django's
+    (the full rescore writes from a thread of its own)."""
+    ids = sorted({int(a) for a in account_ids})
+    if not ids:
+        return 0
+    if watermark.snapshot is not None:
+        # Our own transaction's marks are visible to our own reads, but a snapshot lists no xid of its own. A mark
+        # without a transaction id is from before they were recorded: long committed.
+        sql = (
+            f"WITH gone AS (DELETE FROM {RescoreMark._meta.db_table} WHERE account_id = ANY(%s::bigint[]) AND ("
+            "xact IS NULL OR pg_visible_in_snapshot(xact::text::xid8, %s::pg_snapshot) "
+            "OR xact = pg_current_xact_id_if_assigned()::text::bigint) RETURNING account_id) "
+            "SELECT count(DISTINCT account_id) FROM gone"
         )
+        if raw is not None:
+            return raw.execute(sql, [ids, watermark.snapshot]).fetchone()[0]
+        with transaction.get_connection().cursor() as cursor:
+            cursor.execute(sql, [ids, watermark.snapshot])
+            return cursor.fetchone()[0]
+    gone = RescoreMark.objects.filter(account_id__in=ids, id__lte=watermark.max_id)
+    cleared = gone.values("account_id").distinct().count()
+    gone.delete()
+    return cleared

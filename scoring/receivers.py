@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 def rescore_soon(sender: Any, account_ids: frozenset[int], **kwargs: Any) -> None:
     """Accounts changed (sent after their transaction committed): queue one debounced rescore of the marked accounts.
 
-    The marks themselves were written in the transaction (``accounts_mark_for_rescore`` moves a mark's time forward,
-    so a rescore already running leaves it for the next run).
+    The marks themselves were written in the transaction; a rescore already running when it committed could not see
+    it, so it leaves those marks for the next run (``accounts.services.marks_clear``).
 
     A failure here (broker down; in eager mode, the rescore itself) is logged, not raised: the write that announced
     the change has committed, and its marks stay for the next run or the nightly rescore.

@@ -25,7 +25,9 @@ from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
 
 from accounts.choices import SizeBand
-from accounts.models import Account, Contact, RescoreMark, SegmentMembership
+from accounts.models import Account, Contact, SegmentMembership
+from accounts.selectors import marked_account_ids
+from accounts.services import MarksWatermark, marks_clear, marks_watermark
 from signals_app.choices import Direction
 from signals_app.models import Signal, SignalTopic, SignalType
 from signals_app.services import contacts_last_seen_refresh
@@ -45,7 +47,7 @@ from .models import (
     SegmentBoost,
     TopicImportance,
 )
-from .rules import rule_hits_evaluate, rule_measures
+from .rules import Measures, rule_hits_evaluate, rule_measures
 
 CHUNK_SIZE = 5000
 # Signals older than this count for nothing worth storing (0.5 ** (365 / 30) < 0.0003 of their points), unless a
@@ -1031,17 +1033,17 @@ def _chunk_rescore(
     card: Scorecard,
     now: datetime,
     signals: SignalBuckets | None = None,
-    started: datetime | None = None,
+    watermark: MarksWatermark | None = None,
 ) -> RescoreStats:
-    # Marks set after this moment are for changes this chunk may not have seen (``started``: when ``signals`` were
-    # read, for a full rescore that read them all at once).
-    started = started or timezone.now()
+    # Marks written by transactions the chunk's reads could not see stay for the next run (``watermark``: taken
+    # before ``signals`` were read, for a full rescore that read them all at once).
     with transaction.atomic():
+        watermark = watermark or marks_watermark()
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
         rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=rule_measures(computed.scores))
-        cleared, _ = RescoreMark.objects.filter(_among("account_id", account_ids), marked_at__lte=started).delete()
+        cleared = marks_clear(account_ids=account_ids, watermark=watermark)
     return RescoreStats(
         accounts=len(chunk.ids),
         chunks=1,
@@ -1087,7 +1089,7 @@ def accounts_rescore_marked(
     card = None
     while limit is None or stats.accounts < limit:
         size = chunk_size if limit is None else min(chunk_size, limit - stats.accounts)
-        ids = list(RescoreMark.objects.order_by("marked_at", "account_id").values_list("account_id", flat=True)[:size])
+        ids = marked_account_ids(limit=size)
         if not ids:
             break
         card = card or scorecard_load()
@@ -1110,13 +1112,13 @@ def accounts_rescore_all(
     card = scorecard_load()
     stats = RescoreStats()
     signals: SignalBuckets | None = None
-    started = None
+    watermark = None
     if connection.vendor == "postgresql":
         # The signals table is not in account order, so reading it a chunk at a time reads (nearly) all its pages
         # for every chunk: read it once and group each chunk's part in NumPy. The chunks are fixed first (accounts
-        # created after this moment are marked and rescored by the next run, as are marks set after it). Memory:
-        # about 40 bytes per signal within the horizon.
-        started = timezone.now()
+        # created after this moment are marked and rescored by the next run); marks set by transactions this read
+        # cannot see stay for the next run. Memory: about 40 bytes per signal within the horizon.
+        watermark = marks_watermark()
         all_ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
         fixed = [all_ids[i : i + chunk_size] for i in range(0, len(all_ids), chunk_size)]
         bounds = np.array([c[0] for c in fixed], dtype=np.int64)
@@ -1129,12 +1131,14 @@ def accounts_rescore_all(
                 bounds, [SignalBuckets.sort(signals_fetch(account_ids=None, since=since, now=now), bounds)]
             )
         if outside:
-            return _rescore_overlapped(fixed, card=card, now=now, signals=signals, started=started, progress=progress)
+            return _rescore_overlapped(
+                fixed, card=card, now=now, signals=signals, watermark=watermark, progress=progress
+            )
         chunks: Iterable[list[int]] = fixed
     else:
         chunks = _keyset(chunk_size)
     for ids in chunks:
-        stats.add(_chunk_rescore(account_ids=ids, card=card, now=now, signals=signals, started=started))
+        stats.add(_chunk_rescore(account_ids=ids, card=card, now=now, signals=signals, watermark=watermark))
         if progress:
             progress(len(ids))
     return stats
@@ -1154,7 +1158,7 @@ def _rescore_overlapped(
     card: Scorecard,
     now: datetime,
     signals: SignalBuckets,
-    started: datetime,
+    watermark: MarksWatermark,
     progress: Progress | None,
 ) -> RescoreStats:
     """A full rescore on PostgreSQL whose writes overlap the computing of the next chunk.
@@ -1162,21 +1166,18 @@ def _rescore_overlapped(
     The database writes a chunk (its own transaction: scores, history, contact scores, marks) in a thread while
     this one computes the next chunk, which it read just before; the connection is used by one at a time (reads,
     then the writes in the thread while computing, which touches no database). A chunk's reads are therefore not in
-    its write transaction: like the signals read once at the start, and chunks never share accounts; marks set after
-    ``started`` stay for the next run.
+    its write transaction: like the signals read once at the start, and chunks never share accounts; marks the
+    ``watermark`` does not cover stay for the next run.
     """
     raw = connection.connection
     stats = RescoreStats()
-    table = RescoreMark._meta.db_table
-    done: list[tuple[list[int], dict[int, dict[str, Any]]]] = []
+    done: list[tuple[list[int], Measures]] = []
 
     def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
         try:
             with raw.transaction():
                 _write_pg(computed, raw)
-                result["cleared"] = raw.execute(
-                    f"DELETE FROM {table} WHERE account_id = ANY(%s::bigint[]) AND marked_at <= %s", [ids, started]
-                ).rowcount
+                result["cleared"] = marks_clear(account_ids=ids, watermark=watermark, raw=raw)
         except BaseException as error:  # re-raised by the caller
             result["error"] = error
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from accounts.models import Account, Contact
@@ -237,9 +237,20 @@ class _Batch:
         self._load_contact_ids(user_ids)
 
     def _load_contact_ids(self, user_ids: set[str]) -> None:
-        for ext, pk, account_id in Contact.objects.filter(external_id__in=user_ids).values_list(
-            "external_id", "pk", "account_id"
-        ):
+        if not user_ids:
+            return
+        if connection.vendor == "postgresql":
+            # One array parameter instead of an IN list of hundreds: PostgreSQL parses and plans it in a fraction
+            # of the time, and this runs for every batch.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"SELECT external_id, id, account_id FROM {Contact._meta.db_table} WHERE external_id = ANY(%s)",
+                    [sorted(user_ids)],
+                )
+                rows = cursor.fetchall()
+        else:
+            rows = Contact.objects.filter(external_id__in=user_ids).values_list("external_id", "pk", "account_id")
+        for ext, pk, account_id in rows:
             self.contacts[ext] = (pk, account_id)
 
     # --- the batch --------------------------------------------------------------------------------------

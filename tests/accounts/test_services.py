@@ -127,3 +127,87 @@ def test_rescore_marks_are_announced_once_per_committed_transaction(django_captu
         assert heard[-1] == frozenset({a.pk})
     finally:
         rescore_requested.disconnect(listener)
+
+
+def test_marks_are_appended_once_per_account_and_savepoint_level():
+    from django.db import transaction
+
+    from accounts.models import RescoreMark
+    from accounts.services import accounts_mark_for_rescore
+
+    a, b = AccountFactory(), AccountFactory()
+    with transaction.atomic():
+        accounts_mark_for_rescore(account_ids=[a.pk])
+        accounts_mark_for_rescore(account_ids=[a.pk, b.pk])  # a: already marked in this transaction
+        try:
+            with transaction.atomic():
+                accounts_mark_for_rescore(account_ids=[a.pk])  # nothing new at this level either
+                raise RuntimeError("boom")
+        except RuntimeError:
+            pass
+    assert sorted(RescoreMark.objects.values_list("account_id", flat=True)) == sorted([a.pk, b.pk])
+
+
+def test_a_mark_lost_with_its_rolled_back_savepoint_is_written_again():
+    from django.db import transaction
+
+    from accounts.models import RescoreMark
+    from accounts.services import accounts_mark_for_rescore
+
+    a, b = AccountFactory(), AccountFactory()
+    with transaction.atomic():
+        accounts_mark_for_rescore(account_ids=[b.pk])  # the announcement is registered out here and survives
+        try:
+            with transaction.atomic():  # e.g. the admin import's savepoint for one row
+                accounts_mark_for_rescore(account_ids=[a.pk])
+                raise RuntimeError("row refused")
+        except RuntimeError:
+            pass
+        assert list(RescoreMark.objects.values_list("account_id", flat=True)) == [b.pk]
+        accounts_mark_for_rescore(account_ids=[a.pk])
+    assert sorted(RescoreMark.objects.values_list("account_id", flat=True)) == sorted([a.pk, b.pk])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_marks_from_a_transaction_committing_during_a_rescore_survive_it(request):
+    """Real concurrent writers (PostgreSQL): a batch that marks an account, commits after the rescore took its
+    watermark (so the rescore's reads missed it), keeps its mark; one that committed before is cleared."""
+    import threading
+
+    from django.db import connection, transaction
+
+    from accounts.models import RescoreMark
+    from accounts.services import accounts_mark_for_rescore, marks_clear, marks_watermark
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL (SQLite commits one writer at a time)")
+    from accounts.hooks import rescore_requested
+    from scoring.receivers import rescore_soon
+
+    early, late = AccountFactory(), AccountFactory()
+    # No rescore runs on commit here (eager Celery would run it in the writer's thread): this is about the marks.
+    rescore_requested.disconnect(dispatch_uid="scoring.rescore_soon")
+    request.addfinalizer(lambda: rescore_requested.connect(rescore_soon, dispatch_uid="scoring.rescore_soon"))
+    accounts_mark_for_rescore(account_ids=[early.pk])  # autocommit: committed before the rescore starts
+    marked, release = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        try:
+            with transaction.atomic():
+                accounts_mark_for_rescore(account_ids=[early.pk, late.pk])
+                marked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    assert marked.wait(10)
+    watermark = marks_watermark()  # the writer is still open: its marks are invisible to what the rescore reads
+    release.set()
+    thread.join(10)
+    assert marks_clear(account_ids=[early.pk, late.pk], watermark=watermark) == 1  # early's first mark only
+    left = sorted(RescoreMark.objects.values_list("account_id", flat=True))
+    assert left == sorted([early.pk, late.pk])  # both marked by the writer, for the next run
+    assert marks_clear(account_ids=[early.pk, late.pk], watermark=marks_watermark()) == 2
+    assert not RescoreMark.objects.exists()

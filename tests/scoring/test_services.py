@@ -218,12 +218,21 @@ def test_rescoring_is_idempotent_and_drains_marks(card):
     assert len(first[1]) == 10  # one history row per account and day: today's run, and the run "on" NOW
 
 
-def test_marks_set_after_a_chunk_started_survive_it(card):
+def test_marks_the_rescore_could_not_see_survive_it(card):
+    from django.db import connection
+
+    from accounts.services import MarksWatermark
+    from scoring.services import _chunk_rescore, scorecard_load
+
     account = AccountFactory()
-    later = NOW + timedelta(days=3650)  # marked "after" the rescore started
-    RescoreMark.objects.create(account=account, marked_at=later)
-    stats = accounts_rescore(account_ids=[account.pk], now=NOW)
+    # A mark written by a transaction the rescore's reads could not see (PostgreSQL: an xid at or above the snapshot's
+    # xmax; SQLite: an id above the highest one seen). tests/accounts covers real concurrent writers on PostgreSQL.
+    RescoreMark.objects.create(account=account, marked_at=NOW, xact=5)
+    blind = MarksWatermark(snapshot="5:5:") if connection.vendor == "postgresql" else MarksWatermark(max_id=0)
+    stats = _chunk_rescore(account_ids=[account.pk], card=scorecard_load(), now=NOW, watermark=blind)
     assert stats.marks_cleared == 0 and RescoreMark.objects.filter(account=account).exists()
+    stats = _chunk_rescore(account_ids=[account.pk], card=scorecard_load(), now=NOW)  # a watermark taken now
+    assert stats.marks_cleared == 1 and not RescoreMark.objects.exists()
 
 
 def test_full_rescore_scores_every_account_and_creates_default_rules(card):

@@ -7,7 +7,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from accounts.models import Account, RescoreMark
+from accounts.models import Account
+from accounts.selectors import marked_account_count
 from scoring import services
 
 
@@ -35,7 +36,7 @@ class Command(BaseCommand):
         elif options["all"]:
             total = Account.objects.count()
         else:
-            total = RescoreMark.objects.count()
+            total = marked_account_count()
         with tqdm(total=total, unit="account", disable=quiet, file=self.stderr) as bar:
             if options["account"]:
                 stats = services.accounts_rescore(

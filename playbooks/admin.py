@@ -1,0 +1,112 @@
+"""Playbooks admin: playbooks tuned by RevOps (every configuration error shown on its field), teams, experiments
+with their results, and fast read-mostly lists of runs, tasks and webhook deliveries."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from accounts.admin_tools import BigTableAdminMixin
+
+from .models import ExperimentGroup, Playbook, PlaybookRun, Task, TaskComment, Team, WebhookDelivery
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "member_count", "created_at")
+    search_fields = ("name",)
+    filter_horizontal = ("members",)
+
+    def get_queryset(self, request: HttpRequest):
+        from django.db.models import Count
+
+        return super().get_queryset(request).annotate(n_members=Count("members"))
+
+    @admin.display(description="members", ordering="n_members")
+    def member_count(self, obj: Team) -> int:
+        return obj.n_members
+
+
+class VariantInline(admin.TabularInline):
+    model = Playbook
+    fields = ("name", "variant", "is_active", "trigger_kind", "create_task")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(ExperimentGroup)
+class ExperimentGroupAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "created_at")
+    search_fields = ("name",)
+    inlines = [VariantInline]
+
+
+@admin.register(Playbook)
+class PlaybookAdmin(admin.ModelAdmin):
+    list_display = ("name", "is_active", "trigger_kind", "assign_mode", "priority", "cooldown_days", "is_switch",
+                    "goal_kind", "experiment_group", "variant")  # fmt: skip
+    list_filter = ("is_active", "trigger_kind", "assign_mode", "is_switch", "goal_kind", "experiment_group")
+    list_select_related = ("experiment_group",)
+    search_fields = ("name", "description")
+    autocomplete_fields = ("assign_user", "assign_team")
+    fieldsets = (
+        (None, {"fields": ("name", "description", "is_active")}),
+        ("Trigger", {"fields": ("trigger_kind", "trigger_params")}),
+        ("Conditions on the account", {"fields": ("conditions",)}),
+        ("Task", {"fields": ("create_task", "task_title_template", "task_body_template", "assign_mode",
+                             "assign_team", "assign_user", "due_in_business_days", "priority")}),
+        ("Webhook", {"fields": ("webhook_url", "webhook_secret"), "classes": ("collapse",)}),
+        ("No noise", {"fields": ("cooldown_days", "is_switch")}),
+        ("Goal", {"fields": ("goal_kind", "goal_stage", "goal_within_days")}),
+        ("Experiment", {"fields": ("experiment_group", "variant"), "classes": ("collapse",)}),
+    )  # fmt: skip
+
+
+@admin.register(PlaybookRun)
+class PlaybookRunAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    list_display = ("playbook", "account", "variant", "reason_key", "fired_at", "goal_deadline", "goal_reached_at")
+    list_filter = ("playbook", "variant")
+    list_select_related = ("playbook", "account")
+    raw_id_fields = ("account", "playbook")
+    date_hierarchy = None
+    search_fields = ("account__external_id",)
+    readonly_fields = ("playbook", "account", "reason_key", "variant", "trigger", "fired_at", "goal_deadline",
+                       "goal_reached_at", "goal_checked_at")  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+class TaskCommentInline(admin.TabularInline):
+    model = TaskComment
+    fields = ("author", "body", "created_at")
+    readonly_fields = ("author", "created_at")
+    extra = 0
+
+
+@admin.register(Task)
+class TaskAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    list_display = ("title", "account", "playbook", "status", "priority", "due_at", "assignee", "team", "created_at")
+    list_filter = ("status", "priority", "playbook", "team")
+    list_select_related = ("account", "playbook", "assignee", "team")
+    raw_id_fields = ("account", "run", "assignee", "closed_by")
+    autocomplete_fields = ("team",)
+    search_fields = ("account__external_id", "title")
+    readonly_fields = ("reason", "reason_key", "run", "created_at", "closed_at", "closed_by")
+    inlines = [TaskCommentInline]
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    list_display = ("url", "playbook", "status", "attempts", "status_code", "created_at", "delivered_at", "error")
+    list_filter = ("status", "playbook")
+    list_select_related = ("playbook",)
+    readonly_fields = [f.name for f in WebhookDelivery._meta.concrete_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -1,0 +1,38 @@
+"""The playbooks admin: every page answers, and a bad playbook is refused with its message, never a 500."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from playbooks.models import Playbook
+from tests.playbooks.factories import PlaybookFactory, TaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("model", ["team", "experimentgroup", "playbook", "playbookrun", "task", "webhookdelivery"])
+def test_changelists_answer(admin_client, model):
+    TaskFactory()
+    assert admin_client.get(reverse(f"admin:playbooks_{model}_changelist")).status_code == 200
+    assert admin_client.get(reverse(f"admin:playbooks_{model}_changelist") + "?q=x").status_code == 200
+
+
+def test_bad_playbook_is_refused_with_messages(admin_client):
+    data = {
+        "name": "Broken", "is_active": "on", "trigger_kind": "score_crossing",
+        "trigger_params": '{"score": "lead", "threshold": "high"}', "conditions": '{"field": "karma"}',
+        "create_task": "on", "task_title_template": "Call {{ account.name|shout }}", "task_body_template": "",
+        "assign_mode": "owner", "due_in_business_days": "1", "priority": "2", "cooldown_days": "7",
+        "goal_kind": "", "goal_within_days": "21",
+    }  # fmt: skip
+    response = admin_client.post(reverse("admin:playbooks_playbook_add"), data)
+    assert response.status_code == 200
+    text = response.content.decode()
+    assert "&#x27;threshold&#x27; must be a number" in text
+    assert "unknown field" in text
+    assert "Invalid filter" in text
+    assert not Playbook.objects.filter(name="Broken").exists()
+    data.update(trigger_params='{"score": "lead", "threshold": 65}', conditions="{}", task_title_template="Call")
+    assert admin_client.post(reverse("admin:playbooks_playbook_add"), data).status_code == 302
+    assert admin_client.get(reverse("admin:playbooks_playbook_change", args=[PlaybookFactory().pk])).status_code == 200
