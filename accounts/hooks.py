@@ -14,3 +14,11 @@ rescore_requested = Hook()  # sent with account_ids: frozenset[int]
 # accounts that one full rescore is cheaper than rescoring each marked account (no marks are written for it; the
 # nightly full rescore is the backstop if nothing listens).
 rescore_all_requested = Hook()
+
+# Sent after commit when accounts' current stage changed, with movements: list[dict] of plain values
+# ({"account": id, "from_stage": stage id or None, "to_stage": stage id, "movement": str, "changed_at": ISO text}).
+stages_moved = Hook()
+
+# Sent after commit when a segment's membership changed, with segment: int (id), entered: list[int] and
+# left: list[int] (account ids) and at: ISO text.
+segments_changed = Hook()

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from . import hooks
 from .choices import Movement, StageKind
 from .hooks import rescore_all_requested, rescore_requested
 from .models import Account, JourneyStage, RescoreMark, Segment, SegmentMembership, StageTransition
@@ -77,6 +78,11 @@ def stage_history_rebuild(*, account_ids: Iterable[int]) -> int:
                 stale.append(account)
         Account.objects.bulk_update(stale, ["stage", "stage_changed_at"], batch_size=1000)
         accounts_mark_for_rescore(account_ids={t.account_id for t in changed} | {a.pk for a in stale})
+        if stale:
+            moved = [latest[a.pk] for a in stale]
+            movements = [{"account": t.account_id, "from_stage": t.from_stage_id, "to_stage": t.to_stage_id,
+                          "movement": t.movement, "changed_at": t.changed_at.isoformat()} for t in moved]  # fmt: skip
+            transaction.on_commit(lambda: hooks.stages_moved.send(sender=Account, movements=movements))
     return len(changed)
 
 
@@ -117,8 +123,16 @@ def segment_evaluate(*, segment: Segment, now: datetime | None = None) -> tuple[
             batch_size=1000,
         )
         Segment.objects.filter(pk=segment.pk).update(evaluated_at=now)
-        # Segment boosts and signal rules read membership: the accounts that came or went are rescored.
-        accounts_mark_for_rescore(account_ids=entering | {a for a in open_members if a not in matching})
+        if entering or leaving:
+            left = [a for a, pk in open_members.items() if a not in matching]
+            entered = sorted(entering)
+            # Segment boosts and signal rules read membership: the accounts that came or went are rescored.
+            accounts_mark_for_rescore(account_ids=[*entered, *left])
+            transaction.on_commit(
+                lambda: hooks.segments_changed.send(
+                    sender=Segment, segment=segment.pk, entered=entered, left=left, at=now.isoformat()
+                )
+            )
     return len(entering), len(leaving)
 
 

@@ -202,6 +202,21 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.rescore_all",
         "schedule": crontab(hour=2, minute=23),
     },
+    # A playbook's goal ("converted within 21 days") is settled when its deadline passes, without any event.
+    "playbook-goals-hourly": {
+        "task": "playbooks.tasks.playbook_goals_check",
+        "schedule": crontab(minute=17),
+    },
+    # Snoozed tasks come back to the inbox when their date comes.
+    "tasks-wake": {
+        "task": "playbooks.tasks.tasks_wake",
+        "schedule": crontab(minute="*/5"),
+    },
+    # Webhook deliveries whose task was lost (broker outage, worker killed) are sent again.
+    "webhooks-sweep": {
+        "task": "playbooks.tasks.webhooks_sweep",
+        "schedule": crontab(minute="*/10"),
+    },
 }
 
 # --- REST framework -----------------------------------------------------------------------------
@@ -225,6 +240,10 @@ def env_rate(name: str, default: str) -> str:
 # Requests per API key (or per logged-in operator), and per write key on POST /api/v1/signals/.
 KLEARLY_API_RATE = env_rate("KLEARLY_API_RATE", "1200/min")
 KLEARLY_INGEST_RATE = env_rate("KLEARLY_INGEST_RATE", "6000/min")
+# Playbook webhooks: seconds per attempt, attempts before giving up, first retry delay (doubled each time).
+KLEARLY_WEBHOOK_TIMEOUT = env_int("KLEARLY_WEBHOOK_TIMEOUT", 5)
+KLEARLY_WEBHOOK_MAX_ATTEMPTS = env_int("KLEARLY_WEBHOOK_MAX_ATTEMPTS", 6)
+KLEARLY_WEBHOOK_BACKOFF_SECONDS = env_int("KLEARLY_WEBHOOK_BACKOFF_SECONDS", 30)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Klearly API",
     "DESCRIPTION": (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from accounts.admin_tools import BigTableAdminMixin
 
@@ -41,9 +42,38 @@ class VariantInline(admin.TabularInline):
 
 @admin.register(ExperimentGroup)
 class ExperimentGroupAdmin(admin.ModelAdmin):
+    """An experiment: its variants (playbooks of the group) and how each converts, with 95% Wilson intervals."""
+
     list_display = ("name", "is_active", "created_at")
     search_fields = ("name",)
     inlines = [VariantInline]
+    readonly_fields = ("results",)
+    fields = ("name", "description", "is_active", "results")
+
+    @admin.display(description="Results per variant")
+    def results(self, obj: ExperimentGroup) -> str:
+        if not obj.pk:
+            return "Save the group, then add playbooks to it as variants."
+        from .experiments import experiment_results
+
+        rows = experiment_results(group=obj)
+        if not rows:
+            return "No variants yet: set this group and a variant name on two or more playbooks."
+        head = format_html(
+            "<tr><th>Variant</th><th>Playbook</th><th>Entries</th><th>Goals reached</th><th>Settled</th>"
+            "<th>Conversion</th><th>95% interval</th></tr>"
+        )
+        body = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} – {}</td></tr>",
+            ((r.variant, r.name, r.entries, r.reached, r.settled, f"{r.rate:.1%}", f"{r.low:.1%}", f"{r.high:.1%}")
+             for r in rows),
+        )  # fmt: skip
+        note = format_html(
+            "<p>Accounts are assigned to a variant by a hash of the group and the account: the same account always "
+            "gets the same variant. Intervals that overlap mean the difference may be chance.</p>"
+        )
+        return format_html("<table>{}{}</table>{}", head, body, note)
 
 
 @admin.register(Playbook)

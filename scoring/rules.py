@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -33,6 +33,9 @@ class RuleStats:
     opened: int = 0
     cleared: int = 0
     open: int = 0
+    # (rule id, account id) of the hits opened and cleared, for ``scoring.hooks.scores_changed``
+    opened_pairs: list[tuple[int, int]] = field(default_factory=list)
+    cleared_pairs: list[tuple[int, int]] = field(default_factory=list)
 
 
 def _plain(value: Any) -> Any:
@@ -89,7 +92,7 @@ def rule_hits_evaluate(
         )
     }
     active_rules = {rule.pk for rule, _ in rules}
-    columns = _columns(ids, fields, segments, counts)
+    columns = _columns_by_field(ids, fields, segments, counts)
     to_open, to_refresh, to_clear = [], [], []
     for rule, _needs in rules:
         holds = _mask(rule.conditions, columns, len(ids)).tolist()
@@ -116,6 +119,9 @@ def rule_hits_evaluate(
     RuleHit.objects.bulk_update(to_refresh, ["values", "evaluated_at"], batch_size=1000)
     RuleHit.objects.filter(pk__in=to_clear).update(cleared_at=now, evaluated_at=now)
     stats.opened, stats.cleared, stats.open = len(to_open), len(to_clear), len(to_open) + len(to_refresh)
+    stats.opened_pairs = [(hit.rule_id, hit.account_id) for hit in to_open]
+    cleared = set(to_clear)
+    stats.cleared_pairs = [pair for pair, pk in open_hits.items() if pk in cleared]
     return stats
 
 
@@ -127,7 +133,7 @@ def rule_holds(*, rule: SignalRule, account_ids: Sequence[int], now: datetime, m
     if not ids:
         return np.zeros(0, dtype=bool)
     fields, segments, counts = _inputs(ids, [(rule, compile_conditions(rule.conditions))], now, measures, as_of=True)
-    return _mask(rule.conditions, _columns(ids, fields, segments, counts), len(ids))
+    return _mask(rule.conditions, _columns_by_field(ids, fields, segments, counts), len(ids))
 
 
 def _inputs(
@@ -200,9 +206,20 @@ def _inputs(
 
 
 def _columns(
+    ids: list[int], fields: dict[int, dict[str, Any]], segments: dict[int, set[str]], counts: dict[SignalCount, dict]
+) -> dict[Any, np.ndarray]:
+    """The values as one array per field, segment and signal count, in the order of ``ids``, from fields given per
+    account (the playbooks' conditions use it)."""
+    names = set().union(*(f.keys() for f in fields.values())) if fields else set()
+    by_field = {name: [fields.get(a, {}).get(name) for a in ids] for name in names}
+    return _columns_by_field(ids, by_field, segments, counts)
+
+
+def _columns_by_field(
     ids: list[int], fields: dict[str, list[Any]], segments: dict[int, set[str]], counts: dict[SignalCount, dict]
 ) -> dict[Any, np.ndarray]:
-    """The chunk's values as one array per field, segment and signal count, in the order of ``ids``."""
+    """The values as one array per field, segment and signal count, in the order of ``ids`` (``fields``: a column
+    per field already)."""
     columns: dict[Any, np.ndarray] = {}
     for name, values in fields.items():
         column = np.empty(len(ids), dtype=object)

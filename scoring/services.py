@@ -35,6 +35,7 @@ from signals_app.services import contacts_last_seen_refresh
 from . import engine
 from .choices import ContributionSource as Src
 from .defaults import DEFAULT_ENGAGEMENT_RULES
+from .hooks import TRACKED_FIELDS, score_changes, scores_changed_announce
 from .models import (
     AccountScore,
     ConfigVersion,
@@ -47,7 +48,7 @@ from .models import (
     SegmentBoost,
     TopicImportance,
 )
-from .rules import Measures, rule_hits_evaluate, rule_measures
+from .rules import Measures, RuleStats, rule_hits_evaluate, rule_measures
 
 CHUNK_SIZE = 5000
 # Signals older than this count for nothing worth storing (0.5 ** (365 / 30) < 0.0003 of their points), unless a
@@ -194,6 +195,8 @@ HISTORY_FIELDS = [f.name for f in ScoreHistory._meta.concrete_fields if f.name n
 # A history row is added when one of these differs from the account's current scores (or on its first rescore of a
 # day): the configuration version and the time alone are no change.
 CHANGE_FIELDS = [f for f in HISTORY_FIELDS if f not in ("config_version", "computed_at")]
+# What a chunk reads of its accounts' current scores: the history's fields, then those ``scores_changed`` reports.
+PREVIOUS_FIELDS = [*CHANGE_FIELDS, *(f for f in TRACKED_FIELDS if f not in CHANGE_FIELDS)]
 
 # --- reading a chunk ---------------------------------------------------------------------------------------------
 
@@ -275,11 +278,11 @@ class Previous:
 
     qualified_at: datetime | None
     computed_at: datetime
-    values: tuple  # CHANGE_FIELDS, in order
+    values: tuple  # PREVIOUS_FIELDS, in order
 
     @property
     def qualified(self) -> bool:
-        return self.values[CHANGE_FIELDS.index("qualified")]
+        return self.values[PREVIOUS_FIELDS.index("qualified")]
 
 
 @dataclass
@@ -590,13 +593,13 @@ def chunk_read(
             members[segment_id][index[account_id]] = True
     before = _columns_of(
         AccountScore.objects.filter(_among("account_id", ids)),
-        ["account_id", "qualified_at", "computed_at", *CHANGE_FIELDS],
+        ["account_id", "qualified_at", "computed_at", *PREVIOUS_FIELDS],
     )
     previous = {
         a: Previous(q, c, values)
         for a, q, c, values in zip(
             before["account_id"], before["qualified_at"], before["computed_at"],
-            zip(*(before[f] for f in CHANGE_FIELDS), strict=True), strict=True,
+            zip(*(before[f] for f in PREVIOUS_FIELDS), strict=True), strict=True,
         )
     }  # fmt: skip
     return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64))
@@ -636,6 +639,7 @@ class Computed:
     newly_qualified: int
     history: list[int] = field(default_factory=list)  # positions of the accounts that get a ScoreHistory row
     changed: dict[int, Previous | None] = field(default_factory=dict)  # account id -> scores before (None: new)
+    previous: dict[int, Previous] = field(default_factory=dict)  # every account's scores before (read with it)
 
     @property
     def account_ids(self) -> list[int]:
@@ -652,6 +656,23 @@ class Computed:
 
     def account_score_objects(self) -> list[AccountScore]:
         return [AccountScore(**values) for values in self.account_scores]
+
+    def changes(self, hits: RuleStats) -> list[dict[str, Any]]:
+        """What ``scoring.hooks.scores_changed`` announces: the accounts whose tracked values moved or whose rule
+        hits were set or cleared (rows are made for those accounts only)."""
+        candidates = set(self.changed) | {a for _, a in hits.opened_pairs} | {a for _, a in hits.cleared_pairs}
+        if not candidates:
+            return []
+        at = [i for i, a in enumerate(self.account_ids) if a in candidates]
+        tracked = [PREVIOUS_FIELDS.index(f) for f in TRACKED_FIELDS]
+        before = {}
+        for i in at:
+            account_id = self.account_ids[i]
+            was = self.previous.get(account_id)
+            if was is not None:
+                before[account_id] = tuple(was.values[k] for k in tracked)
+        after = [{"account_id": self.account_ids[i], **{f: self.scores[f][i] for f in TRACKED_FIELDS}} for i in at]
+        return score_changes(before=before, after=after, hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs)
 
     def history_objects(self) -> list[ScoreHistory]:
         c = self.scores
@@ -916,7 +937,7 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
         "computed_at": [now] * n_contacts,
     }
     history, changed = _history_rows(scores, chunk.previous, today)
-    return Computed(scores, contact_scores, today, newly, history, changed)
+    return Computed(scores, contact_scores, today, newly, history, changed, chunk.previous)
 
 
 def _ratios(values: np.ndarray) -> list[float | None]:
@@ -933,13 +954,16 @@ def _history_rows(
     day_end = day_start + timedelta(days=1)
     history: list[int] = []
     changed: dict[int, Previous | None] = {}
-    now_values = zip(*(scores[f] for f in CHANGE_FIELDS), strict=True)
+    k = len(CHANGE_FIELDS)
+    now_values = zip(*(scores[f] for f in PREVIOUS_FIELDS), strict=True)
     for i, (account_id, values) in enumerate(zip(scores["account_id"], now_values, strict=True)):
         before = previous.get(account_id)
         if before is None or before.values != values:
-            changed[account_id] = before
-            history.append(i)
-        elif not day_start <= before.computed_at < day_end:
+            changed[account_id] = before  # some tracked value moved (playbooks hear of it)
+            if before is None or before.values[:k] != values[:k]:
+                history.append(i)
+                continue
+        if not day_start <= before.computed_at < day_end:
             history.append(i)
     return history, changed
 
@@ -1042,7 +1066,9 @@ def _chunk_rescore(
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
-        rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=rule_measures(computed.scores))
+        hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=rule_measures(computed.scores))
+        # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
+        scores_changed_announce(changes=computed.changes(hits), computed_at=now.isoformat())
         cleared = marks_clear(account_ids=account_ids, watermark=watermark)
     return RescoreStats(
         accounts=len(chunk.ids),
@@ -1171,7 +1197,7 @@ def _rescore_overlapped(
     """
     raw = connection.connection
     stats = RescoreStats()
-    done: list[tuple[list[int], Measures]] = []
+    done: list[tuple[list[int], Measures, Computed]] = []
 
     def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
         try:
@@ -1197,7 +1223,9 @@ def _rescore_overlapped(
                 config_version=card.version,
             )
         )
-        done.append((computed.account_ids, rule_measures(computed.scores)))
+        # The columns are kept until the rules have run; the explanations are let go (memory).
+        computed.scores["contributions"] = []
+        done.append((computed.account_ids, rule_measures(computed.scores), computed))
         if progress:
             progress(len(ids))
 
@@ -1225,6 +1253,7 @@ def _rescore_overlapped(
         if job is not None:
             job[0].join()
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
-    for ids, measures in done:
-        rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
+    for ids, measures, computed in done:
+        hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
+        scores_changed_announce(changes=computed.changes(hits), computed_at=now.isoformat())
     return stats

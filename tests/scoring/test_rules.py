@@ -168,8 +168,7 @@ def test_the_chunk_wide_evaluation_agrees_with_the_one_account_evaluation():
               for a in ids}  # fmt: skip
     segments = {a: {"Trials"} for a in ids if rng.random() < 0.5}
     counts = {count_key: {a: rng.randint(0, 3) for a in ids}}
-    by_field = {name: [fields[a][name] for a in ids] for name in ("tenure_days", "size_band", "adoption")}
-    columns = _columns(ids, by_field, segments, counts)
+    columns = _columns(ids, fields, segments, counts)
     for _ in range(200):
         conditions = {"match": rng.choice(["all", "any"]), "conditions": rng.sample(leaves, rng.randint(1, 4))}
         mask = _mask(conditions, columns, len(ids))

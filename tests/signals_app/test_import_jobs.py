@@ -21,7 +21,8 @@ def test_a_job_runs_after_commit_and_keeps_every_bad_row(django_capture_on_commi
     AccountFactory(external_id="acme")
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         job = import_job_create(kind="signals", file=SimpleUploadedFile("s.csv", CSV.encode()))
-    assert len(callbacks) == 2  # the job's enqueue, then (from the job) the rescore announcement
+    # the job's enqueue, then (from the job) the rescore announcement, then (from the rescore) its score changes
+    assert len(callbacks) == 3
     job.refresh_from_db()
     assert (job.status, job.rows_read, job.rows_created, job.rows_failed) == ("done", 3, 1, 2)
     assert job.errors == [

@@ -1,0 +1,511 @@
+"""Running playbooks (services): from a batch of changes to runs, tasks and webhook deliveries, set-based.
+
+Per batch (a rescored chunk can be 5,000 accounts): match triggers in memory, then per playbook one conditions
+load, one cooldown query for all, one insert of runs (conflicts ignored: a retried batch adds nothing), one read
+back, one context read, one insert of tasks (conflicts on the one-active-task-per-reason constraint ignored), one
+insert of deliveries. Queries do not grow with the number of accounts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.template import Context
+from django.utils import timezone
+
+from accounts.choices import Movement
+from accounts.models import Account, JourneyStage, Segment, StageTransition
+from scoring.models import AccountScore
+from signals_app.models import SignalRule
+
+from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus
+from .conditions import conditions_mask
+from .experiments import variant_for, variants_ordered
+from .matching import (
+    Clearing,
+    Firing,
+    match_score_changes,
+    match_segment_changes,
+    match_stage_movements,
+)
+from .models import Playbook, PlaybookRun, Task, Team, WebhookDelivery
+from .selectors import playbook_active_list
+from .validation import TEMPLATE_ENGINE
+
+logger = logging.getLogger(__name__)
+
+STAGE_NEWS_MAX_AGE = timedelta(days=7)  # older movements are history being imported, not news to act on
+TOP_CONTRIBUTORS = 5
+
+
+@dataclass
+class RunStats:
+    """What a batch did."""
+
+    fired: int = 0
+    runs: int = 0
+    tasks: int = 0
+    closed: int = 0
+    deliveries: list[int] = field(default_factory=list)
+
+    def add(self, other: RunStats) -> None:
+        self.fired += other.fired
+        self.runs += other.runs
+        self.tasks += other.tasks
+        self.closed += other.closed
+        self.deliveries += other.deliveries
+
+
+def add_business_days(start: datetime, days: int) -> datetime:
+    """``days`` working days (Monday–Friday) after ``start``; 0 is the same day (the next working day on weekends)."""
+    moment = timezone.localtime(start)
+    while moment.weekday() >= 5:
+        moment += timedelta(days=1)
+    left = days
+    while left > 0:
+        moment += timedelta(days=1)
+        if moment.weekday() < 5:
+            left -= 1
+    return moment
+
+
+# --- entry points ----------------------------------------------------------------------------------------------
+
+
+def playbooks_run_score_changes(*, changes: list[dict[str, Any]], computed_at: str) -> RunStats:
+    """Run the score-triggered playbooks over a chunk's score changes (``scoring.hooks.scores_changed``)."""
+    playbooks = playbook_active_list()
+    if not playbooks or not changes:
+        return RunStats()
+    now = timezone.now()
+    rule_names = {p.trigger_params.get("rule") for p in playbooks if isinstance(p.trigger_params, dict)} - {None}
+    rules = dict(SignalRule.objects.filter(name__in=rule_names).values_list("name", "pk")) if rule_names else {}
+    fired, cleared = match_score_changes(
+        playbooks=playbooks, changes=changes, computed_at=computed_at, rules=rules, today=timezone.localdate(now)
+    )
+    return _apply(fired, cleared, now=now, all_playbooks=playbooks)
+
+
+def playbooks_run_stage_movements(*, movements: list[dict[str, Any]]) -> RunStats:
+    """Run the stage-movement playbooks (``accounts.hooks.stages_moved``) and check the goals of those accounts."""
+    now = timezone.now()
+    playbooks = playbook_active_list()
+    stats = RunStats()
+    if playbooks and movements:
+        stage_ids = {m["to_stage"] for m in movements} | {m["from_stage"] for m in movements if m["from_stage"]}
+        stage_keys = {pk: (key, name) for pk, key, name in
+                      JourneyStage.objects.filter(pk__in=stage_ids).values_list("pk", "key", "name")}  # fmt: skip
+        fired = match_stage_movements(
+            playbooks=playbooks, movements=movements, stage_keys=stage_keys, now=now, max_age=STAGE_NEWS_MAX_AGE
+        )
+        stats = _apply(fired, [], now=now, all_playbooks=playbooks)
+    playbook_goals_check(now=now, account_ids=[m["account"] for m in movements])
+    return stats
+
+
+def playbooks_run_segment_changes(*, segment_id: int, entered: list[int], left: list[int], at: str) -> RunStats:
+    """Run the segment playbooks for one segment's membership change (``accounts.hooks.segments_changed``)."""
+    playbooks = playbook_active_list()
+    name = Segment.objects.filter(pk=segment_id).values_list("name", flat=True).first()
+    if not playbooks or name is None:
+        return RunStats()
+    fired, cleared = match_segment_changes(
+        playbooks=playbooks, segment_id=segment_id, segment_name=name, entered=entered, left=left, at=at
+    )
+    return _apply(fired, cleared, now=timezone.now(), all_playbooks=playbooks)
+
+
+# --- the work ----------------------------------------------------------------------------------------------------
+
+
+def _apply(fired: list[Firing], cleared: list[Clearing], *, now: datetime, all_playbooks: list[Playbook]) -> RunStats:
+    stats = RunStats(fired=len(fired))
+    with transaction.atomic():
+        stats.closed = tasks_close_cleared(clearings=cleared, now=now)
+        fired = _assign_variants(fired, all_playbooks)
+        fired = _meeting_conditions(fired, now)
+        fired = _outside_cooldown(fired, now)
+        if not fired:
+            return stats
+        runs = _runs_create(fired, now)
+        stats.runs = len(runs)
+        new = [(f, run) for f in fired if (run := runs.get((f.playbook.pk, f.account_id, f.source_key)))]
+        accounts, scores = _contexts(sorted({f.account_id for f, _ in new}))
+        stats.tasks = _tasks_create(new, now, accounts, scores)
+        stats.deliveries = _deliveries_create(new, now, accounts, scores)
+        if stats.deliveries:
+            ids = list(stats.deliveries)
+            transaction.on_commit(lambda: _deliveries_enqueue(ids))
+    return stats
+
+
+def tasks_close_cleared(*, clearings: Iterable[Clearing], now: datetime | None = None) -> int:
+    """Close the active tasks of switch playbooks whose reason went away (one UPDATE)."""
+    clearings = list(clearings)
+    if not clearings:
+        return 0
+    now = now or timezone.now()
+    match = Q()
+    for c in clearings:
+        match |= Q(playbook_id=c.playbook_id, account_id=c.account_id, reason_key=c.reason_key)
+    return Task.objects.filter(match, status__in=ACTIVE_STATUSES).update(
+        status=TaskStatus.DISMISSED, dismiss_reason=DismissReason.AUTO_CLEARED, closed_at=now, snoozed_until=None,
+        updated_at=now,
+    )  # fmt: skip
+
+
+def _assign_variants(fired: list[Firing], all_playbooks: list[Playbook]) -> list[Firing]:
+    """Keep, for playbooks in an experiment, only the firings of the variant each account is assigned to."""
+    groups: dict[int, list[Playbook]] = defaultdict(list)
+    for pb in all_playbooks:
+        if pb.experiment_group_id and pb.experiment_group.is_active:
+            groups[pb.experiment_group_id].append(pb)
+    ordered = {g: variants_ordered(pbs) for g, pbs in groups.items()}
+    kept = []
+    for f in fired:
+        group = f.playbook.experiment_group_id
+        if group in ordered and ordered[group]:
+            chosen = variant_for(group_id=group, account_id=f.account_id, variants=ordered[group])
+            if chosen.pk != f.playbook.pk:
+                continue
+        kept.append(f)
+    return kept
+
+
+def _meeting_conditions(fired: list[Firing], now: datetime) -> list[Firing]:
+    by_playbook: dict[int, list[Firing]] = defaultdict(list)
+    for f in fired:
+        by_playbook[f.playbook.pk].append(f)
+    kept = []
+    for group in by_playbook.values():
+        conditions = group[0].playbook.conditions
+        if not conditions:
+            kept += group
+            continue
+        ids = sorted({f.account_id for f in group})
+        mask = conditions_mask(conditions, ids, now)
+        holds = {a for a, ok in zip(ids, mask.tolist(), strict=True) if ok}
+        kept += [f for f in group if f.account_id in holds]
+    return kept
+
+
+def _outside_cooldown(fired: list[Firing], now: datetime) -> list[Firing]:
+    """Drop firings within a playbook's cooldown for the account, or already run for the same change (retries);
+    one firing per playbook and account per batch."""
+    if not fired:
+        return []
+    longest = max(f.playbook.cooldown_days for f in fired)
+    recent = PlaybookRun.objects.filter(
+        playbook_id__in={f.playbook.pk for f in fired},
+        account_id__in={f.account_id for f in fired},
+    )
+    recent = recent.filter(
+        Q(fired_at__gte=now - timedelta(days=longest)) | Q(source_key__in={f.source_key for f in fired})
+    )
+    last: dict[tuple[int, int], datetime] = {}
+    done: set[tuple[int, int, str]] = set()
+    for playbook_id, account_id, fired_at, source_key in recent.values_list(
+        "playbook_id", "account_id", "fired_at", "source_key"
+    ):
+        key = (playbook_id, account_id)
+        last[key] = max(last.get(key, fired_at), fired_at)
+        done.add((playbook_id, account_id, source_key))
+    kept, seen = [], set()
+    for f in fired:
+        key = (f.playbook.pk, f.account_id)
+        if key in seen or (f.playbook.pk, f.account_id, f.source_key) in done:
+            continue
+        previous = last.get(key)
+        if previous is not None and previous > now - timedelta(days=f.playbook.cooldown_days):
+            continue
+        seen.add(key)
+        kept.append(f)
+    return kept
+
+
+def _runs_create(fired: list[Firing], now: datetime) -> dict[tuple[int, int, str], PlaybookRun]:
+    runs = []
+    for f in fired:
+        pb = f.playbook
+        deadline = now + timedelta(days=pb.goal_within_days) if pb.goal_kind else None
+        runs.append(PlaybookRun(playbook=pb, account_id=f.account_id, reason_key=f.reason_key[:120],
+                                source_key=f.source_key[:200], variant=pb.variant, trigger=f.detail, fired_at=now,
+                                goal_deadline=deadline))  # fmt: skip
+    PlaybookRun.objects.bulk_create(runs, batch_size=1000, ignore_conflicts=True)
+    # Read back the runs this call created (a concurrent retry's are skipped: same source key, another time).
+    created = PlaybookRun.objects.filter(
+        playbook_id__in={f.playbook.pk for f in fired}, account_id__in={f.account_id for f in fired}, fired_at=now
+    ).select_related("playbook")
+    return {(r.playbook_id, r.account_id, r.source_key): r for r in created}
+
+
+def _contexts(account_ids: list[int]) -> tuple[dict[int, dict], dict[int, dict]]:
+    """The accounts' fields and current scores for templates, reasons, assignment and likelihood (two queries)."""
+    accounts = {
+        row["pk"]: row
+        for row in Account.objects.filter(pk__in=account_ids).values(
+            "pk",
+            "external_id",
+            "name",
+            "domain",
+            "industry",
+            "employees",
+            "country",
+            "owner_id",
+            "owner__email",
+            "owner__first_name",
+            "owner__last_name",
+            "owner__is_active",
+            "stage__name",
+            "stage__key",
+        )  # fmt: skip
+    }
+    score_fields = [f.name for f in AccountScore._meta.concrete_fields if f.name not in ("account", "computed_at")]
+    scores = {row.pop("account_id"): row for row in AccountScore.objects.filter(account_id__in=account_ids).values(
+        "account_id", *score_fields)}  # fmt: skip
+    return accounts, scores
+
+
+def _top_contributors(score: dict, kind: str | None) -> list[dict]:
+    contributions = (score or {}).get("contributions") or {}
+    if kind in ("fit", "engagement", "signal_strength"):
+        lines = list(contributions.get(kind, []))
+    else:  # lead, grade, flags, rules, stages: what built the lead score
+        lines = list(contributions.get("fit", [])) + list(contributions.get("engagement", []))
+    lines = [line for line in lines if line.get("points")]
+    lines.sort(key=lambda line: -abs(line["points"]))
+    return [{"label": line.get("label", ""), "points": line["points"]} for line in lines[:TOP_CONTRIBUTORS]]
+
+
+def _likelihood(score: dict | None) -> float:
+    if not score:
+        return 0.0
+    probability = score.get("conversion_probability")
+    if isinstance(probability, (int, float)):
+        return round(float(probability) * 100, 2)
+    return float(score.get("lead") or 0)
+
+
+def _tasks_create(
+    new: list[tuple[Firing, PlaybookRun]], now: datetime, accounts: dict[int, dict], scores: dict[int, dict]
+) -> int:
+    with_task = [(f, run) for f, run in new if f.playbook.create_task]
+    if not with_task:
+        return 0
+    assignees = _assign(with_task, accounts)
+    teams_of = _first_teams({a for a in assignees.values() if a})
+    compiled: dict[int, tuple[Any, Any]] = {}
+    tasks = []
+    for i, (f, run) in enumerate(with_task):
+        assignee = assignees[i]
+        pb = f.playbook
+        if pb.pk not in compiled:
+            compiled[pb.pk] = (TEMPLATE_ENGINE.from_string(pb.task_title_template or pb.name),
+                               TEMPLATE_ENGINE.from_string(pb.task_body_template or ""))  # fmt: skip
+        account, score = accounts.get(f.account_id), scores.get(f.account_id)
+        if account is None:  # deleted meanwhile
+            continue
+        reason = {
+            **f.detail,
+            "playbook": pb.name,
+            "trigger": pb.trigger_kind,
+            "scores": {k: (score or {}).get(k) for k in ("lead", "fit", "engagement", "grade", "temperature",
+                                                           "signal_strength", "qualified", "surging")},
+            "top": _top_contributors(score, f.detail.get("score")),
+        }  # fmt: skip
+        context = Context({
+            "account": {"name": account["name"] or account["external_id"], "external_id": account["external_id"],
+                        "domain": account["domain"], "industry": account["industry"],
+                        "employees": account["employees"], "country": account["country"],
+                        "stage": account["stage__name"] or "", "stage_key": account["stage__key"] or "",
+                        "owner": account["owner__email"] or ""},
+            "score": {k: v for k, v in (score or {}).items() if k != "contributions"},
+            "reason": reason,
+            "playbook": {"name": pb.name},
+        })  # fmt: skip
+        try:
+            title = compiled[pb.pk][0].render(context).strip() or pb.name
+            body = compiled[pb.pk][1].render(context).strip()
+        except Exception:  # a template that passed validation but fails on these values: keep the task, plainly
+            logger.exception("Task template of playbook %s failed for account %s", pb.pk, f.account_id)
+            title, body = f"{pb.name}: {account['name'] or account['external_id']}", reason["summary"]
+        team_id = pb.assign_team_id or (teams_of.get(assignee) if assignee else None)
+        due = add_business_days(now, pb.due_in_business_days) if pb.due_in_business_days is not None else None
+        tasks.append(Task(account_id=f.account_id, playbook=pb, run=run, reason_key=f.reason_key[:120],
+                          title=title[:300], body=body, reason=reason, status=TaskStatus.OPEN, priority=pb.priority,
+                          due_at=due, assignee_id=assignee, team_id=team_id, likelihood=_likelihood(score),
+                          created_at=now))  # fmt: skip
+    # One active task per account, playbook and reason: an open one already there wins (conflict ignored).
+    Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
+    return Task.objects.filter(run_id__in=[run.pk for _, run in with_task]).count()
+
+
+def _assign(with_task: list[tuple[Firing, PlaybookRun]], accounts: dict[int, dict]) -> dict[int, int | None]:
+    """Assignee per firing (by position): the owner, a round-robin member of the team, a named person, or nobody."""
+    result: dict[int, int | None] = {}
+    round_robin: dict[int, list[int]] = defaultdict(list)  # team id -> positions waiting for a member
+    for i, (f, _) in enumerate(with_task):
+        pb = f.playbook
+        account = accounts.get(f.account_id) or {}
+        if pb.assign_mode == AssignMode.USER:
+            result[i] = pb.assign_user_id
+        elif pb.assign_mode == AssignMode.OWNER and account.get("owner_id") and account.get("owner__is_active"):
+            result[i] = account["owner_id"]
+        elif pb.assign_mode in (AssignMode.OWNER, AssignMode.ROUND_ROBIN) and pb.assign_team_id:
+            round_robin[pb.assign_team_id].append(i)
+            result[i] = None
+        else:
+            result[i] = None
+    if round_robin:
+        members: dict[int, list[int]] = defaultdict(list)
+        for team_id, user_id in (
+            Team.members.through.objects.filter(team_id__in=list(round_robin), user__is_active=True)
+            .order_by("team_id", "user_id")
+            .values_list("team_id", "user_id")
+        ):
+            members[team_id].append(user_id)
+        for team_id, positions in round_robin.items():
+            people = members.get(team_id)
+            if not people:
+                continue
+            start = _cursor_advance(team_id, len(positions))
+            for k, i in enumerate(positions):
+                result[i] = people[(start + k) % len(people)]
+    return result
+
+
+def _cursor_advance(team_id: int, n: int) -> int:
+    """Reserve ``n`` round-robin turns of a team; returns the first. Row-locked, so concurrent workers never hand out
+    the same turns (on SQLite the write lock serialises them)."""
+    team = Team.objects.select_for_update().only("round_robin_cursor").get(pk=team_id)
+    start = team.round_robin_cursor
+    Team.objects.filter(pk=team_id).update(round_robin_cursor=start + n)
+    return start
+
+
+def _first_teams(user_ids: set[int]) -> dict[int, int]:
+    """Each user's first team (by name), for tasks assigned to a person without a playbook team."""
+    if not user_ids:
+        return {}
+    result: dict[int, int] = {}
+    for user_id, team_id in (
+        Team.members.through.objects.filter(user_id__in=user_ids)
+        .order_by("team__name")
+        .values_list("user_id", "team_id")
+    ):
+        result.setdefault(user_id, team_id)
+    return result
+
+
+def _deliveries_create(
+    new: list[tuple[Firing, PlaybookRun]], now: datetime, accounts: dict[int, dict], scores: dict[int, dict]
+) -> list[int]:
+    from .webhooks import delivery_payload
+
+    rows = [
+        WebhookDelivery(
+            playbook=f.playbook,
+            run=run,
+            url=f.playbook.webhook_url,
+            payload=delivery_payload(
+                run=run, detail=f.detail, account=accounts.get(f.account_id) or {}, score=scores.get(f.account_id) or {}
+            ),
+            status=DeliveryStatus.PENDING,
+            created_at=now,
+        )  # fmt: skip
+        for f, run in new
+        if f.playbook.webhook_url
+    ]
+    if not rows:
+        return []
+    created = WebhookDelivery.objects.bulk_create(rows, batch_size=1000)
+    if created and created[0].pk is None:  # a backend that does not return ids
+        return list(
+            WebhookDelivery.objects.filter(created_at=now, run__in=[r.run for r in rows]).values_list("pk", flat=True)
+        )
+    return [d.pk for d in created]
+
+
+def _deliveries_enqueue(ids: list[int]) -> None:
+    from .tasks import webhook_deliver
+
+    for delivery_id in ids:
+        try:
+            webhook_deliver.delay(delivery_id)
+        except Exception:  # broker down: the delivery row stays pending; the beat sweep sends it later
+            logger.exception("Could not queue webhook delivery %s", delivery_id)
+
+
+# --- goals ---------------------------------------------------------------------------------------------------------
+
+GOAL_MOVEMENTS = {GoalKind.CONVERTED: Movement.CONVERSION, GoalKind.EXPANDED: Movement.EXPANSION}
+
+
+def playbook_goals_check(*, now: datetime | None = None, account_ids: Iterable[int] | None = None) -> int:
+    """Record goals reached by pending runs (a stage movement within the deadline, a task done), settle runs whose
+    deadline passed. A few set-based UPDATEs; ``account_ids`` narrows it (after a stage movement)."""
+    now = now or timezone.now()
+    pending = PlaybookRun.objects.filter(goal_checked_at__isnull=True, goal_deadline__isnull=False)
+    if account_ids is not None:
+        pending = pending.filter(account_id__in=list(account_ids))
+    goals = dict(Playbook.objects.exclude(goal_kind="").values_list("pk", "goal_kind"))
+    stages = dict(Playbook.objects.filter(goal_kind=GoalKind.STAGE_REACHED).values_list("pk", "goal_stage"))
+    reached = 0
+
+    def moves(**match: Any):
+        return StageTransition.objects.filter(
+            account_id=OuterRef("account_id"), changed_at__gte=OuterRef("fired_at"),
+            changed_at__lte=OuterRef("goal_deadline"), **match,
+        ).order_by("changed_at")  # fmt: skip
+
+    for kind, movement in GOAL_MOVEMENTS.items():
+        ids = [pk for pk, k in goals.items() if k == kind]
+        if ids:
+            first = moves(movement=movement)
+            reached += (
+                pending.filter(playbook_id__in=ids)
+                .filter(Exists(first))
+                .update(goal_reached_at=Subquery(first.values("changed_at")[:1]), goal_checked_at=now)
+            )
+    for playbook_id, stage_key in stages.items():
+        first = moves(to_stage__key=stage_key)
+        reached += (
+            pending.filter(playbook_id=playbook_id)
+            .filter(Exists(first))
+            .update(goal_reached_at=Subquery(first.values("changed_at")[:1]), goal_checked_at=now)
+        )
+    done_ids = [pk for pk, k in goals.items() if k == GoalKind.TASK_DONE]
+    if done_ids:
+        done = Task.objects.filter(
+            run_id=OuterRef("pk"), status=TaskStatus.DONE, closed_at__lte=OuterRef("goal_deadline")
+        )
+        reached += (
+            pending.filter(playbook_id__in=done_ids)
+            .filter(Exists(done))
+            .update(goal_reached_at=Subquery(done.values("closed_at")[:1]), goal_checked_at=now)
+        )
+    retained = [pk for pk, k in goals.items() if k == GoalKind.RETAINED]
+    if retained:
+        churned = moves(movement=Movement.CHURN)
+        expired = pending.filter(playbook_id__in=retained, goal_deadline__lt=now)
+        expired.filter(Exists(churned)).update(goal_checked_at=now)
+        reached += expired.filter(~Exists(churned)).update(goal_reached_at=F("goal_deadline"), goal_checked_at=now)
+    # Past the deadline without reaching the goal: settled, not reached.
+    pending.filter(goal_deadline__lt=now).update(goal_checked_at=now)
+    return reached
+
+
+def deliveries_pending_ids(*, older_than: timedelta = timedelta(minutes=5)) -> list[int]:
+    """Deliveries never attempted (their task was lost, or the broker was down) or due for a retry."""
+    now = timezone.now()
+    late = Q(status=DeliveryStatus.PENDING, created_at__lt=now - older_than) | Q(
+        status=DeliveryStatus.RETRYING, next_retry_at__lt=now - older_than
+    )
+    return list(WebhookDelivery.objects.filter(late).values_list("pk", flat=True)[:1000])
