@@ -513,10 +513,26 @@ def _group_signals(
     day -= day.min()
     # account (< 2^24) | type (< 2^14) | day (< 2^22) | direction (2 bits) in one key; contact and topic apart
     packed = (account << 38) | (type_idx << 24) | (day << 2) | direction
-    order = np.lexsort((topic, contact, packed))
-    packed, contact, topic = packed[order], contact[order], topic[order]
-    change = np.ones(len(order), dtype=bool)
-    change[1:] = (packed[1:] != packed[:-1]) | (contact[1:] != contact[:-1]) | (topic[1:] != topic[:-1])
+    # One sort of one 64-bit key when the ranks of contact and topic fit beside it (the usual case: a third of the
+    # time of sorting three keys); the same groups, in the same order.
+    contact_rank = np.unique(contact, return_inverse=True)[1].reshape(-1)
+    topic_rank = np.unique(topic, return_inverse=True)[1].reshape(-1)
+    widths = [int(v.max()).bit_length() for v in (account, type_idx, day, contact_rank, topic_rank)]
+    if sum(widths) + 2 <= 63:
+        key = account
+        for part, width in zip((type_idx, day), widths[1:3], strict=True):
+            key = (key << width) | part
+        key = (((key << 2) | direction) << widths[3] | contact_rank) << widths[4] | topic_rank
+        order = np.argsort(key)
+        key = key[order]
+        change = np.ones(len(order), dtype=bool)
+        change[1:] = key[1:] != key[:-1]
+        packed, contact, topic = packed[order], contact[order], topic[order]
+    else:
+        order = np.lexsort((topic, contact, packed))
+        packed, contact, topic = packed[order], contact[order], topic[order]
+        change = np.ones(len(order), dtype=bool)
+        change[1:] = (packed[1:] != packed[:-1]) | (contact[1:] != contact[:-1]) | (topic[1:] != topic[:-1])
     starts = np.flatnonzero(change)
     last = np.maximum.reduceat(epoch[order], starts)
     count = np.diff(np.append(starts, len(order))).astype(np.float64)
@@ -707,10 +723,10 @@ def _lines(
     tailed: np.ndarray | None = None,
 ) -> tuple[list[str], np.ndarray]:
     """Explanation lines of many accounts at once, as JSON text: for each true cell of ``mask`` (accounts × columns),
-    ``heads[column]``, then the cell's whole number from ``middles`` if given (in the ``counted`` columns only, if
-    given), then ``tails[column]`` (where ``tailed`` is true, if given), closing the label; its points are the cell's
-    of ``points``, rounded to 2 decimals. Returns, per account, its lines joined by commas (in column order), and the
-    sum of their rounded points."""
+    ``heads[column]`` (from ``_json_head``), then the cell's whole number from ``middles`` if given (in the ``counted``
+    columns only, if given), then ``tails[column]`` (escaped by ``_json_text``; where ``tailed`` is true, if given),
+    closing the label; its points are the cell's of ``points``, rounded to 2 decimals. Returns, per account, its
+    lines joined by commas (in column order), and the sum of their rounded points."""
     n = mask.shape[0]
     rows, cols = np.nonzero(mask)
     col_l = cols.tolist()
