@@ -9,7 +9,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import django_filters
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
@@ -17,6 +17,7 @@ from drf_spectacular.utils import extend_schema_field
 from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
 from accounts.models import SegmentMembership
 from scoring.choices import Grade
+from scoring.filters import AccountScoreFilterSet
 from scoring.models import AccountScore
 
 from .choices import ACTIVE_STATUSES, DueFilter, InboxView, Priority, TaskStatus
@@ -82,8 +83,8 @@ class TaskFilterSet(django_filters.FilterSet):
             return queryset
         if value == InboxView.UNASSIGNED:
             return queryset.filter(assignee__isnull=True)
-        if user is None or not getattr(user, "is_authenticated", False):
-            return queryset.none()
+        if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+            return queryset.none()  # nobody (an API key) has tasks of their own or a team
         if value == InboxView.MINE:
             return queryset.filter(assignee_id=user.pk)
         return queryset.filter(team_id__in=team_ids_for_user(user=user))
@@ -128,3 +129,97 @@ class TaskFilterSet(django_filters.FilterSet):
         if not value:
             return queryset
         return queryset.filter(Q(title__icontains=value) | Q(account__name__icontains=value))
+
+
+# --- web UI account lists (added by the inbox work) ----------------------------------------------------------------
+
+HAS_CONVERSION = any(f.name == "conversion_probability" for f in AccountScore._meta.concrete_fields)
+# "Likelihood to buy": the conversion probability when the ML work provides it, else the lead score.
+LIKELIHOOD_FIELD = "conversion_probability" if HAS_CONVERSION else "lead"
+AT_RISK_RULE = "Potential problem account"
+
+
+class AccountListFilterSet(AccountScoreFilterSet):
+    """The account lists (call list, surging, at risk, all accounts and saved views) over current scores: the score
+    filters of the API plus search, segment, owner, at-risk, signal strength and "signals of a type in a window"."""
+
+    q = django_filters.CharFilter(method="filter_q", label="Search", help_text="Part of the name, domain or id.")
+    segment = IntegerFilter(method="filter_segment", help_text="Id of a segment: its current members.")
+    owner = django_filters.CharFilter(field_name="account__owner__username", label="Owner")
+    at_risk = django_filters.BooleanFilter(method="filter_at_risk", label="At risk")
+    strength_min = django_filters.NumberFilter(field_name="signal_strength", lookup_expr="gte", label="Strength from")
+    signal_type = django_filters.CharFilter(method="filter_signals", label="Signal type")
+    signal_days = IntegerFilter(method="filter_noop", label="Within days", min_value=1, max_value=3650)
+    signal_min = IntegerFilter(method="filter_noop", label="At least", min_value=1, max_value=100_000)
+    ordering = StableOrderingFilter(
+        fields=(("likelihood", "likelihood"), ("lead", "lead"), ("engagement", "engagement"), ("fit", "fit"),
+                ("signal_strength", "signal_strength"), ("account__name", "name"), ("qualified_at", "qualified_at"))
+    )  # fmt: skip
+
+    if HAS_HEALTH:
+        health = django_filters.CharFilter(method="filter_health", label="Health")
+
+    class Meta(AccountScoreFilterSet.Meta):
+        fields = ["grade", "temperature", "qualified", "surging"]
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        # "likelihood" is a name for whichever column measures the chance to buy (see LIKELIHOOD_FIELD).
+        return super().filter_queryset(queryset.annotate(likelihood=F(LIKELIHOOD_FIELD)))
+
+    def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        value = value.strip()[:100]
+        if not value:
+            return queryset
+        return queryset.filter(
+            Q(account__name__icontains=value) | Q(account__domain__icontains=value) | Q(account__external_id=value)
+        )
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def filter_segment(self, queryset: QuerySet, name: str, value: int | None) -> QuerySet:
+        if value is None:
+            return queryset
+        members = SegmentMembership.objects.filter(segment_id=value, exited_at__isnull=True).values("account_id")
+        return queryset.filter(account_id__in=members)
+
+    def filter_at_risk(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if not value:
+            return queryset
+        from signals_app.models import RuleHit
+
+        hits = RuleHit.objects.filter(rule__name=AT_RISK_RULE, cleared_at__isnull=True).values("account_id")
+        risky = Q(account_id__in=hits)
+        if HAS_HEALTH:
+            risky |= Q(health="bad")
+        return queryset.filter(risky)
+
+    def filter_health(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        wanted = [v.strip() for v in value.split(",") if v.strip()]
+        return queryset.filter(health__in=wanted) if wanted else queryset
+
+    def filter_noop(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
+        return queryset  # read by filter_signals
+
+    def filter_signals(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        """Accounts with at least ``signal_min`` (1) signals of the type in the last ``signal_days`` (30): one
+        grouped subquery over the (type, time) index."""
+        from django.db.models import Count
+
+        from signals_app.models import Signal, SignalType
+
+        key = value.strip()
+        if not key:
+            return queryset
+        type_id = SignalType.objects.filter(key=key).values_list("pk", flat=True).first()
+        if type_id is None:
+            return queryset.none()
+        days = self.form.cleaned_data.get("signal_days") or 30
+        at_least = self.form.cleaned_data.get("signal_min") or 1
+        since = timezone.now() - timedelta(days=days)
+        matching = (
+            Signal.objects.filter(type_id=type_id, occurred_at__gte=since, account_id__isnull=False)
+            .values("account_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gte=at_least)
+            .values("account_id")
+        )
+        return queryset.filter(account_id__in=matching)

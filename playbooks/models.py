@@ -285,11 +285,41 @@ class WebhookDelivery(models.Model):
         return f"{self.url} ({self.status}, {self.attempts} attempts)"
 
 
+# --- web UI (added by the inbox work) ------------------------------------------------------------------------------
+
+
+class SavedView(models.Model):
+    """A person's named filters of the inbox or of an account list, to open again in one click."""
+
+    class Kind(models.TextChoices):
+        INBOX = "inbox", "Inbox"
+        CALL = "call", "Call list"
+        SURGING = "surging", "Surging accounts"
+        AT_RISK = "at_risk", "At-risk accounts"
+        ACCOUNTS = "accounts", "Accounts"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="klearly_saved_views")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.INBOX)
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True, help_text="The page's query string (its filters).")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "kind", "name"], name="saved_view_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 __all__ = [
     "DismissReason",
     "ExperimentGroup",
     "Playbook",
     "PlaybookRun",
+    "SavedView",
     "Task",
     "TaskComment",
     "TaskOutcome",

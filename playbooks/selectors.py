@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from accounts.models import Account
 
@@ -22,7 +22,7 @@ def user_sees_all(user: AbstractBaseUser | AnonymousUser | None) -> bool:
 
 def team_ids_for_user(*, user: Any) -> list[int]:
     """Ids of the teams a user belongs to (cached on the user object for the request)."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         return []
     cached = getattr(user, "_klearly_team_ids", None)
     if cached is None:
@@ -59,15 +59,16 @@ def account_visibility_q(*, user: Any, prefix: str = "") -> Q:
         return Q(**{f"{prefix}pk__in": []})
     teams = team_ids_for_user(user=user)
     owned = Q(**{f"{prefix}owner_id__in": teammate_ids_for_user(user=user)})
-    if not teams:
-        return owned | Q(**{f"{prefix}tasks__assignee_id": user.pk})
-    team_tasks = Task.objects.filter(team_id__in=teams).values("account_id")
-    return owned | Q(**{f"{prefix}pk__in": team_tasks})
+    # EXISTS rather than a join: no duplicate rows, and an ordered, limited list probes the (account, status) index
+    # per row instead of hashing every task of the team first.
+    tasks = Task.objects.filter(account_id=OuterRef(f"{prefix}pk"))
+    mine_or_team = Q(assignee_id=user.pk) | Q(team_id__in=teams) if teams else Q(assignee_id=user.pk)
+    return owned | Q(Exists(tasks.filter(mine_or_team)))
 
 
 def account_list_for_user(*, user: Any) -> QuerySet[Account]:
     """Accounts the user may see."""
-    return Account.objects.filter(account_visibility_q(user=user)).distinct()
+    return Account.objects.filter(account_visibility_q(user=user))
 
 
 def task_list_for_user(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Task]:
@@ -130,3 +131,64 @@ def run_list(*, playbook: Playbook | None = None) -> QuerySet[PlaybookRun]:
 def delivery_list() -> QuerySet[WebhookDelivery]:
     """Webhook deliveries, newest first."""
     return WebhookDelivery.objects.select_related("playbook").order_by("-created_at", "-id")
+
+
+# --- web UI reads (added by the inbox work) ------------------------------------------------------------------------
+
+
+def task_open_counts_for_user(*, user: Any) -> dict[str, int]:
+    """Open (not snoozed, not closed) tasks per inbox view (mine, team, unassigned, all): the numbers beside the
+    views, in one aggregate query."""
+    from .choices import TaskStatus
+
+    teams = team_ids_for_user(user=user)
+    pk = getattr(user, "pk", None)
+    return Task.objects.filter(task_visibility_q(user=user), status=TaskStatus.OPEN).aggregate(
+        mine=Count("pk", filter=Q(assignee_id=pk)),
+        team=Count("pk", filter=Q(team_id__in=teams)) if teams else Count("pk", filter=Q(pk__in=[])),
+        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
+        all=Count("pk"),
+    )
+
+
+def account_get_for_user(*, user: Any, account_id: int) -> Account | None:
+    """One account the user may see, with its stage, owner and current scores joined, or None."""
+    return (
+        Account.objects.filter(account_visibility_q(user=user), pk=account_id)
+        .select_related("stage", "owner", "score")
+        .first()
+    )
+
+
+def account_scores_for_user(*, user: Any) -> QuerySet:
+    """Current scores of the accounts the user may see, with account, stage and owner joined (the account lists)."""
+    from scoring.models import AccountScore
+
+    return AccountScore.objects.filter(account_visibility_q(user=user, prefix="account__")).select_related(
+        "account", "account__stage", "account__owner"
+    )
+
+
+def account_task_list(*, account_id: int, user: Any, limit: int = 20) -> list[Task]:
+    """An account's tasks the user may see: active ones first, then the latest closed."""
+    from .choices import ACTIVE_STATUSES
+
+    tasks = Task.objects.filter(task_visibility_q(user=user), account_id=account_id).select_related(
+        "playbook", "assignee"
+    )
+    active = list(tasks.filter(status__in=ACTIVE_STATUSES).order_by("-priority", "due_at", "-id")[:limit])
+    closed = list(
+        tasks.exclude(status__in=ACTIVE_STATUSES).order_by("-closed_at", "-id")[: max(limit - len(active), 5)]
+    )
+    return active + closed
+
+
+def account_signal_timeline(*, account_id: int) -> QuerySet:
+    """An account's signals, newest first, with type, topic and contact joined (filtered by ``SignalFilterSet``)."""
+    from signals_app.models import Signal
+
+    return (
+        Signal.objects.filter(account_id=account_id)
+        .select_related("type", "topic", "topic__parent", "contact")
+        .order_by("-occurred_at", "-id")
+    )

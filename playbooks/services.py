@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .choices import ACTIVE_STATUSES, DismissReason, TaskOutcome, TaskStatus
-from .models import Task, TaskComment, Team
+from .models import SavedView, Task, TaskComment, Team
 from .selectors import task_visibility_q
 
 MAX_BULK = 1000
@@ -191,12 +191,22 @@ def tasks_bulk_snooze(*, task_ids: Iterable[Any], until: date | datetime, user: 
     )
 
 
+def _closer(user: Any) -> Any:
+    """Who closes: the user, or nobody when the caller is not a person (an API key)."""
+    return user if user is not None and getattr(user, "_meta", None) is not None else None
+
+
 def tasks_bulk_complete(*, task_ids: Iterable[Any], outcome: str, user: Any) -> int:
     """Complete many tasks with one outcome in one UPDATE."""
     outcome = _outcome(outcome)
     now = timezone.now()
     return _bulk_targets(task_ids, user).update(
-        status=TaskStatus.DONE, outcome=outcome, closed_at=now, closed_by=user, snoozed_until=None, updated_at=now
+        status=TaskStatus.DONE,
+        outcome=outcome,
+        closed_at=now,
+        closed_by=_closer(user),
+        snoozed_until=None,
+        updated_at=now,
     )
 
 
@@ -205,7 +215,7 @@ def tasks_bulk_dismiss(*, task_ids: Iterable[Any], reason: str, user: Any) -> in
     reason = _dismiss_reason(reason)
     now = timezone.now()
     return _bulk_targets(task_ids, user).update(
-        status=TaskStatus.DISMISSED, dismiss_reason=reason, closed_at=now, closed_by=user, snoozed_until=None,
+        status=TaskStatus.DISMISSED, dismiss_reason=reason, closed_at=now, closed_by=_closer(user), snoozed_until=None,
         updated_at=now,
     )  # fmt: skip
 
@@ -223,3 +233,19 @@ def team_set_members(*, team: Team, user_ids: Iterable[int]) -> Team:
     """Replace a team's members."""
     team.members.set(list(user_ids))
     return team
+
+
+# --- web UI writes (added by the inbox work) -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def saved_view_save(*, owner: Any, kind: str, name: str, query: str) -> SavedView:
+    """Save a page's filters under a name for its owner; the same name again replaces the filters."""
+    view, _ = SavedView.objects.update_or_create(owner=owner, kind=kind, name=name[:80], defaults={"query": query})
+    return view
+
+
+@transaction.atomic
+def saved_view_delete(*, saved_view: SavedView) -> None:
+    """Forget a saved view."""
+    saved_view.delete()

@@ -1,0 +1,297 @@
+"""What the web pages show, shaped from rows the selectors read: a task row with its reason in words, an account
+page with every score and its explanation. No writes; the queries each page makes are fixed in number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
+
+from django.core.exceptions import ObjectDoesNotExist
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+
+from accounts.models import Account, JourneyStage, SegmentMembership
+from scoring.models import AccountScore, ScoreHistory
+from scoring.selectors import contact_score_list, score_history_list
+from signals_app.models import RuleHit
+
+from .charts import Series
+from .choices import ACTIVE_STATUSES, TaskStatus
+from .models import Task
+
+_SCORE_FIELDS = {f.name for f in AccountScore._meta.concrete_fields}
+_HISTORY_FIELDS = {f.name for f in ScoreHistory._meta.concrete_fields}
+HAS_HEALTH = "health" in _SCORE_FIELDS
+HAS_CONVERSION = "conversion_probability" in _SCORE_FIELDS
+HEALTH_CHOICES = [("good", "Good"), ("normal", "Normal"), ("bad", "Bad")]
+# Probabilities the ML work adds to the scores (shown, and charted from the history, when the columns exist).
+PROBABILITIES = [
+    ("conversion_probability", "Conversion"),
+    ("expansion_probability", "Expansion"),
+    ("churn_probability", "Churn"),
+]
+SCORE_KINDS = [
+    ("lead", "Lead score", "Fit + engagement; qualified at the threshold."),
+    ("fit", "Fit", "Who they are: account and contact fields, minus data-quality penalties."),
+    ("engagement", "Engagement", "What they did: points per signal, weighted by topic and decayed by age."),
+    ("signal_strength", "Signal strength", "Boosted points of the recent window, against the account's baseline."),
+]
+HISTORY_DAYS = 180
+CONTACTS_SHOWN = 25
+CLEARED_HITS_SHOWN = 5
+
+
+def _score_of(account: Account) -> AccountScore | None:
+    try:
+        return account.score
+    except ObjectDoesNotExist:
+        return None
+
+
+def _points(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def contributors_from(raw: Any, limit: int = 5) -> list[tuple[str, float | None]]:
+    """Explanation lines (``{label, points}`` dicts or ``[label, points]`` pairs) as (label, points), largest first."""
+    lines: list[tuple[str, float | None]] = []
+    for item in raw or []:
+        if isinstance(item, dict):
+            label = str(item.get("label") or item.get("name") or item.get("feature") or "")
+            points = _points(item.get("points", item.get("value", item.get("impact"))))
+        elif isinstance(item, list | tuple) and item:
+            label, points = str(item[0]), _points(item[1]) if len(item) > 1 else None
+        else:
+            label, points = str(item), None
+        if label:
+            lines.append((label, points))
+    lines.sort(key=lambda line: -abs(line[1] or 0))
+    return lines[:limit]
+
+
+def change_text(change: Any) -> str:
+    """The change that fired a playbook, in words ("Lead score 58 → 71")."""
+    if not change:
+        return ""
+    if isinstance(change, str):
+        return change
+    if isinstance(change, dict):
+        if change.get("text") or change.get("summary"):
+            return str(change.get("text") or change.get("summary"))
+        name = str(change.get("label") or change.get("score") or change.get("kind") or "").replace("_", " ")
+        before = change.get("from", change.get("before", change.get("old")))
+        after = change.get("to", change.get("after", change.get("new")))
+        if before is not None or after is not None:
+            fmt = lambda v: f"{v:g}" if isinstance(v, int | float) else ("—" if v is None else str(v))  # noqa: E731
+            return f"{name.capitalize()} {fmt(before)} → {fmt(after)}".strip()
+        return name.capitalize()
+    return str(change)
+
+
+SCORE_LABELS = {"lead": "lead score", "signal_strength": "signal strength"}
+
+
+def _numeric(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@cache
+def url_pattern(name: str) -> str:
+    """A URL with one integer argument as a format string: the inbox builds hundreds per page, and ``reverse`` for
+    each one costs more than the rest of the row."""
+    marker = 987654321
+    return reverse(name, args=[marker]).replace(str(marker), "{}")
+
+
+@dataclass
+class TaskRow:
+    """A task as the inbox shows it (everything a row prints is worked out here, once, in Python)."""
+
+    task: Task
+    summary: str
+    change: str
+    contributors: list[tuple[str, float | None]]
+    score: AccountScore | None
+    overdue: bool
+    due_today: bool
+    closed_label: str
+    due_label: str = ""
+    assignee_name: str = ""
+    detail_url: str = ""
+    account_url: str = ""
+
+    @property
+    def pk(self) -> int:
+        return self.task.pk
+
+    @property
+    def is_active(self) -> bool:
+        return self.task.status in ACTIVE_STATUSES
+
+
+def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
+    """A task with its reason in words: the summary, the change that fired it and the top contributors then."""
+    now = now or timezone.now()
+    reason = task.reason if isinstance(task.reason, dict) else {}
+    # The playbooks engine stores the top contributors under "top" and the change as score/before/after.
+    contributors = contributors_from(reason.get("top") or reason.get("contributors") or reason.get("top_contributors"))
+    change = change_text(reason.get("change"))
+    before, after = reason.get("before"), reason.get("after")
+    if not change and _numeric(before) and _numeric(after):
+        name = SCORE_LABELS.get(str(reason.get("score")), str(reason.get("score") or "").replace("_", " "))
+        change = f"{name.capitalize()} {before:g} → {after:g}"
+    closed = ""
+    if task.status == TaskStatus.DONE:
+        closed = f"Done: {task.get_outcome_display()}" if task.outcome else "Done"
+    elif task.status == TaskStatus.DISMISSED:
+        closed = f"Dismissed: {task.get_dismiss_reason_display()}" if task.dismiss_reason else "Dismissed"
+    elif task.status == TaskStatus.SNOOZED and task.snoozed_until:
+        closed = f"Snoozed until {timezone.localtime(task.snoozed_until):%b %d}"
+    due_today = bool(task.due_at and timezone.localdate(task.due_at) == timezone.localdate(now))
+    overdue = bool(task.due_at and task.due_at < now and task.status in ACTIVE_STATUSES)
+    due_label = ""
+    if task.due_at:
+        if overdue:
+            due_label = f"overdue {timesince(task.due_at, now, depth=1)}"
+        elif due_today:
+            due_label = "due today"
+        else:
+            local = timezone.localtime(task.due_at)
+            due_label = f"due {local:%b} {local.day}"
+    assignee = task.assignee
+    return TaskRow(
+        task=task,
+        summary=str(reason.get("summary") or ""),
+        change=change,
+        contributors=contributors,
+        score=_score_of(task.account),
+        overdue=overdue,
+        due_today=due_today,
+        closed_label=closed,
+        due_label=due_label,
+        assignee_name=(assignee.get_full_name() or assignee.username) if assignee else "",
+        detail_url=url_pattern("web:task").format(task.pk),
+        account_url=url_pattern("web:account").format(task.account_id),
+    )
+
+
+@dataclass
+class ScoreBlock:
+    """One score with its value, band and explanation lines."""
+
+    key: str
+    title: str
+    help: str
+    value: float
+    lines: list[tuple[str, float | None]]
+    more: list[tuple[str, float | None]] = field(default_factory=list)
+
+
+@dataclass
+class AccountPage:
+    """Everything the account page shows besides the timeline (which pages on its own)."""
+
+    score: AccountScore | None
+    blocks: list[ScoreBlock]
+    probabilities: list[tuple[str, float, list[tuple[str, float | None]]]]
+    history: list[ScoreHistory]
+    probability_series: list[Series]
+    segments: list[SegmentMembership]
+    open_hits: list[RuleHit]
+    cleared_hits: list[RuleHit]
+    contacts: list[Any]
+    tasks: list[TaskRow]
+    health: str
+
+
+def account_page(account: Account, *, user: Any) -> AccountPage:
+    """An account's scores with explanations, history, segments, rule hits, contacts and tasks (fixed queries)."""
+    from . import selectors
+
+    score = _score_of(account)
+    blocks: list[ScoreBlock] = []
+    probabilities: list[tuple[str, float, list[tuple[str, float | None]]]] = []
+    if score is not None:
+        contributions = score.contributions if isinstance(score.contributions, dict) else {}
+        for key, title, help_text in SCORE_KINDS:
+            lines = contributors_from(contributions.get(key), limit=100)
+            blocks.append(ScoreBlock(key, title, help_text, getattr(score, key), lines[:6], lines[6:]))
+        for name, label in PROBABILITIES:
+            value = getattr(score, name, None) if name in _SCORE_FIELDS else None
+            if value is not None:
+                reasons = contributors_from(
+                    contributions.get(name) or contributions.get(name.replace("_probability", ""))
+                )
+                probabilities.append((label, float(value), reasons))
+    since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
+    history = list(score_history_list(account_id=account.pk).filter(date__gte=since))
+    series = [
+        Series(label, [(h.date, _percent(getattr(h, name))) for h in history])
+        for name, label in PROBABILITIES
+        if name in _HISTORY_FIELDS
+    ]
+    series = [s for s in series if any(value is not None for _, value in s.points)]
+    segments = list(SegmentMembership.objects.filter(account=account, exited_at__isnull=True).select_related("segment"))
+    hits = list(
+        RuleHit.objects.filter(account=account)
+        .select_related("rule")
+        .order_by("cleared_at", "-set_at")[: 20 + CLEARED_HITS_SHOWN]
+    )
+    open_hits = [h for h in hits if h.cleared_at is None]
+    cleared_hits = [h for h in hits if h.cleared_at is not None][:CLEARED_HITS_SHOWN]
+    contacts = list(contact_score_list(account_id=account.pk)[:CONTACTS_SHOWN])
+    tasks = selectors.account_task_list(account_id=account.pk, user=user)
+    for task in tasks:
+        task.account = account  # the page's account, scores already joined: no query per task
+    task_rows = [task_row(task) for task in tasks]
+    health = str(getattr(score, "health", "") or "") if score is not None else ""
+    return AccountPage(
+        score=score,
+        blocks=blocks,
+        probabilities=probabilities,
+        history=history,
+        probability_series=series,
+        segments=segments,
+        open_hits=open_hits,
+        cleared_hits=cleared_hits,
+        contacts=contacts,
+        tasks=task_rows,
+        health=health,
+    )
+
+
+def _percent(value: Any) -> float | None:
+    number = _points(value)
+    return None if number is None else number * 100
+
+
+@dataclass
+class AccountRow:
+    """An account in a list: the account, its scores and the likelihood to buy."""
+
+    score: AccountScore
+    likelihood: float
+    likelihood_is_probability: bool
+
+    @property
+    def account(self) -> Account:
+        return self.score.account
+
+
+def account_row(score: AccountScore) -> AccountRow:
+    """A list row: conversion probability (as %) when the ML work provides it, else the lead score."""
+    probability = getattr(score, "conversion_probability", None) if HAS_CONVERSION else None
+    if probability is not None:
+        return AccountRow(score, float(probability) * 100, True)
+    return AccountRow(score, score.lead, False)
+
+
+def stage_choices() -> list[tuple[str, str]]:
+    """Journey stages for a filter (key, name), in journey order."""
+    return list(JourneyStage.objects.values_list("key", "name"))

@@ -1,0 +1,38 @@
+"""Small template filters of the web UI."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def points(value: Any) -> str:
+    """A contribution as signed points: "+12.5", "−5", "" when unknown."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return ""
+    text = f"{abs(number):.1f}".rstrip("0").rstrip(".")
+    return f"+{text}" if number >= 0 else f"−{text}"
+
+
+@register.filter
+def percent(value: Any, digits: int = 0) -> str:
+    """A 0–1 probability as a percentage ("42%")."""
+    try:
+        return f"{float(value) * 100:.{int(digits)}f}%"
+    except (TypeError, ValueError):
+        return "—"
+
+
+@register.filter
+def bar(value: Any, top: Any = 100) -> int:
+    """A value as a width percentage (0–100) of ``top``, for the small bars."""
+    try:
+        return max(0, min(100, round(float(value) / float(top) * 100)))
+    except (TypeError, ValueError, ZeroDivisionError):
+        return 0

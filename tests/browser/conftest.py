@@ -1,0 +1,99 @@
+"""Browser tests: Debian's Chromium driven by Playwright against a live server (marked ``services``; .ci/run
+installs chromium when this folder exists)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+# Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make around it are
+# ordinary synchronous calls, so Django's async guard must not refuse them.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("KLEARLY_CHROMIUM", "/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not shutil.which(CHROMIUM):
+        pytest.fail(f"the browser tests need Chromium at {CHROMIUM} (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(viewport={"width": 1400, "height": 900}, base_url=live_server.url)
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def cs_world(transactional_db):
+    """A CS operator with four tasks on scored accounts (one with a score history and a rule hit)."""
+    from scoring.models import AccountScore, ScoreHistory
+    from signals_app.models import RuleHit, SignalRule
+    from tests.factories import AccountFactory, UserFactory
+    from tests.playbooks.factories import PlaybookFactory, TaskFactory, TeamFactory
+
+    alice = UserFactory(username="cs.alice", first_name="Alice", last_name="Martin")
+    alice.set_password("klearly-demo")
+    alice.save()
+    team = TeamFactory(name="CS team")
+    team.members.add(alice)
+    playbook = PlaybookFactory(name="Trial to paid", assign_team=team)
+    now = timezone.now()
+    reason = {
+        "summary": "Lead score crossed 65",
+        "score": "lead",
+        "before": 58,
+        "after": 71,
+        "top": [{"label": "Pricing page view × 4", "points": 18.5}, {"label": "Demo request", "points": 12}],
+    }
+    tasks = {}
+    for i, (name, grade, lead) in enumerate(
+        (("Acme", "A", 88), ("Globex", "A", 81), ("Initech", "C", 45), ("Umbrella", "B", 66))
+    ):
+        account = AccountFactory(name=name, owner=alice)
+        AccountScore.objects.create(
+            account=account, lead=lead, fit=50, engagement=lead - 50, grade=grade, qualified=lead >= 65,
+            computed_at=now, contributions={"fit": [{"source": "fit_rule", "label": "Software company", "points": 30}]},
+        )  # fmt: skip
+        for days in range(0, 60, 5):
+            ScoreHistory.objects.create(
+                account=account, date=timezone.localdate() - timedelta(days=days), fit=50, engagement=lead - 50 - days / 3,
+                lead=lead - days / 2, signal_strength=10, grade=grade, temperature="warm", qualified=False, surging=False,
+                config_version=1, computed_at=now,
+            )  # fmt: skip
+        tasks[name] = TaskFactory(
+            account=account, team=team, assignee=alice, playbook=playbook, title=f"Call {name}", reason=reason,
+            priority=4 - i, due_at=now + timedelta(days=i), likelihood=lead,
+        )  # fmt: skip
+    # get_or_create: transactional tests flush the rows data migrations made.
+    rule, _ = SignalRule.objects.get_or_create(
+        name="Potential problem account", defaults={"conditions": {"match": "all", "conditions": []}}
+    )
+    RuleHit.objects.create(rule=rule, account=tasks["Acme"].account, set_at=now, evaluated_at=now)
+    return {"alice": alice, "tasks": tasks}
+
+
+def log_in(page, username: str = "cs.alice", password: str = "klearly-demo") -> None:
+    page.goto("/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("#tasklist")
