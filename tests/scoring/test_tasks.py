@@ -179,10 +179,13 @@ def test_a_change_touching_most_accounts_asks_for_one_full_rescore_instead_of_ma
     monkeypatch.setattr(tasks, "rescore_marked_enqueue", lambda **kw: None)  # keep the marks to count them
     accounts = [AccountFactory() for _ in range(8)]
     with django_capture_on_commit_callbacks(execute=True):
-        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[:2]])  # a few: marks
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[:2]], all_when_most=True)  # a few: marks
     assert RescoreMark.objects.count() == 2 and queued_full == []
     with django_capture_on_commit_callbacks(execute=True):
-        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[:4]])
-        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[4:]])
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[:4]], all_when_most=True)
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[4:]], all_when_most=True)
     assert RescoreMark.objects.count() == 2  # no mark per account
     assert queued_full == [{"countdown": tasks.ALL_DEBOUNCE_SECONDS}]
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts])  # a batch writer (import): always marks
+    assert RescoreMark.objects.count() == 10 and len(queued_full) == 1
