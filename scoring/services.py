@@ -673,10 +673,13 @@ class Computed:
     def account_score_objects(self) -> list[AccountScore]:
         return [AccountScore(**values) for values in self.account_scores]
 
-    def changes(self, hits: RuleStats) -> list[dict[str, Any]]:
-        """What ``scoring.hooks.scores_changed`` announces: the accounts whose tracked values moved or whose rule
-        hits were set or cleared (rows are made for those accounts only)."""
+    def changes(self, hits: RuleStats, ml: Any = None) -> list[dict[str, Any]]:
+        """What ``scoring.hooks.scores_changed`` announces: the accounts whose tracked values (scores, and the
+        predictions' in ``ml``, a ``scoring.predictions.PredictionChanges``) moved or whose rule hits were set or
+        cleared (rows are made for those accounts only)."""
         candidates = set(self.changed) | {a for _, a in hits.opened_pairs} | {a for _, a in hits.cleared_pairs}
+        if ml is not None:
+            candidates |= {a for a, values in ml.after.items() if ml.before.get(a) != values}
         if not candidates:
             return []
         at = [i for i, a in enumerate(self.account_ids) if a in candidates]
@@ -688,7 +691,8 @@ class Computed:
             if was is not None:
                 before[account_id] = tuple(was.values[k] for k in tracked)
         after = [{"account_id": self.account_ids[i], **{f: self.scores[f][i] for f in TRACKED_FIELDS}} for i in at]
-        return score_changes(before=before, after=after, hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs)
+        values = ml.merged(before=before, after=after) if ml is not None else {"before": before, "after": after}
+        return score_changes(**values, hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs)
 
     def history_objects(self) -> list[ScoreHistory]:
         c = self.scores
@@ -1083,8 +1087,9 @@ def _chunk_rescore(
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
         hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=rule_measures(computed.scores))
+        ml = _predict(account_ids, now, signals)
         # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
-        scores_changed_announce(changes=computed.changes(hits), computed_at=now.isoformat())
+        scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
         cleared = marks_clear(account_ids=account_ids, watermark=watermark)
     return RescoreStats(
         accounts=len(chunk.ids),
@@ -1271,5 +1276,16 @@ def _rescore_overlapped(
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
     for ids, measures, computed in done:
         hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
-        scores_changed_announce(changes=computed.changes(hits), computed_at=now.isoformat())
+        ml = _predict(ids, now, signals)
+        scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
     return stats
+
+
+def _predict(account_ids: Sequence[int], now: datetime, signals: SignalBuckets | None) -> Any:
+    """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``); returns
+    their before/after values for ``scores_changed``."""
+    from .predictions import predictions_refresh
+
+    ids = np.array(sorted(account_ids), dtype=np.int64)
+    chunk_signals = None if signals is None else signals.take(ids)
+    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals)

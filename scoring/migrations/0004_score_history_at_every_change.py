@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0003_rescore_mark'),
-        ('scoring', '0002_default_scorecard'),
+        ('scoring', '0003_predictive'),
     ]
 
     operations = [
