@@ -277,6 +277,8 @@ SPECTACULAR_SETTINGS = {
         "SignalCategoryEnum": "signals_app.choices.SignalCategory",
         "StageKindEnum": "accounts.choices.StageKind",
         "MovementEnum": "accounts.choices.Movement",
+        "PredictiveOutcomeEnum": "scoring.choices.Outcome",
+        "TaskOutcomeEnum": "playbooks.choices.TaskOutcome",
     },
     # Swagger UI's files come from the drf-spectacular-sidecar package: /api/docs/ works without internet.
     "SWAGGER_UI_DIST": "SIDECAR",

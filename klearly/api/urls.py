@@ -28,6 +28,7 @@ router.register("signals", signals_views.SignalViewSet, basename="signal")
 router.register("signal-types", signals_views.SignalTypeViewSet, basename="signal-type")
 router.register("signal-topics", signals_views.SignalTopicViewSet, basename="signal-topic")
 router.register("scores", scoring_views.AccountScoreViewSet, basename="score")
+router.register("predictive-models", scoring_views.PredictiveModelViewSet, basename="predictive-model")
 router.register("tasks", playbooks_views.TaskViewSet, basename="task")
 router.register("playbooks", playbooks_views.PlaybookViewSet, basename="playbook")
 

@@ -235,3 +235,49 @@ def test_scores_changed_reports_probabilities_and_health_before_and_after(traine
         assert again["after"]["churn_probability"] == round(change["after"]["churn_probability"], 2)
     finally:
         scores_changed.disconnect(listen)
+
+
+def test_admin_model_page_shows_metrics_charts_and_activates_and_rolls_back(trained, admin_client):
+    now, _ = trained
+    second = predictions.models_train(now=now, outcomes=("churn",), rescore=False).trained["churn"]
+    PredictiveModel.objects.filter(pk=second.pk).update(is_active=False)
+    first = PredictiveModel.objects.get(outcome="churn", version=1)
+    url = f"/admin/scoring/predictivemodel/{second.pk}/change/"
+    page = admin_client.get(url).content.decode()
+    assert "ROC AUC" in page and "Calibration plot" in page and "Lift chart" in page and "Impact chart" in page
+    assert "Activate this version" in page
+    assert admin_client.post(url, {"_activate": "1"}).status_code == 302
+    second.refresh_from_db()
+    first.refresh_from_db()
+    assert second.is_active and not first.is_active
+    page = admin_client.get(url).content.decode()
+    assert "Roll back to the previous version" in page
+    admin_client.post(url, {"_rollback": "1"})
+    first.refresh_from_db()
+    assert first.is_active
+    listing = admin_client.get("/admin/scoring/predictivemodel/").content.decode()
+    assert "Churn v2" in listing
+
+
+def test_admin_confirms_and_rejects_proposals(trained, admin_client):
+    proposals = list(SmartSignalProposal.objects.order_by("pk")[:2])
+    url = "/admin/scoring/smartsignalproposal/"
+    assert proposals[0].title in admin_client.get(url).content.decode()
+    admin_client.post(url, {"action": "confirm_as_signal_rule", "_selected_action": [proposals[0].pk]})
+    admin_client.post(url, {"action": "reject", "_selected_action": [proposals[1].pk]})
+    proposals[0].refresh_from_db()
+    proposals[1].refresh_from_db()
+    assert proposals[0].status == ProposalStatus.CONFIRMED and proposals[0].signal_rule is not None
+    assert proposals[1].status == ProposalStatus.REJECTED
+    response = admin_client.post(url, {"action": "reject", "_selected_action": [proposals[1].pk]}, follow=True)
+    assert "already rejected" in response.content.decode()
+
+
+def test_admin_account_prediction_page_shows_reasons(trained, admin_client):
+    now, _ = trained
+    services.accounts_rescore(account_ids=Account.objects.values_list("pk", flat=True), now=now)
+    row = AccountPrediction.objects.filter(churn_status=PredictionStatus.OK).first()
+    page = admin_client.get(f"/admin/scoring/accountprediction/{row.pk}/change/").content.decode()
+    assert "Why this health" in page and "Effect" in page
+    assert admin_client.get("/admin/scoring/accountprediction/?health=bad").status_code == 200
+    assert admin_client.get("/admin/scoring/predictionsettings/add/").status_code == 200
