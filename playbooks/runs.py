@@ -24,7 +24,7 @@ from accounts.choices import Movement
 from accounts.models import Account, JourneyStage, Segment, StageTransition
 from scoring import models as scoring_models
 from scoring.models import AccountScore
-from signals_app.models import SignalRule
+from signals_app.models import RuleHit, SignalRule
 
 from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus
 from .conditions import PREDICTION_FIELDS, conditions_mask
@@ -139,11 +139,12 @@ def _apply(fired: list[Firing], cleared: list[Clearing], *, now: datetime, all_p
         stats.runs = len(runs)
         new = [(f, run) for f in fired if (run := runs.get((f.playbook.pk, f.account_id, f.source_key)))]
         accounts, scores = _contexts(sorted({f.account_id for f, _ in new}))
+        _add_rule_values(new)
         stats.tasks = _tasks_create(new, now, accounts, scores)
         stats.deliveries = _deliveries_create(new, now, accounts, scores)
         if stats.deliveries:
             ids = list(stats.deliveries)
-            transaction.on_commit(lambda: _deliveries_enqueue(ids))
+            transaction.on_commit(lambda: deliveries_enqueue(ids))
     return stats
 
 
@@ -278,6 +279,23 @@ def _contexts(account_ids: list[int]) -> tuple[dict[int, dict], dict[int, dict]]
         ):
             scores.setdefault(row[0], {}).update(zip(names, row[1:], strict=True))
     return accounts, scores
+
+
+def _add_rule_values(new: list[tuple[Firing, PlaybookRun]]) -> None:
+    """Put the values that made a rule true (its open hit's) into the reason of rule-hit firings (one query)."""
+    wanted = [(f.detail["rule_id"], f.account_id) for f, _ in new if "rule_id" in f.detail]
+    if not wanted:
+        return
+    values = {
+        (rule_id, account_id): v
+        for rule_id, account_id, v in RuleHit.objects.filter(
+            rule_id__in={r for r, _ in wanted}, account_id__in={a for _, a in wanted}, cleared_at__isnull=True
+        ).values_list("rule_id", "account_id", "values")
+    }
+    for f, _ in new:
+        found = values.get((f.detail.get("rule_id"), f.account_id))
+        if found:
+            f.detail["values"] = found
 
 
 def _top_contributors(score: dict, kind: str | None) -> list[dict]:
@@ -441,7 +459,8 @@ def _deliveries_create(
     return [d.pk for d in created]
 
 
-def _deliveries_enqueue(ids: list[int]) -> None:
+def deliveries_enqueue(ids: list[int]) -> None:
+    """Queue a delivery task per id (after commit); a broker failure leaves the rows for the sweep."""
     from .tasks import webhook_deliver
 
     for delivery_id in ids:

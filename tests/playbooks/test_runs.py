@@ -19,7 +19,7 @@ from playbooks.runs import (
     playbooks_run_stage_movements,
 )
 from scoring.models import AccountScore, ScoreHistory
-from signals_app.models import SignalRule
+from signals_app.models import RuleHit, SignalRule
 from tests.factories import AccountFactory, UserFactory
 from tests.playbooks.factories import PlaybookFactory, TeamFactory
 
@@ -135,8 +135,11 @@ def test_rule_hit_set_fires_and_switch_closes_when_it_clears():
     pb = PlaybookFactory(trigger_kind="rule_hit", trigger_params={"rule": rule.name}, is_switch=True, cooldown_days=0)
     other = PlaybookFactory(trigger_kind="rule_hit", trigger_params={"rule": rule.name, "event": "cleared"})
     account = AccountFactory()
+    RuleHit.objects.create(rule=rule, account=account, set_at=timezone.now(), evaluated_at=timezone.now(),
+                           values={"adoption": 0.8})  # fmt: skip
     run(change(account, hits_set=[rule.pk]))
     (task,) = tasks_of(pb)
+    assert task.reason["values"] == {"adoption": 0.8}  # what made the rule true
     assert task.reason["summary"] == "Rule hit: Expansion opportunity" and task.reason_key == f"rule:{rule.pk}"
     stats = run(change(account, hits_cleared=[rule.pk]), at="2026-06-02T12:00:00+00:00")
     task.refresh_from_db()
