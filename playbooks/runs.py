@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Round
 from django.template import Context
 from django.utils import timezone
 
@@ -81,7 +82,14 @@ def add_business_days(start: datetime, days: int) -> datetime:
 
 
 def playbooks_run_score_changes(*, changes: list[dict[str, Any]], computed_at: str) -> RunStats:
-    """Run the score-triggered playbooks over a chunk's score changes (``scoring.hooks.scores_changed``)."""
+    """Run the score-triggered playbooks over a chunk's score changes (``scoring.hooks.scores_changed``), and keep
+    the likelihood of those accounts' open tasks current (the inbox sorts by it)."""
+    moved = [
+        c["account"] for c in changes
+        if any((c["before"] or {}).get(k) != c["after"].get(k) for k in ("lead", "conversion_probability"))
+    ]  # fmt: skip
+    if moved:
+        tasks_likelihood_refresh(account_ids=moved)
     playbooks = playbook_active_list()
     if not playbooks or not changes:
         return RunStats()
@@ -146,6 +154,18 @@ def _apply(fired: list[Firing], cleared: list[Clearing], *, now: datetime, all_p
             ids = list(stats.deliveries)
             transaction.on_commit(lambda: deliveries_enqueue(ids))
     return stats
+
+
+def tasks_likelihood_refresh(*, account_ids: list[int]) -> int:
+    """Set the likelihood of these accounts' open and snoozed tasks from their current scores (one UPDATE)."""
+    lead = AccountScore.objects.filter(account_id=OuterRef("account_id")).values("lead")[:1]
+    value: Any = Coalesce(Subquery(lead), Value(0.0))
+    if PREDICTION_FIELDS:
+        conversion = scoring_models.AccountPrediction.objects.filter(account_id=OuterRef("account_id")).values(
+            "conversion"
+        )[:1]
+        value = Coalesce(Round(Subquery(conversion) * 100, 2), Subquery(lead), Value(0.0))
+    return Task.objects.filter(account_id__in=account_ids, status__in=ACTIVE_STATUSES).update(likelihood=value)
 
 
 def tasks_close_cleared(*, clearings: Iterable[Clearing], now: datetime | None = None) -> int:
