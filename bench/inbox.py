@@ -180,7 +180,7 @@ def build_world(accounts: int, tasks: int, rebuild: bool = False) -> None:
             "updated_at, closed_at) SELECT s.account_id, (%s::bigint[])[1 + g %% 3], 'r' || g, "
             "'Call ' || a.name, '', %s::jsonb, s.status, CASE WHEN s.status = 'done' THEN 'reached' ELSE '' END, "
             "CASE WHEN s.status = 'dismissed' THEN 'not_relevant' ELSE '' END, 1 + g %% 4, "
-            "now() + (((g %% 20) - 5) || ' days')::interval + ((g * 7919 %% 86400) || ' seconds')::interval, "
+            "now() + (((g %% 20) - 5) || ' days')::interval + ((g::bigint * 7919 %% 86400) || ' seconds')::interval, "
             "CASE WHEN s.status = 'snoozed' THEN now() + interval "
             "'3 days' END, CASE WHEN s.status IN ('open', 'snoozed') AND g %% 5 < 2 THEN NULL ELSE "
             "(%s::bigint[])[1 + ((a.owner_idx + %s * (g %% 5)) %% %s)] END, (%s::bigint[])[1 + a.owner_idx %% %s], "

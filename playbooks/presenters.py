@@ -22,17 +22,11 @@ from .charts import Series
 from .choices import ACTIVE_STATUSES, TaskStatus
 from .models import Task
 
-_SCORE_FIELDS = {f.name for f in AccountScore._meta.concrete_fields}
 _HISTORY_FIELDS = {f.name for f in ScoreHistory._meta.concrete_fields}
-HAS_HEALTH = "health" in _SCORE_FIELDS
-HAS_CONVERSION = "conversion_probability" in _SCORE_FIELDS
+# The ML work keeps probabilities, their reasons and health in scoring.AccountPrediction (``account.prediction``).
+HAS_PREDICTION = any(r.name == "prediction" for r in Account._meta.related_objects)
 HEALTH_CHOICES = [("good", "Good"), ("normal", "Normal"), ("bad", "Bad")]
-# Probabilities the ML work adds to the scores (shown, and charted from the history, when the columns exist).
-PROBABILITIES = [
-    ("conversion_probability", "Conversion"),
-    ("expansion_probability", "Expansion"),
-    ("churn_probability", "Churn"),
-]
+PROBABILITIES = [("conversion", "Conversion"), ("expansion", "Expansion"), ("churn", "Churn")]
 SCORE_KINDS = [
     ("lead", "Lead score", "Fit + engagement; qualified at the threshold."),
     ("fit", "Fit", "Who they are: account and contact fields, minus data-quality penalties."),
@@ -194,12 +188,23 @@ class ScoreBlock:
 
 
 @dataclass
+class Probability:
+    """One predicted outcome: its probability (None when it has none, with the message why) and reasons."""
+
+    label: str
+    value: float | None
+    message: str
+    up: list[tuple[str, float | None]]
+    down: list[tuple[str, float | None]]
+
+
+@dataclass
 class AccountPage:
     """Everything the account page shows besides the timeline (which pages on its own)."""
 
     score: AccountScore | None
     blocks: list[ScoreBlock]
-    probabilities: list[tuple[str, float, list[tuple[str, float | None]]]]
+    probabilities: list[Probability]
     history: list[ScoreHistory]
     probability_series: list[Series]
     segments: list[SegmentMembership]
@@ -208,6 +213,26 @@ class AccountPage:
     contacts: list[Any]
     tasks: list[TaskRow]
     health: str
+    health_reasons: list[str]
+
+
+def _prediction_of(account: Account) -> Any:
+    if not HAS_PREDICTION:
+        return None
+    try:
+        return account.prediction
+    except ObjectDoesNotExist:
+        return None
+
+
+def _reason_lines(raw: Any) -> list[tuple[str, float | None]]:
+    """Reasons of a probability (``{text, effect}``, effect in probability) as (text, percentage points)."""
+    lines = []
+    for item in raw or []:
+        if isinstance(item, dict):
+            effect = _points(item.get("effect"))
+            lines.append((str(item.get("text") or item.get("label") or ""), None if effect is None else effect * 100))
+    return [line for line in lines if line[0]][:5]
 
 
 def account_page(account: Account, *, user: Any) -> AccountPage:
@@ -216,25 +241,33 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
 
     score = _score_of(account)
     blocks: list[ScoreBlock] = []
-    probabilities: list[tuple[str, float, list[tuple[str, float | None]]]] = []
+    probabilities: list[Probability] = []
     if score is not None:
         contributions = score.contributions if isinstance(score.contributions, dict) else {}
         for key, title, help_text in SCORE_KINDS:
             lines = contributors_from(contributions.get(key), limit=100)
             blocks.append(ScoreBlock(key, title, help_text, getattr(score, key), lines[:6], lines[6:]))
+    prediction = _prediction_of(account)
+    if prediction is not None:
+        reasons = prediction.reasons if isinstance(prediction.reasons, dict) else {}
         for name, label in PROBABILITIES:
-            value = getattr(score, name, None) if name in _SCORE_FIELDS else None
-            if value is not None:
-                reasons = contributors_from(
-                    contributions.get(name) or contributions.get(name.replace("_probability", ""))
-                )
-                probabilities.append((label, float(value), reasons))
+            status = getattr(prediction, f"{name}_status", "")
+            if status == "not_applicable":
+                continue  # e.g. conversion for a paying account
+            why = reasons.get(name) or {}
+            value = getattr(prediction, name, None)
+            message = "" if value is not None else str(why.get("message") or "No probability yet.")
+            probabilities.append(
+                Probability(label, value, message, _reason_lines(why.get("up")), _reason_lines(why.get("down")))
+            )
     since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
     history = list(score_history_list(account_id=account.pk).filter(date__gte=since))
+    # Probability trends, once the daily history keeps them (columns named after the outcomes).
     series = [
-        Series(label, [(h.date, _percent(getattr(h, name))) for h in history])
+        Series(label, [(h.date, _percent(getattr(h, column))) for h in history])
         for name, label in PROBABILITIES
-        if name in _HISTORY_FIELDS
+        for column in (name, f"{name}_probability")
+        if column in _HISTORY_FIELDS
     ]
     series = [s for s in series if any(value is not None for _, value in s.points)]
     segments = list(SegmentMembership.objects.filter(account=account, exited_at__isnull=True).select_related("segment"))
@@ -250,7 +283,8 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
     for task in tasks:
         task.account = account  # the page's account, scores already joined: no query per task
     task_rows = [task_row(task) for task in tasks]
-    health = str(getattr(score, "health", "") or "") if score is not None else ""
+    health = str(prediction.health) if prediction is not None else ""
+    health_reasons = [str(r) for r in (prediction.health_reasons or [])] if prediction is not None else []
     return AccountPage(
         score=score,
         blocks=blocks,
@@ -263,6 +297,7 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
         contacts=contacts,
         tasks=task_rows,
         health=health,
+        health_reasons=health_reasons,
     )
 
 
@@ -285,8 +320,9 @@ class AccountRow:
 
 
 def account_row(score: AccountScore) -> AccountRow:
-    """A list row: conversion probability (as %) when the ML work provides it, else the lead score."""
-    probability = getattr(score, "conversion_probability", None) if HAS_CONVERSION else None
+    """A list row: the conversion probability (as %) when the account has one, else the lead score."""
+    prediction = _prediction_of(score.account)
+    probability = prediction.conversion if prediction is not None else None
     if probability is not None:
         return AccountRow(score, float(probability) * 100, True)
     return AccountRow(score, score.lead, False)

@@ -136,6 +136,10 @@ def delivery_list() -> QuerySet[WebhookDelivery]:
 # --- web UI reads (added by the inbox work) ------------------------------------------------------------------------
 
 
+# Probabilities and health (scoring.AccountPrediction, from the ML work) are joined in once that model exists.
+_PREDICTION = ("prediction",) if any(r.name == "prediction" for r in Account._meta.related_objects) else ()
+
+
 def task_open_counts_for_user(*, user: Any) -> dict[str, int]:
     """Open (not snoozed, not closed) tasks per inbox view (mine, team, unassigned, all): the numbers beside the
     views, in one aggregate query."""
@@ -155,7 +159,7 @@ def account_get_for_user(*, user: Any, account_id: int) -> Account | None:
     """One account the user may see, with its stage, owner and current scores joined, or None."""
     return (
         Account.objects.filter(account_visibility_q(user=user), pk=account_id)
-        .select_related("stage", "owner", "score")
+        .select_related("stage", "owner", "score", *_PREDICTION)
         .first()
     )
 
@@ -165,7 +169,7 @@ def account_scores_for_user(*, user: Any) -> QuerySet:
     from scoring.models import AccountScore
 
     return AccountScore.objects.filter(account_visibility_q(user=user, prefix="account__")).select_related(
-        "account", "account__stage", "account__owner"
+        "account", "account__stage", "account__owner", *(f"account__{name}" for name in _PREDICTION)
     )
 
 

@@ -600,8 +600,8 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
         "types": SignalType.objects.only("key", "label").order_by("label"),
         "segments": Segment.objects.filter(is_active=True).only("pk", "name"),
         "stages": presenters.stage_choices(),
-        "healths": presenters.HEALTH_CHOICES if presenters.HAS_HEALTH else [],
-        "probability": presenters.HAS_CONVERSION,
+        "healths": presenters.HEALTH_CHOICES if presenters.HAS_PREDICTION else [],
+        "probability": presenters.HAS_PREDICTION,
     }
     return render(request, "web/account_list.html", context)
 
