@@ -19,7 +19,7 @@ from scoring.selectors import contact_score_list, score_history_list
 from signals_app.models import RuleHit
 
 from .charts import Series
-from .choices import ACTIVE_STATUSES, TaskStatus
+from .choices import ACTIVE_STATUSES, Priority, TaskStatus
 from .models import Task
 
 _HISTORY_FIELDS = {f.name for f in ScoreHistory._meta.concrete_fields}
@@ -88,6 +88,15 @@ def change_text(change: Any) -> str:
     return str(change)
 
 
+PRIORITY_LABELS = dict(Priority.choices)
+
+
+def signed(points: float) -> str:
+    """Points with their sign: "+12.5", "−5" (as the ``points`` template filter writes them)."""
+    text = f"{abs(points):.1f}".rstrip("0").rstrip(".")
+    return f"+{text}" if points >= 0 else f"−{text}"
+
+
 SCORE_LABELS = {"lead": "lead score", "signal_strength": "signal strength"}
 
 
@@ -119,6 +128,18 @@ class TaskRow:
     assignee_name: str = ""
     detail_url: str = ""
     account_url: str = ""
+    # Flat copies of what a row prints: one lookup each in the template instead of a chain per row.
+    title: str = ""
+    account_name: str = ""
+    grade: str = ""
+    stage_name: str = ""
+    stage_kind: str = ""
+    playbook_name: str = ""
+    priority: int = 0
+    priority_label: str = ""
+    status: str = ""
+    likelihood: int = 0
+    contributors_text: str = ""
 
     @property
     def pk(self) -> int:
@@ -159,12 +180,15 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
             local = timezone.localtime(task.due_at)
             due_label = f"due {local:%b} {local.day}"
     assignee = task.assignee
+    account = task.account
+    score = _score_of(account)
+    stage = account.stage if account.stage_id else None
     return TaskRow(
         task=task,
         summary=str(reason.get("summary") or ""),
         change=change,
         contributors=contributors,
-        score=_score_of(task.account),
+        score=score,
         overdue=overdue,
         due_today=due_today,
         closed_label=closed,
@@ -172,6 +196,19 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
         assignee_name=(assignee.get_full_name() or assignee.username) if assignee else "",
         detail_url=url_pattern("web:task").format(task.pk),
         account_url=url_pattern("web:account").format(task.account_id),
+        title=task.title,
+        account_name=str(account),
+        grade=score.grade if score is not None else "",
+        stage_name=stage.name if stage is not None else "",
+        stage_kind=stage.kind if stage is not None else "",
+        playbook_name=task.playbook.name if task.playbook_id and task.playbook else "",
+        priority=task.priority,
+        priority_label=PRIORITY_LABELS.get(task.priority, ""),
+        status=task.status,
+        likelihood=round(task.likelihood or 0),
+        contributors_text=", ".join(
+            f"{label} ({signed(points)})" if points is not None else label for label, points in contributors[:3]
+        ),
     )
 
 
