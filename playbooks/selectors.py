@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 
@@ -58,14 +58,19 @@ def account_visibility_q(*, user: Any, prefix: str = "") -> Q:
     if user is None or not getattr(user, "is_authenticated", False):
         return Q(**{f"{prefix}pk__in": []})
     teams = team_ids_for_user(user=user)
-    owned = Q(**{f"{prefix}owner_id__in": teammate_ids_for_user(user=user)})
-    # No join (no duplicate rows): the user's own tasks are few, so a hashed IN; the team's are many, so an EXISTS
-    # that an ordered, limited list answers with one probe of the (team, account) index per row.
-    mine = Q(**{f"{prefix}pk__in": Task.objects.filter(assignee_id=user.pk).values("account_id")})
-    if not teams:
-        return owned | mine
-    team_task = Task.objects.filter(team_id__in=teams, account_id=OuterRef(f"{prefix}pk"))
-    return owned | mine | Q(Exists(team_task))
+    teammates = teammate_ids_for_user(user=user)
+    # Each part is an uncorrelated list of account ids the database hashes once (from index-only scans of the task
+    # indexes on (assignee, account) and (team, account)); an ordered, limited list then walks its own index and
+    # keeps the visible rows, without joining the account table to read the owner of every row.
+    field = f"{prefix}pk__in"
+    if prefix:
+        owned = Q(**{field: Account.objects.filter(owner_id__in=teammates).values("pk")})
+    else:
+        owned = Q(owner_id__in=teammates)
+    visible = owned | Q(**{field: Task.objects.filter(assignee_id=user.pk).values("account_id")})
+    if teams:
+        visible |= Q(**{field: Task.objects.filter(team_id__in=teams).values("account_id")})
+    return visible
 
 
 def account_list_for_user(*, user: Any) -> QuerySet[Account]:

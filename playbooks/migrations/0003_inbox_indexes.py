@@ -44,4 +44,8 @@ class Migration(migrations.Migration):
             model_name='task',
             index=models.Index(fields=['team', 'account'], name='task_team_account_idx'),
         ),
+        migrations.AddIndex(
+            model_name='task',
+            index=models.Index(fields=['assignee', 'account'], name='task_assignee_account_idx'),
+        ),
     ]
