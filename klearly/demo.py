@@ -26,6 +26,7 @@ from django.db.models import Count, Q
 
 from accounts.models import Account, Contact, JourneyStage, Segment, StageTransition
 from accounts.services import segments_evaluate_all, stage_history_rebuild
+from playbooks.models import Playbook, Team
 from signals_app.choices import Direction, IngestionKind, SignalCategory, SignalSource
 from signals_app.models import IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 from signals_app.services import write_key_create, write_key_revoke
@@ -313,6 +314,68 @@ DEMO_LOGINS = (
     DemoLogin("sales.carol", "klearly-demo", "sales", "Carol", "Jansen", "carol@example.com", "Sales team"),
 )
 OWNERS = ("cs.alice", "cs.bob", "sales.carol")
+DEMO_TEAMS = (("Customer Success", ("cs.alice", "cs.bob")), ("Sales", ("sales.carol",)))
+
+# The three shipped playbooks (created when missing; an admin's later changes are kept).
+DEMO_PLAYBOOKS = (
+    {
+        "name": "Trial to paid: call qualified trials",
+        "description": "A trial account just became a qualified lead: call within a working day. Goal: converted "
+        "within 21 days. (Shipped with the demo.)",
+        "trigger_kind": "flag_change",
+        "trigger_params": {"flag": "qualified", "to": True},
+        "conditions": {"match": "all", "conditions": [{"field": "stage", "op": "in", "value": ["trial"]}]},
+        "task_title_template": "Call {{ account.name }}: qualified trial (lead {{ score.lead|floatformat:0 }})",
+        "task_body_template": "{{ reason.summary }}. Top reasons: {% for c in reason.top %}{{ c.label }} "
+        "({{ c.points|floatformat:0 }}){% if not forloop.last %}, {% endif %}{% endfor %}.",
+        "assign_mode": "owner",
+        "team": "Sales",
+        "due_in_business_days": 1,
+        "priority": 3,
+        "cooldown_days": 30,
+        "goal_kind": "converted",
+        "goal_within_days": 21,
+    },
+    {
+        "name": "Expansion opportunity",
+        "description": "The 'Expansion opportunity' rule holds for a customer: propose the next plan. Closes "
+        "itself when the rule stops holding. Goal: expanded within 60 days. (Shipped with the demo.)",
+        "trigger_kind": "rule_hit",
+        "trigger_params": {"rule": "Expansion opportunity", "event": "set"},
+        "conditions": {},
+        "task_title_template": "Expansion: talk to {{ account.name }} about the next plan",
+        "task_body_template": "{{ reason.summary }}. {{ account.name }} is on {{ account.stage|default:'no stage' }} "
+        "with engagement {{ score.engagement|floatformat:0 }}.",
+        "assign_mode": "owner",
+        "team": "Customer Success",
+        "due_in_business_days": 3,
+        "priority": 2,
+        "cooldown_days": 30,
+        "is_switch": True,
+        "goal_kind": "expanded",
+        "goal_within_days": 60,
+    },
+    {
+        "name": "Churn risk",
+        "description": "The 'Potential problem account' rule holds (low usage, falling engagement): check in "
+        "before renewal. Closes itself when the rule stops holding. Goal: not churned within 90 days. (Shipped "
+        "with the demo; health and churn probability can trigger it too once they are computed.)",
+        "trigger_kind": "rule_hit",
+        "trigger_params": {"rule": "Potential problem account", "event": "set"},
+        "conditions": {},
+        "task_title_template": "Churn risk: check in with {{ account.name }}",
+        "task_body_template": "{{ reason.summary }}. Engagement {{ score.engagement|floatformat:0 }}, "
+        "{{ score.active_users_30d }} active users in 30 days.",
+        "assign_mode": "owner",
+        "team": "Customer Success",
+        "due_in_business_days": 2,
+        "priority": 4,
+        "cooldown_days": 30,
+        "is_switch": True,
+        "goal_kind": "retained",
+        "goal_within_days": 90,
+    },
+)
 
 DEMO_SEGMENTS = (
     ("Trials", "Accounts in the Trial stage (made by seed_demo).",
@@ -1112,7 +1175,8 @@ def demo_users_ensure() -> list[tuple[DemoLogin, bool]]:
                 email=login.email,
                 first_name=login.first_name,
                 last_name=login.last_name,
-                is_staff=True,
+                # Operators work in the inbox and see their team's tasks; only the administrator sees everything.
+                is_staff=login.role == "superuser",
                 is_superuser=login.role == "superuser",
             )
             user.set_password(login.password)
@@ -1123,6 +1187,24 @@ def demo_users_ensure() -> list[tuple[DemoLogin, bool]]:
             user.groups.add(group)
         result.append((login, created))
     return result
+
+
+def demo_playbooks_ensure() -> list[Playbook]:
+    """The demo teams (members added when missing) and the three shipped playbooks (created when missing)."""
+    users = {u.username: u for u in get_user_model().objects.filter(username__in=OWNERS)}
+    teams = {}
+    for name, members in DEMO_TEAMS:
+        team, _ = Team.objects.get_or_create(name=name)
+        team.members.add(*[users[m] for m in members if m in users])
+        teams[name] = team
+    playbooks = []
+    for spec in DEMO_PLAYBOOKS:
+        values = {k: v for k, v in spec.items() if k not in ("name", "team")}
+        playbook, _ = Playbook.objects.get_or_create(
+            name=spec["name"], defaults={**values, "assign_team": teams[spec["team"]]}
+        )
+        playbooks.append(playbook)
+    return playbooks
 
 
 def _catalog() -> tuple[dict[str, SignalType], dict[str, SignalTopic]]:
@@ -1214,6 +1296,7 @@ def demo_world_build(
             step("Deleting the demo world")
             demo_world_delete()
         logins = demo_users_ensure()
+        demo_playbooks_ensure()
         if demo_world_exists():
             report = _report(DemoReport(created=False, logins=logins))
             report.write_key, report.write_key_prefix = _segment_write_key(reset=False)

@@ -207,6 +207,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "scoring.tasks.rescore_all",
         "schedule": crontab(hour=2, minute=23),
     },
+    # Predictive models learn from stage movements, which arrive a few a day: weekly retraining follows new
+    # behaviour without letting one odd week swing the models (each version is kept and can be rolled back).
+    # Sunday night, after the nightly rescore, when nobody works the inbox.
+    "train-models-weekly": {
+        "task": "scoring.tasks.train_models",
+        "schedule": crontab(day_of_week=0, hour=3, minute=41),
+    },
     # A playbook's goal ("converted within 21 days") is settled when its deadline passes, without any event.
     "playbook-goals-hourly": {
         "task": "playbooks.tasks.playbook_goals_check",
@@ -270,6 +277,8 @@ SPECTACULAR_SETTINGS = {
         "SignalCategoryEnum": "signals_app.choices.SignalCategory",
         "StageKindEnum": "accounts.choices.StageKind",
         "MovementEnum": "accounts.choices.Movement",
+        "PredictiveOutcomeEnum": "scoring.choices.Outcome",
+        "TaskOutcomeEnum": "playbooks.choices.TaskOutcome",
     },
     # Swagger UI's files come from the drf-spectacular-sidecar package: /api/docs/ works without internet.
     "SWAGGER_UI_DIST": "SIDECAR",

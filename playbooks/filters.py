@@ -84,8 +84,8 @@ class TaskFilterSet(django_filters.FilterSet):
             return queryset
         if value == InboxView.UNASSIGNED:
             return queryset.filter(assignee__isnull=True)
-        if user is None or not getattr(user, "is_authenticated", False):
-            return queryset.none()
+        if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+            return queryset.none()  # nobody (an API key) has tasks of their own or a team
         if value == InboxView.MINE:
             return queryset.filter(assignee_id=user.pk)
         return queryset.filter(team_id__in=team_ids_for_user(user=user))

@@ -22,7 +22,7 @@ def user_sees_all(user: AbstractBaseUser | AnonymousUser | None) -> bool:
 
 def team_ids_for_user(*, user: Any) -> list[int]:
     """Ids of the teams a user belongs to (cached on the user object for the request)."""
-    if user is None or not getattr(user, "is_authenticated", False):
+    if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
         return []
     cached = getattr(user, "_klearly_team_ids", None)
     if cached is None:

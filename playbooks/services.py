@@ -191,12 +191,22 @@ def tasks_bulk_snooze(*, task_ids: Iterable[Any], until: date | datetime, user: 
     )
 
 
+def _closer(user: Any) -> Any:
+    """Who closes: the user, or nobody when the caller is not a person (an API key)."""
+    return user if user is not None and getattr(user, "_meta", None) is not None else None
+
+
 def tasks_bulk_complete(*, task_ids: Iterable[Any], outcome: str, user: Any) -> int:
     """Complete many tasks with one outcome in one UPDATE."""
     outcome = _outcome(outcome)
     now = timezone.now()
     return _bulk_targets(task_ids, user).update(
-        status=TaskStatus.DONE, outcome=outcome, closed_at=now, closed_by=user, snoozed_until=None, updated_at=now
+        status=TaskStatus.DONE,
+        outcome=outcome,
+        closed_at=now,
+        closed_by=_closer(user),
+        snoozed_until=None,
+        updated_at=now,
     )
 
 
@@ -205,7 +215,7 @@ def tasks_bulk_dismiss(*, task_ids: Iterable[Any], reason: str, user: Any) -> in
     reason = _dismiss_reason(reason)
     now = timezone.now()
     return _bulk_targets(task_ids, user).update(
-        status=TaskStatus.DISMISSED, dismiss_reason=reason, closed_at=now, closed_by=user, snoozed_until=None,
+        status=TaskStatus.DISMISSED, dismiss_reason=reason, closed_at=now, closed_by=_closer(user), snoozed_until=None,
         updated_at=now,
     )  # fmt: skip
 

@@ -12,14 +12,18 @@ from signals_app import admin as signals_admin
 from signals_app.models import SignalRule
 
 from .models import (
+    AccountPrediction,
     AccountScore,
     ConfigVersion,
     EngagementRule,
     FitRule,
     FreeEmailDomain,
+    PredictionSettings,
+    PredictiveModel,
     ScoreHistory,
     ScoringSettings,
     SegmentBoost,
+    SmartSignalProposal,
     TopicImportance,
 )
 
@@ -242,3 +246,251 @@ class SignalRulePreviewAdmin(PreviewChangeMixin, signals_admin.SignalRuleAdmin):
 
 admin.site.unregister(SignalRule)
 admin.site.register(SignalRule, SignalRulePreviewAdmin)
+
+
+# --- predictive scores --------------------------------------------------------------------------------------------
+
+
+@admin.register(PredictionSettings)
+class PredictionSettingsAdmin(SimpleHistoryAdmin):
+    """Horizon, minimum history, training, smoothing and health bands (one row, every change kept)."""
+
+    fieldsets = [
+        ("Learning", {"fields": ["horizon_days", "min_movements", "cutoff_step_days", "training_span_days",
+                                 "max_examples", "auto_activate"]}),
+        ("Smoothing", {"fields": ["smoothing_half_life_hours", "smoothing_max_step"],
+                       "description": "shown = previous + clip(α·(model − previous), ±max step), "
+                                      "α = 1 − 0.5^(hours since the previous value / half-life)."}),
+        ("Health", {"fields": ["health_bad_enter", "health_bad_exit", "health_good_enter", "health_good_exit",
+                               "health_trend_bad", "health_trend_good"],
+                    "description": "Separate thresholds to enter and to leave a band, so accounts do not flap."}),
+    ]  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return not PredictionSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: PredictionSettings | None = None) -> bool:
+        return False
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+@admin.register(PredictiveModel)
+class PredictiveModelAdmin(admin.ModelAdmin):
+    """Model versions: figures per version, a page with its charts, activate and roll back."""
+
+    list_display = ["__str__", "outcome", "version", "family", "is_active", "roc_auc", "pr_auc", "brier",
+                    "base_rate", "positives", "created_at"]  # fmt: skip
+    list_filter = ["outcome", "is_active", "family"]
+    actions = ["activate_selected"]
+    change_form_template = "admin/scoring/predictivemodel/change_form.html"
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).defer("model_bytes")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # versions come from training (manage.py train_models, the weekly task)
+
+    def has_delete_permission(self, request: HttpRequest, obj: PredictiveModel | None = None) -> bool:
+        return obj is not None and not obj.is_active
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PredictiveModel | None = None) -> list[str]:
+        return [f.name for f in PredictiveModel._meta.concrete_fields if f.name != "model_bytes"]
+
+    def get_fields(self, request: HttpRequest, obj: PredictiveModel | None = None) -> list[str]:
+        return ["outcome", "version", "family", "is_active", "activated_at", "created_at", "horizon_days",
+                "train_from", "train_to", "validate_from", "validate_to", "movements"]  # fmt: skip
+
+    @admin.display(description="ROC AUC")
+    def roc_auc(self, obj: PredictiveModel) -> object:
+        return obj.metrics.get("roc_auc")
+
+    @admin.display(description="PR AUC")
+    def pr_auc(self, obj: PredictiveModel) -> object:
+        return obj.metrics.get("pr_auc")
+
+    @admin.display(description="Brier")
+    def brier(self, obj: PredictiveModel) -> object:
+        return obj.metrics.get("brier")
+
+    @admin.display(description="base rate")
+    def base_rate(self, obj: PredictiveModel) -> str:
+        return _pct(obj.metrics.get("base_rate"))
+
+    @admin.display(description="positives")
+    def positives(self, obj: PredictiveModel) -> object:
+        return obj.metrics.get("positives")
+
+    @admin.action(description="Activate the selected versions (one per outcome)")
+    def activate_selected(self, request: HttpRequest, queryset) -> None:
+        from .predictions import predictive_model_activate
+
+        chosen: dict[str, PredictiveModel] = {}
+        for model in queryset.order_by("version"):
+            chosen[model.outcome] = model  # the newest selected version of each outcome wins
+        for model in chosen.values():
+            predictive_model_activate(model=model)
+        self.message_user(request, f"Activated {', '.join(str(m) for m in chosen.values())}; a rescore is queued.")
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        from django.contrib import messages
+        from django.shortcuts import redirect
+
+        from . import model_charts
+        from .predictions import predictive_model_activate, predictive_model_rollback
+
+        obj = self.get_object(request, object_id)
+        wants = request.method == "POST" and ("_activate" in request.POST or "_rollback" in request.POST)
+        if obj is not None and wants:
+            if not self.has_change_permission(request, obj):
+                from django.core.exceptions import PermissionDenied
+
+                raise PermissionDenied
+            if "_activate" in request.POST:
+                predictive_model_activate(model=obj)
+                messages.success(request, f"{obj} is now active; every account is being rescored with it.")
+            else:
+                back = predictive_model_rollback(outcome=obj.outcome)
+                if back is None:
+                    messages.error(request, "There is no earlier activated version to roll back to.")
+                else:
+                    messages.success(request, f"Rolled back to {back}; every account is being rescored with it.")
+            return redirect(request.path)
+        extra = dict(extra_context or {})
+        if obj is not None:
+            impact = obj.impact or []
+            extra.update(
+                metrics=obj.metrics,
+                comparison=sorted(obj.comparison.items()),
+                calibration_svg=model_charts.calibration_svg(obj.calibration),
+                lift_svg=model_charts.lift_svg(obj.lift),
+                impact_svg=model_charts.impact_svg(impact),
+                impact_rows=[
+                    {
+                        **r,
+                        "impact_pts": f"{100 * r['impact']:.2f}",
+                        "previous_pts": "—" if r.get("previous") is None else f"{100 * r['previous']:.2f}",
+                        "change_pts": "—" if r.get("change") is None else f"{100 * r['change']:+.2f}",
+                    }
+                    for r in impact
+                ],  # fmt: skip
+                irrelevant=[r for r in impact if r.get("became_irrelevant")],
+                training=obj.training,
+                can_rollback=obj.is_active
+                and PredictiveModel.objects.filter(
+                    outcome=obj.outcome, activated_at__isnull=False, version__lt=obj.version
+                ).exists(),  # fmt: skip
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+
+@admin.register(SmartSignalProposal)
+class SmartSignalProposalAdmin(admin.ModelAdmin):
+    """Signals Klearly found in the data, with their evidence: confirm (a signal or engagement rule) or reject."""
+
+    list_display = ["title", "outcome", "status", "lift_display", "interval", "support", "accounts", "positives",
+                    "created_by_rule", "updated_at"]  # fmt: skip
+    list_filter = ["status", "outcome"]
+    search_fields = ["title"]
+    actions = ["confirm_as_signal_rule", "confirm_as_engagement_rule", "reject"]
+    list_select_related = ["signal_rule", "engagement_rule__signal_type"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: SmartSignalProposal | None = None) -> list[str]:
+        return [f.name for f in SmartSignalProposal._meta.concrete_fields]
+
+    @admin.display(description="lift", ordering="lift")
+    def lift_display(self, obj: SmartSignalProposal) -> str:
+        return f"{obj.lift:.2f}× ({_pct(obj.precision)} vs {_pct(obj.base_rate)})"
+
+    @admin.display(description="95% interval of the lift", ordering="lift_low")
+    def interval(self, obj: SmartSignalProposal) -> str:
+        return f"{obj.lift_low:.2f}–{obj.lift_high:.2f}"
+
+    @admin.display(description="became")
+    def created_by_rule(self, obj: SmartSignalProposal) -> str:
+        return str(obj.signal_rule or obj.engagement_rule or "—")
+
+    def _decide(self, request: HttpRequest, queryset, how) -> None:
+        from django.contrib import messages
+
+        from .predictions import ProposalError
+
+        done = 0
+        for proposal in queryset:
+            try:
+                how(proposal)
+                done += 1
+            except ProposalError as exc:
+                self.message_user(request, f"“{proposal.title}”: {exc}", level=messages.ERROR)
+        if done:
+            self.message_user(request, f"{done} proposal(s) done; scores use confirmed ones from the next rescore.")
+
+    @admin.action(description="Confirm as a signal rule")
+    def confirm_as_signal_rule(self, request: HttpRequest, queryset) -> None:
+        from .predictions import proposal_confirm
+
+        self._decide(request, queryset, lambda p: proposal_confirm(proposal=p, user=request.user))
+
+    @admin.action(description="Confirm as an engagement rule (10 points per signal; one signal type only)")
+    def confirm_as_engagement_rule(self, request: HttpRequest, queryset) -> None:
+        from .predictions import proposal_confirm
+
+        self._decide(
+            request, queryset, lambda p: proposal_confirm(proposal=p, user=request.user, as_engagement_rule=True)
+        )
+
+    @admin.action(description="Reject")
+    def reject(self, request: HttpRequest, queryset) -> None:
+        from .predictions import proposal_reject
+
+        self._decide(request, queryset, lambda p: proposal_reject(proposal=p, user=request.user))
+
+
+def reasons_table(entry: dict) -> str:
+    """One outcome's probability and reasons as HTML."""
+    if entry.get("status") != "ok":
+        return entry.get("message") or "—"
+    rows = format_html_join(
+        "",
+        '<tr><td>{}</td><td style="text-align:right">{}</td></tr>',
+        ((r["text"], f"{100 * r['effect']:+.1f} pts") for r in [*entry.get("up", []), *entry.get("down", [])]),
+    )
+    return format_html(
+        "<p>{} (model {}; before smoothing {})</p><table><tr><th>Reason</th><th>Effect</th></tr>{}</table>",
+        _pct(entry.get("probability")),
+        f"v{entry.get('model_version')}",
+        _pct(entry.get("raw")),
+        rows,
+    )
+
+
+@admin.register(AccountPrediction)
+class AccountPredictionAdmin(BigTableAdminMixin, ReadOnlyAdmin):
+    list_display = ["account", "health", "health_since", "conversion", "expansion", "churn", "computed_at"]
+    list_filter = ["health", "conversion_status", "expansion_status", "churn_status"]
+    list_select_related = ["account"]
+    search_fields = ["account__name", "account__external_id"]
+    readonly_fields = ["conversion_reasons", "expansion_reasons", "churn_reasons", "health_why"]
+    fields = ["account", "computed_at", "health", "health_since", "health_why", "conversion_reasons",
+              "expansion_reasons", "churn_reasons"]  # fmt: skip
+
+    @admin.display(description="Conversion")
+    def conversion_reasons(self, obj: AccountPrediction) -> str:
+        return reasons_table(obj.reasons.get("conversion", {}))
+
+    @admin.display(description="Expansion")
+    def expansion_reasons(self, obj: AccountPrediction) -> str:
+        return reasons_table(obj.reasons.get("expansion", {}))
+
+    @admin.display(description="Churn")
+    def churn_reasons(self, obj: AccountPrediction) -> str:
+        return reasons_table(obj.reasons.get("churn", {}))
+
+    @admin.display(description="Why this health")
+    def health_why(self, obj: AccountPrediction) -> str:
+        return format_html_join("", "<div>{}</div>", ((line,) for line in obj.health_reasons)) or "—"

@@ -33,3 +33,32 @@ class ContributionSource(models.TextChoices):
     BOOST = "boost", "Segment boost"
     SCORE = "score", "Score"
     CLAMP = "clamp", "Kept within bounds"
+
+
+class Outcome(models.TextChoices):
+    """What a predictive model predicts: a movement within the horizon."""
+
+    CONVERSION = "conversion", "Conversion"
+    EXPANSION = "expansion", "Expansion"
+    CHURN = "churn", "Churn"
+
+
+class Health(models.TextChoices):
+    GOOD = "good", "Good"
+    NORMAL = "normal", "Normal"
+    BAD = "bad", "Bad"
+
+
+class ProposalStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    CONFIRMED = "confirmed", "Confirmed"
+    REJECTED = "rejected", "Rejected"
+
+
+class PredictionStatus(models.TextChoices):
+    """Why an outcome has (or has no) probability for an account."""
+
+    OK = "ok", "Predicted"
+    NOT_APPLICABLE = "not_applicable", "Does not apply to this account's stage"
+    NOT_ENOUGH_HISTORY = "not_enough_history", "Not enough history yet"
+    NO_MODEL = "no_model", "No active model"

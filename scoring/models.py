@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from accounts.choices import SizeBand
 from accounts.models import Account, Contact, Segment
-from signals_app.models import SignalTopic, SignalType
+from signals_app.models import SignalRule, SignalTopic, SignalType
 
-from .choices import FitOperator, Grade, Temperature
+from .choices import FitOperator, Grade, Health, Outcome, PredictionStatus, ProposalStatus, Temperature
 
 # Fields a fit rule may name besides ``traits.<name>`` and ``contact.<field>`` (any of the account's contacts).
 ACCOUNT_FIT_FIELDS = (
@@ -309,6 +310,186 @@ class ContactScore(models.Model):
 
     def __str__(self) -> str:
         return f"{self.contact_id}: {self.engagement:g}"
+
+
+class PredictionSettings(models.Model):
+    """The one row of settings for predictive scores: horizon, minimum history, training, smoothing, health."""
+
+    horizon_days = models.PositiveSmallIntegerField(
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(365)],
+        help_text="A movement within this many days after a moment counts as that moment's outcome.",
+    )
+    min_movements = models.PositiveSmallIntegerField(
+        default=5,
+        validators=[MinValueValidator(1)],
+        help_text="Below this many past movements of a kind, its probability shows “not enough history yet”.",
+    )
+    cutoff_step_days = models.PositiveSmallIntegerField(
+        default=7, validators=[MinValueValidator(1)], help_text="Training examples are taken every N days."
+    )
+    training_span_days = models.PositiveSmallIntegerField(
+        default=180, validators=[MinValueValidator(28)], help_text="How far back training cut-offs go."
+    )
+    max_examples = models.PositiveIntegerField(
+        default=150_000,
+        validators=[MinValueValidator(1000)],
+        help_text="Per outcome; above it a uniform random sample is used (keeps weekly training short).",
+    )
+    auto_activate = models.BooleanField(
+        default=True,
+        help_text="Activate a newly trained model when none is active or its validation PR AUC is at least the "
+        "active one's. Otherwise an admin activates it.",
+    )
+    smoothing_half_life_hours = models.FloatField(
+        default=24,
+        validators=[MinValueValidator(0)],
+        help_text="A shown probability moves half way to the model's new value in this many hours. 0: no smoothing.",
+    )
+    smoothing_max_step = models.FloatField(
+        default=0.15,
+        validators=[MinValueValidator(0.001), MaxValueValidator(1)],
+        help_text="The most one update may move a probability (0.15 = 15 percentage points).",
+    )
+    health_bad_enter = models.FloatField(default=0.30, help_text="Churn probability from which an account is bad…")
+    health_bad_exit = models.FloatField(default=0.20, help_text="… and below which it stops being bad.")
+    health_good_enter = models.FloatField(default=0.08, help_text="Churn probability up to which it becomes good…")
+    health_good_exit = models.FloatField(default=0.14, help_text="… and above which it stops being good.")
+    health_trend_bad = models.FloatField(default=0.6, help_text="An engagement trend at or below this is falling.")
+    health_trend_good = models.FloatField(default=0.9, help_text="A good account's trend is at least this.")
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = verbose_name_plural = "prediction settings"
+
+    def __str__(self) -> str:
+        return "Prediction settings"
+
+    def clean(self) -> None:
+        if not self.health_bad_exit <= self.health_bad_enter:
+            raise ValidationError({"health_bad_exit": "Leaving “bad” must be at or below entering it."})
+        if not self.health_good_enter <= self.health_good_exit:
+            raise ValidationError({"health_good_exit": "Leaving “good” must be at or above entering it."})
+        if not self.health_good_exit < self.health_bad_exit:
+            raise ValidationError({"health_good_exit": "Good must end below where bad ends."})
+        if not self.health_trend_bad < self.health_trend_good:
+            raise ValidationError({"health_trend_good": "A good trend must be above a falling one."})
+
+    @classmethod
+    def load(cls) -> PredictionSettings:
+        """The settings row, or the defaults (unsaved) while an admin has not saved any: read on every rescore, so it
+        never writes."""
+        return cls.objects.filter(pk=1).first() or cls(pk=1)
+
+
+class PredictiveModel(models.Model):
+    """A trained model version of one outcome: the stored model, its validation figures and its feature impact."""
+
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    version = models.PositiveIntegerField()
+    family = models.CharField(max_length=30, help_text="The model family kept after the comparison.")
+    is_active = models.BooleanField(default=False)
+    created_at = models.DateTimeField()
+    activated_at = models.DateTimeField(null=True, blank=True)
+    horizon_days = models.PositiveSmallIntegerField()
+    model_bytes = models.BinaryField(editable=False)
+    feature_space = models.JSONField(default=dict, editable=False)
+    baseline = models.JSONField(default=list, editable=False, help_text="Typical value of each feature.")
+    metrics = models.JSONField(default=dict, help_text="Validation: ROC AUC, PR AUC, Brier, base rate, counts.")
+    comparison = models.JSONField(default=dict, help_text="Validation metrics of every family compared.")
+    calibration = models.JSONField(default=list)
+    lift = models.JSONField(default=list)
+    impact = models.JSONField(default=list, help_text="Per signal and measure, largest first, with the change.")
+    training = models.JSONField(default=dict, help_text="Examples, positives, cut-offs, seconds.")
+    movements = models.PositiveIntegerField(default=0, help_text="Past movements of this kind when trained.")
+    train_from = models.DateTimeField()
+    train_to = models.DateTimeField()
+    validate_from = models.DateTimeField()
+    validate_to = models.DateTimeField()
+
+    class Meta:
+        ordering = ["outcome", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["outcome", "version"], name="predictive_model_version_unique"),
+            models.UniqueConstraint(
+                fields=["outcome"], condition=models.Q(is_active=True), name="predictive_model_one_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()} v{self.version} ({self.family})"
+
+
+class AccountPrediction(models.Model):
+    """An account's probabilities (smoothed), their reasons, and its health band with since-when."""
+
+    account = models.OneToOneField(Account, on_delete=models.CASCADE, primary_key=True, related_name="prediction")
+    conversion = models.FloatField(null=True, blank=True)
+    expansion = models.FloatField(null=True, blank=True)
+    churn = models.FloatField(null=True, blank=True)
+    conversion_raw = models.FloatField(null=True, blank=True, help_text="The model's value before smoothing.")
+    expansion_raw = models.FloatField(null=True, blank=True)
+    churn_raw = models.FloatField(null=True, blank=True)
+    conversion_status = models.CharField(max_length=20, choices=PredictionStatus.choices, default="no_model")
+    expansion_status = models.CharField(max_length=20, choices=PredictionStatus.choices, default="no_model")
+    churn_status = models.CharField(max_length=20, choices=PredictionStatus.choices, default="no_model")
+    reasons = models.JSONField(
+        default=dict, blank=True, help_text="Per outcome: model version, message, top reasons up and down."
+    )
+    health = models.CharField(max_length=6, choices=Health.choices, default=Health.NORMAL)
+    health_since = models.DateTimeField()
+    health_reasons = models.JSONField(default=list, blank=True)
+    computed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["account_id"]
+        indexes = [
+            models.Index(fields=["health", "account"], name="prediction_health_idx"),
+            models.Index(fields=["churn"], name="prediction_churn_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}: {self.health}"
+
+
+class SmartSignalProposal(models.Model):
+    """A candidate signal found in the data for an outcome, with its evidence; an admin confirms or rejects it."""
+
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    title = models.CharField(max_length=500)
+    conditions = models.JSONField(help_text="In the signal-rule language; becomes the rule's conditions.")
+    fingerprint = models.CharField(max_length=64, help_text="Outcome + conditions: one proposal per idea.")
+    support = models.PositiveIntegerField(help_text="Training examples (account at a cut-off) matching it.")
+    accounts = models.PositiveIntegerField(help_text="Distinct accounts among them.")
+    positives = models.PositiveIntegerField(help_text="Of those, how many made the movement within the horizon.")
+    precision = models.FloatField()
+    base_rate = models.FloatField()
+    lift = models.FloatField()
+    lift_low = models.FloatField(help_text="95% Wilson interval of the lift, lower end.")
+    lift_high = models.FloatField()
+    evidence = models.JSONField(default=dict, blank=True, help_text="Window, horizon, examples, model version.")
+    status = models.CharField(max_length=10, choices=ProposalStatus.choices, default=ProposalStatus.PROPOSED)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField()
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    signal_rule = models.ForeignKey(
+        SignalRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="smart_signal_proposals"
+    )
+    engagement_rule = models.ForeignKey(
+        EngagementRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="smart_signal_proposals"
+    )
+
+    class Meta:
+        ordering = ["status", "outcome", "-lift_low"]
+        constraints = [
+            models.UniqueConstraint(fields=["fingerprint"], name="smart_signal_one_per_idea"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_outcome_display()}: {self.title}"
 
 
 # Saving or deleting any of these bumps ConfigVersion (scoring.apps connects the receivers).

@@ -880,11 +880,11 @@ def _chunk_rescore(
             now=now,
             measures=rule_measures(computed.account_scores),
         )
+        ml = _predict(account_ids, now, signals)
         # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
         scores_changed_announce(
             changes=score_changes(
-                before=chunk.before,
-                after=computed.account_scores,
+                **ml.merged(before=chunk.before, after=computed.account_scores),
                 hits_set=hits.opened_pairs,
                 hits_cleared=hits.cleared_pairs,
             ),
@@ -1068,10 +1068,21 @@ def _rescore_overlapped(
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
     for ids, measures, rows, before in done:
         hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
+        ml = _predict(ids, now, signals)
         scores_changed_announce(
             changes=score_changes(
-                before=before, after=rows, hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs
+                **ml.merged(before=before, after=rows), hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs
             ),
             computed_at=now.isoformat(),
         )
     return stats
+
+
+def _predict(account_ids: Sequence[int], now: datetime, signals: SignalArrays | None) -> Any:
+    """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``); returns
+    their before/after values for ``scores_changed``."""
+    from .predictions import predictions_refresh
+
+    ids = np.array(sorted(account_ids), dtype=np.int64)
+    chunk_signals = None if signals is None else signals.take(ids)
+    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals)

@@ -50,3 +50,14 @@ def rescore_all() -> int:
     the scorecard."""
     cache.delete(ALL_LOCK_KEY)
     return services.accounts_rescore_all().accounts
+
+
+@shared_task(acks_late=True)
+def train_models() -> dict[str, str]:
+    """Train new predictive model versions (weekly), activating them per the prediction settings; activation
+    queues a full rescore. Returns each outcome's result in words."""
+    from .predictions import models_train
+
+    report = models_train()
+    done = {o: f"v{m.version} ({'active' if o in report.activated else 'stored'})" for o, m in report.trained.items()}
+    return {**done, **report.skipped}

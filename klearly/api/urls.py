@@ -3,6 +3,7 @@
 from rest_framework.routers import APIRootView, DefaultRouter
 
 from accounts.api import views as accounts_views
+from playbooks.api import views as playbooks_views
 from scoring.api import views as scoring_views
 from signals_app.api import views as signals_views
 
@@ -27,5 +28,8 @@ router.register("signals", signals_views.SignalViewSet, basename="signal")
 router.register("signal-types", signals_views.SignalTypeViewSet, basename="signal-type")
 router.register("signal-topics", signals_views.SignalTopicViewSet, basename="signal-topic")
 router.register("scores", scoring_views.AccountScoreViewSet, basename="score")
+router.register("predictive-models", scoring_views.PredictiveModelViewSet, basename="predictive-model")
+router.register("tasks", playbooks_views.TaskViewSet, basename="task")
+router.register("playbooks", playbooks_views.PlaybookViewSet, basename="playbook")
 
 urlpatterns = router.urls

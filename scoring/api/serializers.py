@@ -6,7 +6,9 @@ from rest_framework import serializers
 
 from signals_app.models import RuleHit
 
-from ..models import AccountScore, ContactScore, ScoreHistory
+from ..models import AccountPrediction, AccountScore, ContactScore, PredictiveModel, ScoreHistory
+
+OUTCOME_KEYS = ("conversion", "expansion", "churn")
 
 
 class AccountScoreSerializer(serializers.ModelSerializer):
@@ -14,15 +16,39 @@ class AccountScoreSerializer(serializers.ModelSerializer):
     account_name = serializers.CharField(source="account.name", read_only=True)
     measures = serializers.SerializerMethodField()
     explanations = serializers.JSONField(source="contributions", read_only=True)
+    probabilities = serializers.SerializerMethodField(
+        help_text="Per outcome (conversion, expansion, churn): status (ok, not_applicable, not_enough_history, "
+        "no_model), the smoothed probability and the model's raw value, the model version, and the top reasons up "
+        "and down ({text, effect}); otherwise a message saying what is missing."
+    )
+    health = serializers.SerializerMethodField(help_text="{band: good|normal|bad, since, reasons} or null.")
 
     class Meta:
         model = AccountScore
         fields = (
             "account_external_id", "account_name", "fit", "completeness", "engagement", "lead", "grade",
             "temperature", "qualified", "qualified_at", "signal_strength", "signal_strength_baseline", "surging",
-            "measures", "explanations", "config_version", "computed_at",
+            "measures", "explanations", "probabilities", "health", "config_version", "computed_at",
         )  # fmt: skip
         read_only_fields = fields
+
+    def _prediction(self, score: AccountScore) -> AccountPrediction | None:
+        try:
+            return score.account.prediction
+        except AccountPrediction.DoesNotExist:
+            return None
+
+    def get_probabilities(self, score: AccountScore) -> dict | None:
+        prediction = self._prediction(score)
+        if prediction is None:
+            return None
+        return {o: {"probability": getattr(prediction, o), **prediction.reasons.get(o, {})} for o in OUTCOME_KEYS}
+
+    def get_health(self, score: AccountScore) -> dict | None:
+        prediction = self._prediction(score)
+        if prediction is None:
+            return None
+        return {"band": prediction.health, "since": prediction.health_since, "reasons": prediction.health_reasons}
 
     def get_measures(self, score: AccountScore) -> dict:
         return {
@@ -62,4 +88,15 @@ class RuleHitSerializer(serializers.ModelSerializer):
     class Meta:
         model = RuleHit
         fields = ("rule", "set_at", "cleared_at", "values", "evaluated_at")
+        read_only_fields = fields
+
+
+class PredictiveModelSerializer(serializers.ModelSerializer):
+    """A model version: its validation figures, charts' data and the impact of each signal and measure."""
+
+    class Meta:
+        model = PredictiveModel
+        fields = ("id", "outcome", "version", "family", "is_active", "created_at", "activated_at", "horizon_days",
+                  "metrics", "comparison", "calibration", "lift", "impact", "training", "movements", "train_from",
+                  "train_to", "validate_from", "validate_to")  # fmt: skip
         read_only_fields = fields

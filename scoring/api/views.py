@@ -17,7 +17,13 @@ from signals_app.models import RuleHit
 
 from .. import selectors
 from ..filters import AccountScoreFilterSet
-from .serializers import AccountScoreSerializer, ContactScoreSerializer, RuleHitSerializer, ScoreHistorySerializer
+from .serializers import (
+    AccountScoreSerializer,
+    ContactScoreSerializer,
+    PredictiveModelSerializer,
+    RuleHitSerializer,
+    ScoreHistorySerializer,
+)
 
 
 @extend_schema_view(
@@ -64,3 +70,17 @@ class AccountScoreViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.Retriev
             rows = rows.filter(cleared_at__isnull=True)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(RuleHitSerializer(page, many=True).data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Predictive model versions with their validation figures and feature impact"),
+    retrieve=extend_schema(summary="A predictive model version"),
+)
+class PredictiveModelViewSet(
+    ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    serializer_class = PredictiveModelSerializer
+    filterset_fields = ["outcome", "is_active"]
+
+    def get_queryset(self) -> QuerySet:
+        return selectors.predictive_model_list()

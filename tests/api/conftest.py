@@ -103,4 +103,8 @@ def world(db):
     move = transition(acme, "trial", datetime(2026, 1, 1, tzinfo=UTC))
     segment = Segment.objects.create(name="Everyone")
     SegmentMembership.objects.create(segment=segment, account=acme, entered_at=datetime(2026, 1, 2, tzinfo=UTC))
-    return {"acme": acme, "ada": ada, "signal": signal, "transition": move, "segment": segment}
+    # A playbook and an open task, so the tasks and playbooks lists answer with rows the schema must describe.
+    from tests.playbooks.factories import PlaybookFactory, TaskFactory
+
+    task = TaskFactory(account=acme, playbook=PlaybookFactory(name="Trial to paid"), reason={"summary": "Qualified"})
+    return {"acme": acme, "ada": ada, "signal": signal, "transition": move, "segment": segment, "task": task}

@@ -32,6 +32,7 @@ from klearly.demo import (
     demo_world_build,
     demo_world_delete,
 )
+from playbooks.models import Playbook, Task, Team
 from signals_app.choices import Direction, SignalCategory
 from signals_app.models import IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 
@@ -48,7 +49,7 @@ def demo_world(django_db_setup, django_db_blocker) -> Iterator[DemoReport]:
     with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
         before = {
             model: set(model.objects.values_list("pk", flat=True))
-            for model in (IngestionSource, SignalType, SignalTopic, Group, get_user_model())
+            for model in (IngestionSource, SignalType, SignalTopic, Group, get_user_model(), Team, Playbook)
         }
         report = demo_world_build(accounts=SMALL, seed=42, now=NOW)
         yield report
@@ -286,7 +287,7 @@ def test_demo_users_can_log_in_with_the_printed_passwords(demo_world):
     for login in DEMO_LOGINS:
         user = authenticate(username=login.username, password=login.password)
         assert user is not None, login.username
-        assert user.is_staff
+        assert user.is_staff == (login.username == "admin")  # operators see their team's tasks, not the admin
         assert user.is_superuser == (login.username == "admin")
     cs_team = Group.objects.get(name="CS team")
     assert set(cs_team.user_set.values_list("username", flat=True)) == {"cs.alice", "cs.bob"}
@@ -308,3 +309,22 @@ def test_segments_are_evaluated_and_a_write_key_exists(demo_world):
     assert key.key_hash == WriteKey.hash_key(demo_world.write_key)
     assert IngestionSource.objects.get(name=SEGMENT_SOURCE_NAME).kind == "segment"
     assert IngestionSource.objects.get(name=DEMO_SOURCE_NAME).kind == "api"
+
+
+@pytest.mark.django_db
+def test_scoring_the_demo_runs_the_shipped_playbooks(demo_world, django_capture_on_commit_callbacks):
+    """seed_demo scores every account; the score changes run the three shipped playbooks, so the inbox has tasks."""
+    from klearly.demo import DEMO_PLAYBOOKS
+    from scoring.services import accounts_rescore_all
+
+    assert {p.name for p in Playbook.objects.all()} >= {spec["name"] for spec in DEMO_PLAYBOOKS}
+    assert set(Team.objects.get(name="Customer Success").members.values_list("username", flat=True)) == {
+        "cs.alice", "cs.bob"}  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_rescore_all(now=NOW)  # the world ends at NOW
+    tasks = Task.objects.filter(account__external_id__startswith="demo-").select_related("playbook", "account")
+    assert tasks.exists()
+    for task in tasks:
+        assert task.playbook.name in {spec["name"] for spec in DEMO_PLAYBOOKS}
+        assert task.reason["summary"] and task.title
+        assert task.assignee is not None or task.team is not None

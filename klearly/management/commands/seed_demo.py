@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
 from klearly.demo import DEMO_SOURCE_NAME, SEGMENT_SOURCE_NAME, DemoReport, demo_world_build
+from playbooks.models import Task
 from scoring.services import accounts_rescore_all
 
 
@@ -47,6 +48,8 @@ class Command(BaseCommand):
             on_step("scoring every account")
             stats = accounts_rescore_all()
             on_step(f"scored {stats.accounts:,} accounts")
+            # The score changes ran the shipped playbooks (on the worker, or here in eager mode): the inbox has tasks.
+            on_step(f"playbooks opened {Task.objects.filter(account__external_id__startswith='demo-').count():,} tasks")
         self._print(report)
 
     def _print(self, report: DemoReport) -> None:

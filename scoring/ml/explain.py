@@ -1,0 +1,165 @@
+"""Why a probability is what it is: reasons per account, and the impact of each signal and measure per model.
+
+Both use the same question, so they agree with each other and work for any model family: *how would the
+probability change if this part of the account's picture were typical?* A part is a group of columns (a signal
+type's counts in every window and its trend; a topic; a measure; the stage; the industry; a rule). Its effect on an
+account is p(account) − p(account with that group set to the typical values of the training examples); the impact of
+a group on a model is the mean absolute effect over validation accounts, with the direction it mostly pushes.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+
+from .features import Column, FeatureSpace
+from .training import CalibratedModel
+
+IRRELEVANT_IMPACT = 0.002  # a mean effect under 0.2 percentage points: the signal no longer matters to the model
+MIN_REASON_EFFECT = 0.005
+
+
+def group_of(column: Column) -> str:
+    if column.kind in ("signal_count", "signal_trend"):
+        return f"type:{column.key}"
+    if column.kind == "category":
+        return column.name.split(":", 1)[0]
+    if column.kind == "stage":
+        return "stage"
+    return column.name
+
+
+def groups(space: FeatureSpace) -> OrderedDict[str, list[int]]:
+    """Column indexes of each group, in column order."""
+    out: OrderedDict[str, list[int]] = OrderedDict()
+    for i, c in enumerate(space.columns):
+        out.setdefault(group_of(c), []).append(i)
+    return out
+
+
+def group_label(space: FeatureSpace, name: str) -> str:
+    """A group's name in product words (for the impact chart)."""
+    cols = [space.columns[i] for i in groups(space)[name]]
+    first = cols[0]
+    if name.startswith("type:"):
+        return f"{first.label} (signals)"
+    if name == "stage":
+        return "Journey stage"
+    if name in ("industry", "country"):
+        return name.capitalize()
+    return first.label
+
+
+def describe_group(space: FeatureSpace, name: str, cols: list[int], values: np.ndarray) -> str:
+    """An account's values of a group in product words."""
+    columns = [space.columns[i] for i in cols]
+    if name.startswith("type:"):
+        counts = {c.window_days: values[j] for j, c in enumerate(columns) if c.kind == "signal_count"}
+        label = columns[0].label
+        if counts.get(90, 0) == 0:
+            return f"{label}: none in 90 days"
+        parts = [f"{int(counts[w])} in {w} days" for w in (7, 30, 90) if w in counts and (counts[w] or w == 7)]
+        return f"{label}: {', '.join(parts[:2])}"
+    if name == "stage" or name in ("industry", "country"):
+        on = [c for j, c in enumerate(columns) if values[j] >= 0.5]
+        if not on:
+            return {"stage": "Stage unknown", "industry": "Industry: other", "country": "Country: other"}[name]
+        return on[0].label
+    return columns[0].describe(float(values[0]))
+
+
+def _effects(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray, space: FeatureSpace, names: list[str]):
+    base_p = model.predict(x)
+    gmap = groups(space)
+    out = np.zeros((len(x), len(names)))
+    for j, name in enumerate(names):
+        cols = gmap[name]
+        typical = x.copy()
+        typical[:, cols] = baseline[cols]
+        out[:, j] = base_p - model.predict(typical)
+    return base_p, out
+
+
+def impact(
+    model: CalibratedModel,
+    x: np.ndarray,
+    baseline: np.ndarray,
+    space: FeatureSpace,
+    *,
+    sample: int = 2000,
+    seed: int = 0,
+) -> list[dict[str, Any]]:
+    """The impact of every group on a model over (a sample of) validation examples, largest first:
+    ``{group, label, impact (mean |effect|), direction (raises/lowers/mixed)}``."""
+    if len(x) > sample:
+        x = x[np.random.default_rng(seed).choice(len(x), sample, replace=False)]
+    names = list(groups(space))
+    if not len(x):
+        return [{"group": n, "label": group_label(space, n), "impact": 0.0, "direction": "mixed"} for n in names]
+    _, eff = _effects(model, x, baseline, space, names)
+    out = []
+    for j, name in enumerate(names):
+        e = eff[:, j]
+        mean_abs = float(np.abs(e).mean())
+        up, down = float(e[e > 0].sum()), float(-e[e < 0].sum())
+        direction = "raises" if up > 2 * down else "lowers" if down > 2 * up else "mixed"
+        out.append({"group": name, "label": group_label(space, name), "impact": round(mean_abs, 5),
+                    "direction": direction})  # fmt: skip
+    out.sort(key=lambda r: -r["impact"])
+    return out
+
+
+def impact_change(current: list[dict[str, Any]], previous: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Each group's impact beside the previous version's: the change, and ``irrelevant`` when it fell below
+    :data:`IRRELEVANT_IMPACT` (``became_irrelevant`` when it mattered before)."""
+    before = {r["group"]: r for r in previous or []}
+    out = []
+    for r in current:
+        prev = before.get(r["group"])
+        was = prev["impact"] if prev else None
+        irrelevant = r["impact"] < IRRELEVANT_IMPACT
+        out.append({
+            **r,
+            "previous": was,
+            "change": None if was is None else round(r["impact"] - was, 5),
+            "irrelevant": irrelevant,
+            "became_irrelevant": bool(irrelevant and was is not None and was >= IRRELEVANT_IMPACT),
+        })  # fmt: skip
+    return out
+
+
+def reasons(
+    model: CalibratedModel,
+    x: np.ndarray,
+    baseline: np.ndarray,
+    space: FeatureSpace,
+    top_groups: list[str],
+    *,
+    per_side: int = 3,
+) -> tuple[np.ndarray, list[dict[str, list[dict[str, Any]]]]]:
+    """Probabilities and, per account, the top contributors up and down among ``top_groups`` (the model's most
+    impactful groups, which keeps this fast): ``{"up": [{text, effect}], "down": [...]}``; effect in probability."""
+    gmap = groups(space)
+    names = [g for g in top_groups if g in gmap]
+    p, eff = _effects(model, x, baseline, space, names)
+    out = []
+    order = np.argsort(-eff, axis=1)
+    for i in range(len(x)):
+        up, down = [], []
+        for j in order[i]:
+            if eff[i, j] < MIN_REASON_EFFECT or len(up) >= per_side:
+                break
+            up.append(_reason(space, names[j], gmap, x[i], eff[i, j]))
+        for j in order[i][::-1]:
+            if eff[i, j] > -MIN_REASON_EFFECT or len(down) >= per_side:
+                break
+            down.append(_reason(space, names[j], gmap, x[i], eff[i, j]))
+        out.append({"up": up, "down": down})
+    return p, out
+
+
+def _reason(space: FeatureSpace, name: str, gmap: dict[str, list[int]], row: np.ndarray, effect: float) -> dict:
+    cols = gmap[name]
+    return {"text": describe_group(space, name, cols, row[cols]), "effect": round(float(effect), 4)}

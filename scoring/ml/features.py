@@ -1,0 +1,315 @@
+"""Features of accounts at a cut-off, point in time: every value uses only what happened strictly before it.
+
+The feature space (which columns, in which order, and what each means in the product's words) is fixed when a model
+is trained and stored with it, so prediction builds the same columns from whatever the database holds later (a new
+signal type is ignored by an old model, a vanished one is all zeros).
+
+Columns, per account at cut-off ``t`` (windows end at ``t``, excluded):
+
+- per signal type: count in the last 7, 30 and 90 days, and its trend (30 days against the 30 before, log ratio);
+- per topic: count in the last 30 days;
+- measures as the scorecard knows them: engagement (points decayed by each type's half-life), engagement trend
+  (points per day of the last 14 days / of the 60 before), active users in 7 and 30 days, users seen in the year,
+  share of active users, adoption (key features used in 30 days / key features), activation (milestones reached in
+  the year / milestones), days since the last signal, signals in 30 days;
+- fit fields: employees, annual revenue (missing stays missing), industry and country (the commonest ones);
+- tenure, stage (one column per stage), days in the stage, paying rank;
+- movements made before ``t`` (conversions, expansions, contractions, churns, reactivations);
+- rule hits open at ``t`` (one column per signal rule).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .history import DAY, History
+
+WINDOWS = (7, 30, 90)
+LOOKBACK_DAYS = 365  # nothing older counts: the same reach in training and in the nightly prediction
+TREND_RECENT_DAYS, TREND_BASE_DAYS = 14, 60
+DEFAULT_HALF_LIFE_DAYS = 30.0
+TOP_CATEGORIES = 15
+MAX_TOPICS = 40
+PAST_MOVEMENTS = ("conversion", "expansion", "contraction", "churn", "reactivation")
+
+# Measures the signal-rule language knows (signals_app.rule_conditions.MEASURES): a candidate over one of these can
+# become a rule condition as it is.
+RULE_MEASURES = {
+    "engagement", "engagement_trend", "active_users_7d", "active_users_30d", "total_users", "active_ratio_30d",
+    "adoption", "activation", "tenure_days",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Column:
+    """One feature: a stable name, words for people, and what a rule condition over it would be."""
+
+    name: str
+    label: str
+    kind: str  # signal_count | signal_trend | topic_count | measure | field | category | stage | movement | rule
+    key: str = ""  # signal type / topic / measure / field / stage key / rule name
+    window_days: int = 0
+    unit: str = ""
+
+    def describe(self, value: float) -> str:
+        """The column and an account's value in product words ("Pricing page view: 4 in 7 days")."""
+        if self.kind == "signal_count" or self.kind == "topic_count":
+            return f"{self.label}: {_num(value)} in {self.window_days} days"
+        if self.kind == "signal_trend":
+            if not np.isfinite(value):
+                return f"{self.label}: no trend yet"
+            factor = float(np.exp(value))
+            return f"{self.label} {'up' if factor >= 1 else 'down'} ×{factor:.1f} (30 days vs the 30 before)"
+        if self.kind in ("category", "stage", "rule"):
+            return self.label if value >= 0.5 else f"not {self.label[0].lower()}{self.label[1:]}"
+        if self.kind == "movement":
+            return f"{self.label}: {_num(value)} before"
+        if not np.isfinite(value):
+            return f"{self.label}: unknown"
+        if self.unit == "%":
+            return f"{self.label}: {100 * value:.0f}%"
+        if self.unit == "×":
+            return f"{self.label}: ×{value:.2f}"
+        return f"{self.label}: {_num(value)}{(' ' + self.unit) if self.unit else ''}"
+
+
+def _num(value: float) -> str:
+    if not np.isfinite(value):
+        return "unknown"
+    return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.2g}"
+
+
+@dataclass
+class FeatureSpace:
+    """The columns of a model, fixed at training time and stored with it (``to_json`` / ``from_json``)."""
+
+    type_keys: list[str]
+    type_labels: list[str]
+    topic_keys: list[str]
+    topic_labels: list[str]
+    industries: list[str]
+    countries: list[str]
+    stage_keys: list[str]
+    stage_labels: list[str]
+    rule_names: list[str]
+    columns: list[Column] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.columns:
+            self.columns = self._columns()
+        self.index = {c.name: i for i, c in enumerate(self.columns)}
+
+    @classmethod
+    def from_history(cls, h: History) -> FeatureSpace:
+        """Every signal type, stage and rule of the history; the commonest topics, industries and countries."""
+        topic_n = np.bincount(h.ev_topic[h.ev_topic >= 0], minlength=len(h.topic_keys))
+        topics = [i for i in np.argsort(-topic_n, kind="stable") if topic_n[i] > 0][:MAX_TOPICS]
+        return cls(
+            type_keys=list(h.type_keys),
+            type_labels=list(h.type_labels),
+            topic_keys=[h.topic_keys[i] for i in topics],
+            topic_labels=[h.topic_labels[i] for i in topics],
+            industries=_commonest(h.industry),
+            countries=_commonest(h.country),
+            stage_keys=list(h.stage_keys),
+            stage_labels=list(h.stage_labels),
+            rule_names=list(h.rule_names),
+        )
+
+    def _columns(self) -> list[Column]:
+        cols: list[Column] = []
+        for key, label in zip(self.type_keys, self.type_labels, strict=True):
+            for w in WINDOWS:
+                cols.append(Column(f"type:{key}:{w}d", label, "signal_count", key, w))
+            cols.append(Column(f"type:{key}:trend", label, "signal_trend", key, 30))
+        for key, label in zip(self.topic_keys, self.topic_labels, strict=True):
+            cols.append(Column(f"topic:{key}:30d", f"Signals about {label}", "topic_count", key, 30))
+        measures = [
+            ("engagement", "Engagement (decayed points)", ""),
+            ("engagement_trend", "Engagement trend", "×"),
+            ("active_users_7d", "Active users in 7 days", ""),
+            ("active_users_30d", "Active users in 30 days", ""),
+            ("total_users", "Users seen in the last year", ""),
+            ("active_ratio_30d", "Share of users active in 30 days", "%"),
+            ("adoption", "Key features used in 30 days", "%"),
+            ("activation", "Activation milestones reached", "%"),
+            ("days_since_last_signal", "Days since the last signal", "days"),
+            ("signals_30d", "Signals in 30 days", ""),
+            ("tenure_days", "Tenure", "days"),
+            ("days_in_stage", "Days in the current stage", "days"),
+            ("paying_rank", "Plan rank", ""),
+            ("employees", "Employees", ""),
+            ("annual_revenue", "Annual revenue", ""),
+        ]
+        for key, label, unit in measures:
+            kind = "field" if key in ("employees", "annual_revenue") else "measure"
+            cols.append(Column(f"measure:{key}", label, kind, key, 0, unit))
+        cols += [Column(f"industry:{v}", f"Industry is {v}", "category", v) for v in self.industries]
+        cols += [Column(f"country:{v}", f"Country is {v}", "category", v) for v in self.countries]
+        for key, label in zip(self.stage_keys, self.stage_labels, strict=True):
+            cols.append(Column(f"stage:{key}", f"In stage {label}", "stage", key))
+        words = {"conversion": "Conversions", "expansion": "Expansions", "contraction": "Contractions",
+                 "churn": "Churns", "reactivation": "Reactivations"}  # fmt: skip
+        cols += [Column(f"movement:{m}", words[m], "movement", m) for m in PAST_MOVEMENTS]
+        cols += [Column(f"rule:{name}", f"Rule “{name}” holds", "rule", name) for name in self.rule_names]
+        return cols
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("columns")
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeatureSpace:
+        return cls(**{k: list(v) for k, v in data.items()})
+
+
+def _commonest(values: np.ndarray) -> list[str]:
+    vals, counts = np.unique(np.asarray([v or "" for v in values], dtype=object).astype(str), return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    return [str(vals[i]) for i in order if vals[i]][:TOP_CATEGORIES]
+
+
+def _map(keys: list[str], space_keys: list[str]) -> np.ndarray:
+    pos = {k: i for i, k in enumerate(space_keys)}
+    return np.array([pos.get(k, -1) for k in keys] + [-1], dtype=np.int64)  # last: for index -1
+
+
+def _distinct_per_row(row: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
+    """How many distinct ``other`` values each row has."""
+    if not len(row):
+        return np.zeros(k)
+    pairs = np.unique(row * (int(other.max()) + 2) + (other + 1))
+    return np.bincount(pairs // (int(other.max()) + 2), minlength=k).astype(np.float64)
+
+
+def features_at(
+    h: History, space: FeatureSpace, t: float, idx: np.ndarray, *, current_stage: bool = False
+) -> np.ndarray:
+    """The features of accounts ``idx`` (indexes into ``h``) at cut-off ``t``: a (len(idx), columns) float32 array.
+
+    Only signals, movements and rule hits strictly before ``t`` are read. ``current_stage``: when an account has no
+    movement before ``t``, take its current stage (prediction for now; never in training).
+    """
+    idx = np.asarray(idx, dtype=np.int64)
+    k, d = len(idx), len(space.columns)
+    x = np.zeros((k, d), dtype=np.float64)
+    col = space.index
+    row_of = np.full(h.n, -1, np.int64)
+    row_of[idx] = np.arange(k)
+
+    lo = np.searchsorted(h.ev_time, t - LOOKBACK_DAYS * DAY, side="left")
+    hi = np.searchsorted(h.ev_time, t, side="left")  # strictly before t
+    r = row_of[h.ev_account[lo:hi]]
+    keep = r >= 0
+    r = r[keep]
+    ev_type = h.ev_type[lo:hi][keep]
+    ev_topic = h.ev_topic[lo:hi][keep]
+    ev_contact = h.ev_contact[lo:hi][keep]
+    age = (t - h.ev_time[lo:hi][keep]) / DAY
+
+    # signal types
+    tmap = _map(h.type_keys, space.type_keys)
+    ty = tmap[ev_type]
+    ts = len(space.type_keys)
+    if ts:
+        ok = ty >= 0
+        cell = r[ok] * ts + ty[ok]
+        a_ok = age[ok]
+        base = col[f"type:{space.type_keys[0]}:7d"]
+        counts = {}
+        for w in (*WINDOWS, 60):
+            counts[w] = np.bincount(cell, weights=(a_ok < w).astype(np.float64), minlength=k * ts).reshape(k, ts)
+        stride = len(WINDOWS) + 1
+        for j, w in enumerate(WINDOWS):
+            x[:, base + j : base + stride * ts : stride] = counts[w]
+        trend = np.log((counts[30] + 1.0) / (counts[60] - counts[30] + 1.0))
+        x[:, base + len(WINDOWS) : base + stride * ts : stride] = trend
+
+    # topics
+    if space.topic_keys:
+        tp = _map(h.topic_keys, space.topic_keys)[ev_topic]
+        ok = (tp >= 0) & (age < 30)
+        n_top = len(space.topic_keys)
+        topic_counts = np.bincount(r[ok] * n_top + tp[ok], minlength=k * n_top).reshape(k, n_top)
+        first = col[f"topic:{space.topic_keys[0]}:30d"]
+        x[:, first : first + n_top] = topic_counts
+
+    # measures
+    points = h.type_points if np.any(h.type_points) else np.ones(len(h.type_keys))
+    pts = points[ev_type] if len(ev_type) else np.zeros(0)
+    half = np.where(np.isnan(h.type_half_life), DEFAULT_HALF_LIFE_DAYS, h.type_half_life)
+    decayed = pts * 0.5 ** (age / half[ev_type]) if len(ev_type) else np.zeros(0)
+    x[:, col["measure:engagement"]] = np.bincount(r, weights=decayed, minlength=k)
+    recent = np.bincount(r, weights=pts * (age < TREND_RECENT_DAYS), minlength=k) / TREND_RECENT_DAYS
+    older = (age >= TREND_RECENT_DAYS) & (age < TREND_RECENT_DAYS + TREND_BASE_DAYS)
+    baseline = np.bincount(r, weights=pts * older, minlength=k) / TREND_BASE_DAYS
+    # negative points (tickets) count as nothing here: the trend is of activity, and a ratio needs positive parts
+    x[:, col["measure:engagement_trend"]] = (np.maximum(recent, 0) + 0.1) / (np.maximum(baseline, 0) + 0.1)
+    with_contact = ev_contact >= 0
+    for w, name in ((7, "active_users_7d"), (30, "active_users_30d"), (LOOKBACK_DAYS, "total_users")):
+        sel = with_contact & (age < w)
+        x[:, col[f"measure:{name}"]] = _distinct_per_row(r[sel], ev_contact[sel], k)
+    total = x[:, col["measure:total_users"]]
+    x[:, col["measure:active_ratio_30d"]] = np.divide(
+        x[:, col["measure:active_users_30d"]], total, out=np.zeros(k), where=total > 0
+    )
+    n_key, n_mile = int(h.type_key_feature.sum()), int(h.type_milestone.sum())
+    if n_key:
+        sel = h.type_key_feature[ev_type] & (age < 30)
+        x[:, col["measure:adoption"]] = _distinct_per_row(r[sel], ev_type[sel], k) / n_key
+    if n_mile:
+        sel = h.type_milestone[ev_type]
+        x[:, col["measure:activation"]] = _distinct_per_row(r[sel], ev_type[sel], k) / n_mile
+    last_age = np.full(k, float(LOOKBACK_DAYS))
+    if len(r):  # events are sorted by time: the last occurrence of a row is its newest signal
+        rev_rows, first_rev = np.unique(r[::-1], return_index=True)
+        last_age[rev_rows] = age[::-1][first_rev]
+    x[:, col["measure:days_since_last_signal"]] = last_age
+    x[:, col["measure:signals_30d"]] = np.bincount(r, weights=(age < 30).astype(np.float64), minlength=k)
+
+    # fit fields
+    x[:, col["measure:employees"]] = h.employees[idx]
+    x[:, col["measure:annual_revenue"]] = h.revenue[idx]
+    for name, values in (("industry", h.industry[idx]), ("country", h.country[idx])):
+        keys = space.industries if name == "industry" else space.countries
+        if keys:
+            lookup = {v: i for i, v in enumerate(keys)}
+            which = np.array([lookup.get(v or "", -1) for v in values], dtype=np.int64)
+            first = col[f"{name}:{keys[0]}"]
+            has = which >= 0
+            x[np.flatnonzero(has), first + which[has]] = 1.0
+
+    # tenure, stage, movements
+    x[:, col["measure:tenure_days"]] = np.maximum((t - h.created[idx]) / DAY, 0.0)
+    stage = h.stage_at(t, idx)
+    since = h.stage_since(t, idx)
+    if current_stage:
+        stage = np.where(stage >= 0, stage, h.stage_now[idx])
+    x[:, col["measure:days_in_stage"]] = np.where(np.isnan(since), np.nan, (t - since) / DAY)
+    ranks = np.append(h.stage_ranks, 0)
+    x[:, col["measure:paying_rank"]] = ranks[np.where(stage >= 0, stage, len(h.stage_ranks))]
+    if space.stage_keys:
+        smap = _map(h.stage_keys, space.stage_keys)[stage]
+        first = col[f"stage:{space.stage_keys[0]}"]
+        has = smap >= 0
+        x[np.flatnonzero(has), first + smap[has]] = 1.0
+    for m in PAST_MOVEMENTS:
+        x[:, col[f"movement:{m}"]] = h.movements_between(m, idx, 0.0, t - 1e-6)
+
+    # rule hits open at t
+    if space.rule_names and len(h.hit_account):
+        rr = row_of[h.hit_account]
+        rmap = _map(h.rule_names, space.rule_names)[h.hit_rule]
+        sel = (rr >= 0) & (rmap >= 0) & (h.hit_set < t) & (h.hit_cleared >= t)
+        first = col[f"rule:{space.rule_names[0]}"]
+        x[rr[sel], first + rmap[sel]] = 1.0
+    x[np.isinf(x)] = np.nan
+    return x.astype(np.float32)

@@ -1,0 +1,171 @@
+"""What is known about a set of accounts, as arrays: the input of feature building, labelling and mining."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+DAY = 86_400.0
+
+OUTCOMES = ("conversion", "expansion", "churn")
+# The movement (accounts.choices.Movement value) that makes an example of each outcome positive.
+OUTCOME_MOVEMENT = {"conversion": "conversion", "expansion": "expansion", "churn": "churn"}
+# The stage kinds an outcome applies to: conversion to free accounts, expansion to paying ones, churn to both.
+OUTCOME_KINDS = {"conversion": ("free",), "expansion": ("paying",), "churn": ("free", "paying")}
+OUTCOME_WORDS = {"conversion": "conversions", "expansion": "expansions", "churn": "churns"}
+
+
+def _arr(values, dtype) -> np.ndarray:
+    return np.asarray(values, dtype=dtype)
+
+
+@dataclass
+class History:
+    """Accounts (index 0..n-1), their signals, stage movements and rule hits. Times are Unix seconds (float).
+
+    Signals need not be sorted: the constructor sorts them by time once (feature building slices by time).
+    Contact ids only need to be distinct per person (-1: no contact); topic -1: no topic.
+    """
+
+    account_ids: np.ndarray  # (n,) database ids, for the caller
+    created: np.ndarray  # (n,) when each account was created
+    employees: np.ndarray  # (n,) float, NaN unknown
+    revenue: np.ndarray  # (n,) float, NaN unknown
+    industry: np.ndarray  # (n,) str, "" unknown
+    country: np.ndarray  # (n,) str, "" unknown
+    type_keys: list[str]
+    type_labels: list[str]
+    topic_keys: list[str]
+    topic_labels: list[str]
+    ev_account: np.ndarray
+    ev_type: np.ndarray
+    ev_time: np.ndarray
+    ev_topic: np.ndarray | None = None
+    ev_contact: np.ndarray | None = None
+    stage_keys: list[str] = field(default_factory=list)
+    stage_labels: list[str] = field(default_factory=list)
+    stage_kinds: list[str] = field(default_factory=list)  # free / paying / churn
+    stage_ranks: np.ndarray | None = None  # paying rank, 0 for others
+    tr_account: np.ndarray | None = None
+    tr_stage: np.ndarray | None = None  # index into stage_keys
+    tr_time: np.ndarray | None = None
+    tr_movement: np.ndarray | None = None  # str: conversion, expansion, contraction, churn, reactivation, ...
+    stage_now: np.ndarray | None = None  # (n,) current stage index (-1 none): used when no movement is known
+    rule_names: list[str] = field(default_factory=list)
+    hit_account: np.ndarray | None = None
+    hit_rule: np.ndarray | None = None
+    hit_set: np.ndarray | None = None
+    hit_cleared: np.ndarray | None = None  # +inf while open
+    type_points: np.ndarray | None = None  # engagement points per signal of each type (0: none)
+    type_half_life: np.ndarray | None = None  # days; NaN: no decay rule (30 days used)
+    type_key_feature: np.ndarray | None = None
+    type_milestone: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        n, t = len(self.account_ids), len(self.type_keys)
+        self.account_ids = _arr(self.account_ids, np.int64)
+        self.created = _arr(self.created, np.float64)
+        self.employees = _arr(self.employees, np.float64)
+        self.revenue = _arr(self.revenue, np.float64)
+        self.industry = _arr(self.industry, object)
+        self.country = _arr(self.country, object)
+        m = len(self.ev_account)
+        order = np.argsort(_arr(self.ev_time, np.float64), kind="stable")
+        self.ev_time = _arr(self.ev_time, np.float64)[order]
+        self.ev_account = _arr(self.ev_account, np.int64)[order]
+        self.ev_type = _arr(self.ev_type, np.int64)[order]
+        self.ev_topic = (np.full(m, -1, np.int64) if self.ev_topic is None else _arr(self.ev_topic, np.int64))[order]
+        contact = np.full(m, -1, np.int64) if self.ev_contact is None else _arr(self.ev_contact, np.int64)
+        self.ev_contact = contact[order]
+        s = len(self.stage_keys)
+        self.stage_ranks = np.zeros(s, np.int64) if self.stage_ranks is None else _arr(self.stage_ranks, np.int64)
+        self.tr_account = _arr([] if self.tr_account is None else self.tr_account, np.int64)
+        self.tr_stage = _arr([] if self.tr_stage is None else self.tr_stage, np.int64)
+        self.tr_time = _arr([] if self.tr_time is None else self.tr_time, np.float64)
+        self.tr_movement = _arr([] if self.tr_movement is None else self.tr_movement, object)
+        self.stage_now = np.full(n, -1, np.int64) if self.stage_now is None else _arr(self.stage_now, np.int64)
+        self.hit_account = _arr([] if self.hit_account is None else self.hit_account, np.int64)
+        self.hit_rule = _arr([] if self.hit_rule is None else self.hit_rule, np.int64)
+        self.hit_set = _arr([] if self.hit_set is None else self.hit_set, np.float64)
+        self.hit_cleared = _arr([] if self.hit_cleared is None else self.hit_cleared, np.float64)
+        self.type_points = np.zeros(t) if self.type_points is None else _arr(self.type_points, np.float64)
+        half = np.full(t, np.nan) if self.type_half_life is None else _arr(self.type_half_life, np.float64)
+        self.type_half_life = half
+        self.type_key_feature = (
+            np.zeros(t, bool) if self.type_key_feature is None else _arr(self.type_key_feature, bool)
+        )
+        self.type_milestone = np.zeros(t, bool) if self.type_milestone is None else _arr(self.type_milestone, bool)
+        # transitions by (account, time), for "stage at t"
+        tr_order = np.lexsort((self.tr_time, self.tr_account))
+        self.tr_account, self.tr_stage = self.tr_account[tr_order], self.tr_stage[tr_order]
+        self.tr_time, self.tr_movement = self.tr_time[tr_order], self.tr_movement[tr_order]
+
+    @property
+    def n(self) -> int:
+        return len(self.account_ids)
+
+    @property
+    def data_end(self) -> float:
+        """The latest moment anything is known for (a label window must end before it)."""
+        ends = [-np.inf]
+        if len(self.ev_time):
+            ends.append(self.ev_time[-1])
+        if len(self.tr_time):
+            ends.append(self.tr_time.max())
+        return float(max(ends))
+
+    @property
+    def data_start(self) -> float:
+        starts = [np.inf]
+        if len(self.ev_time):
+            starts.append(self.ev_time[0])
+        if len(self.tr_time):
+            starts.append(self.tr_time.min())
+        return float(min(starts))
+
+    def stage_at(self, t: float, idx: np.ndarray) -> np.ndarray:
+        """Each account's stage index just before ``t`` (its latest movement strictly before t; -1 none)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if not len(self.tr_account):
+            return np.full(len(idx), -1, np.int64)
+        key = self.tr_account.astype(np.float64) * 1e10 + (self.tr_time - 1e9)
+        pos = np.searchsorted(key, idx.astype(np.float64) * 1e10 + (t - 1e9), side="left") - 1
+        pos_c = np.clip(pos, 0, len(key) - 1)
+        ok = (pos >= 0) & (self.tr_account[pos_c] == idx)
+        return np.where(ok, self.tr_stage[pos_c], -1)
+
+    def stage_since(self, t: float, idx: np.ndarray) -> np.ndarray:
+        """When each account entered its stage at ``t`` (NaN when unknown)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        if not len(self.tr_account):
+            return np.full(len(idx), np.nan)
+        key = self.tr_account.astype(np.float64) * 1e10 + (self.tr_time - 1e9)
+        pos = np.searchsorted(key, idx.astype(np.float64) * 1e10 + (t - 1e9), side="left") - 1
+        pos_c = np.clip(pos, 0, len(key) - 1)
+        ok = (pos >= 0) & (self.tr_account[pos_c] == idx)
+        return np.where(ok, self.tr_time[pos_c], np.nan)
+
+    def kind_of(self, stage: np.ndarray) -> np.ndarray:
+        """The kind (free / paying / churn / "" for none) of each stage index."""
+        kinds = np.array([*self.stage_kinds, ""], dtype=object)
+        return kinds[np.where(stage >= 0, stage, len(self.stage_kinds))]
+
+    def movements_between(self, movement: str, idx: np.ndarray, start: np.ndarray | float, end: np.ndarray | float):
+        """How many movements of a kind each account made in (start, end]."""
+        idx = np.asarray(idx, dtype=np.int64)
+        sel = self.tr_movement == movement
+        if not sel.any():
+            return np.zeros(len(idx), np.int64)
+        key = self.tr_account[sel].astype(np.float64) * 1e10 + (self.tr_time[sel] - 1e9)
+        base = idx.astype(np.float64) * 1e10 - 1e9
+        hi = np.searchsorted(key, base + end, side="right")
+        lo = np.searchsorted(key, base + start, side="right")
+        return hi - lo
+
+    def movement_count(self, movement: str, *, before: float | None = None) -> int:
+        """How many movements of a kind are known (before a moment)."""
+        sel = self.tr_movement == movement
+        if before is not None:
+            sel &= self.tr_time < before
+        return int(sel.sum())

@@ -1,0 +1,281 @@
+"""Training: a time-based split, two model families compared, calibrated probabilities, metrics and charts' data.
+
+The labelled cut-offs are cut by time into three blocks (never at random): *fit* (the earliest 60%), *calibrate*
+(the next 20%) and *validate* (the latest 20%). Examples whose horizon reaches into the next block are dropped from
+the earlier one (purged), so no label of a training example was decided inside the period it is judged on.
+
+Each family (a regularised logistic regression over log-scaled, standardised features; a histogram gradient-boosted
+tree ensemble) is fitted on *fit*, calibrated with Platt scaling on *calibrate* and scored on *validate*; the one
+with the higher PR AUC on *validate* is kept (PR AUC: outcomes are rare, and it rewards finding them near the top).
+The metrics shown for a model are those validation figures. The stored model is then the kept family refitted on
+*fit* + *calibrate* and calibrated on *validate*, so it has learnt from the most recent movements too.
+"""
+
+from __future__ import annotations
+
+import pickle
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from threadpoolctl import threadpool_limits
+
+from .history import DAY
+from .labels import Examples
+
+FAMILIES = ("logistic", "gradient_boosting")
+SPLIT = (0.6, 0.2, 0.2)
+MIN_BLOCK_POSITIVES = 2  # fewer positives in a block and its figures (or its calibration) mean nothing
+
+
+def signed_log1p(x: np.ndarray) -> np.ndarray:
+    """log(1 + |x|) with x's sign: counts spread over orders of magnitude, so a linear model sees ratios."""
+    return np.sign(x) * np.log1p(np.abs(x))
+
+
+def missing_as_minus_one(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isnan(x), -1.0, x)
+
+
+def family_build(name: str, *, seed: int = 0) -> Pipeline:
+    """An unfitted model of a family."""
+    if name == "logistic":
+        return make_pipeline(
+            FunctionTransformer(signed_log1p),
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=0.3, max_iter=500),
+        )
+    if name == "gradient_boosting":
+        # No early stopping: it would hold out a random tenth of the rows, and validation here is by time only.
+        # Missing values (unknown size, revenue, stage age) become -1, a value no such feature has: the trees can
+        # still tell "unknown" apart, and a column missing everywhere does not break the binning.
+        return make_pipeline(
+            FunctionTransformer(missing_as_minus_one),
+            HistGradientBoostingClassifier(
+                max_iter=120, learning_rate=0.06, max_leaf_nodes=15, min_samples_leaf=40, l2_regularization=1.0,
+                max_features=0.5, early_stopping=False, random_state=seed,
+            ),
+        )  # fmt: skip
+    raise ValueError(f"unknown model family {name!r}")
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+@dataclass
+class CalibratedModel:
+    """A fitted model and the Platt scaling (a · logit(p) + b) learnt on later data."""
+
+    family: str
+    model: Any
+    a: float = 1.0
+    b: float = 0.0
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        with threads_for(len(x)):
+            return self.model.predict_proba(x)[:, 1]
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities."""
+        if not len(x):
+            return np.zeros(0)
+        return 1.0 / (1.0 + np.exp(-(self.a * _logit(self.raw(x)) + self.b)))
+
+    def calibrate(self, x: np.ndarray, y: np.ndarray) -> None:
+        """Learn a and b from examples the model was not fitted on (kept as is without both classes)."""
+        if len(np.unique(y)) < 2:
+            return
+        platt = LogisticRegression(C=1e4, max_iter=200).fit(_logit(self.raw(x))[:, None], y)
+        self.a, self.b = float(platt.coef_[0, 0]), float(platt.intercept_[0])
+
+    def to_bytes(self) -> bytes:
+        return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def from_bytes(data: bytes) -> CalibratedModel:
+        # Only bytes this code stored itself are loaded (PredictiveModel.model_bytes), never uploaded files.
+        return pickle.loads(data)
+
+
+SMALL_ROWS = 50_000
+
+
+def threads_for(rows: int) -> threadpool_limits:
+    """One thread for small arrays: starting OpenMP threads costs more than it saves there (5x slower on a busy
+    two-core machine); large ones use every core."""
+    return threadpool_limits(limits=1 if rows < SMALL_ROWS else None)
+
+
+def fit(family: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> CalibratedModel:
+    model = family_build(family, seed=seed)
+    with threads_for(len(x)):
+        model.fit(x, y)
+    return CalibratedModel(family, model)
+
+
+# --- metrics -----------------------------------------------------------------------------------------------------
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float | int | None]:
+    """ROC AUC, PR AUC, Brier score, base rate, positives and negatives (AUCs None with one class only)."""
+    y = np.asarray(y).astype(int)
+    both = len(np.unique(y)) == 2
+    return {
+        "roc_auc": round(float(roc_auc_score(y, p)), 4) if both else None,
+        "pr_auc": round(float(average_precision_score(y, p)), 4) if both else None,
+        "brier": round(float(brier_score_loss(y, p)), 5) if len(y) else None,
+        "base_rate": round(float(y.mean()), 5) if len(y) else None,
+        "positives": int(y.sum()),
+        "negatives": int(len(y) - y.sum()),
+    }
+
+
+def calibration_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, float]]:
+    """Predicted against observed rate in equal-count bins of the predictions (the calibration plot)."""
+    if not len(y):
+        return []
+    order = np.argsort(p, kind="stable")
+    out = []
+    for part in np.array_split(order, min(bins, len(order))):
+        if len(part):
+            out.append({"predicted": round(float(p[part].mean()), 4), "observed": round(float(y[part].mean()), 4),
+                        "n": int(len(part))})  # fmt: skip
+    return out
+
+
+def lift_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict[str, float]]:
+    """Accounts ranked by probability, in tenths: each tenth's rate against the base rate, and the share of all
+    positives found down to it (the lift chart)."""
+    if not len(y) or not y.sum():
+        return []
+    order = np.argsort(-p, kind="stable")
+    base, total = float(y.mean()), float(y.sum())
+    out, found = [], 0.0
+    for i, part in enumerate(np.array_split(order, min(groups, len(order)))):
+        found += float(y[part].sum())
+        rate = float(y[part].mean()) if len(part) else 0.0
+        out.append({"decile": i + 1, "rate": round(rate, 4), "lift": round(rate / base, 3) if base else 0.0,
+                    "captured": round(found / total, 4), "n": int(len(part))})  # fmt: skip
+    return out
+
+
+# --- the split and the comparison ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    """Masks of the three time blocks over an outcome's examples, and their time bounds."""
+
+    fit: np.ndarray
+    calibrate: np.ndarray
+    validate: np.ndarray
+    bounds: dict[str, float]
+
+
+def time_split(ex: Examples, *, horizon_days: int, shares: tuple[float, float, float] = SPLIT) -> Split:
+    """Cut the examples' cut-offs by time into fit / calibrate / validate, purging examples whose horizon reaches
+    into the next block."""
+    cuts = np.unique(ex.t)
+    n = len(cuts)
+    if n < 3:
+        raise NotEnoughHistory("fewer than three cut-offs with known outcomes")
+    i_cal = max(1, min(n - 2, int(round(n * shares[0]))))
+    i_val = max(i_cal + 1, min(n - 1, int(round(n * (shares[0] + shares[1])))))
+    t_cal, t_val = cuts[i_cal], cuts[i_val]
+    h = horizon_days * DAY
+    fit_mask = ex.t + h <= t_cal
+    cal_mask = (ex.t >= t_cal) & (ex.t + h <= t_val)
+    val_mask = ex.t >= t_val
+    if not fit_mask.any():  # horizon longer than the first block: keep the block without purging
+        fit_mask = ex.t < t_cal
+    if not cal_mask.any():
+        cal_mask = (ex.t >= t_cal) & (ex.t < t_val)
+    return Split(fit_mask, cal_mask, val_mask, {
+        "fit_from": float(cuts[0]), "fit_to": float(ex.t[fit_mask].max()),
+        "calibrate_from": float(t_cal), "calibrate_to": float(ex.t[cal_mask].max()),
+        "validate_from": float(t_val), "validate_to": float(cuts[-1]),
+    })  # fmt: skip
+
+
+class NotEnoughHistory(ValueError):
+    """Too few movements (or cut-offs) to learn or to judge a model; the message says what is missing."""
+
+
+@dataclass
+class TrainResult:
+    """The kept model, its validation figures and what the comparison found."""
+
+    model: CalibratedModel
+    family: str
+    metrics: dict[str, Any]
+    comparison: dict[str, dict[str, Any]]
+    calibration: list[dict[str, float]]
+    lift: list[dict[str, float]]
+    bounds: dict[str, float]
+    baseline: np.ndarray  # per column, the value a "typical" example has (medians of the fit block)
+    training: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def train_outcome(
+    ex: Examples,
+    *,
+    horizon_days: int,
+    families: tuple[str, ...] = FAMILIES,
+    refit: bool = True,
+    seed: int = 0,
+) -> TrainResult:
+    """Compare the families on the time-based validation, keep the better one, calibrate it. Raises
+    :class:`NotEnoughHistory` when a block has too few positives to fit or judge."""
+    started = time.perf_counter()
+    split = time_split(ex, horizon_days=horizon_days)
+    for name, mask in (("training", split.fit), ("calibration", split.calibrate), ("validation", split.validate)):
+        got = int(ex.y[mask].sum())
+        if got < MIN_BLOCK_POSITIVES:
+            raise NotEnoughHistory(
+                f"the {name} period has {got} positive example(s); at least {MIN_BLOCK_POSITIVES} are needed"
+            )
+    xf, yf = ex.x[split.fit], ex.y[split.fit]
+    xc, yc = ex.x[split.calibrate], ex.y[split.calibrate]
+    xv, yv = ex.x[split.validate], ex.y[split.validate]
+    comparison: dict[str, dict[str, Any]] = {}
+    fitted: dict[str, tuple[CalibratedModel, np.ndarray]] = {}
+    for family in families:
+        model = fit(family, xf, yf, seed=seed)
+        model.calibrate(xc, yc)
+        p = model.predict(xv)
+        comparison[family] = metrics(yv, p)
+        fitted[family] = (model, p)
+    best = max(families, key=lambda f: (comparison[f]["pr_auc"] or 0.0, comparison[f]["roc_auc"] or 0.0))
+    model, p_val = fitted[best]
+    if refit:
+        earlier = split.fit | split.calibrate
+        model = fit(best, ex.x[earlier], ex.y[earlier], seed=seed)
+        model.calibrate(xv, yv)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no median: 0 below
+        baseline = np.nanmedian(np.where(np.isfinite(xf), xf, np.nan), axis=0) if len(xf) else np.zeros(ex.x.shape[1])
+    baseline = np.where(np.isnan(baseline), 0.0, baseline).astype(np.float32)
+    return TrainResult(
+        model=model,
+        family=best,
+        metrics=comparison[best],
+        comparison=comparison,
+        calibration=calibration_bins(yv, p_val),
+        lift=lift_table(yv, p_val),
+        bounds=split.bounds,
+        baseline=baseline,
+        training={"examples": int(len(ex.y)), "positives": ex.positives, "cutoffs": int(len(np.unique(ex.t)))},
+        seconds=round(time.perf_counter() - started, 2),
+    )

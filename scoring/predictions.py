@@ -1,0 +1,603 @@
+"""Predictive scores in the database: reading a history into arrays, training and storing model versions,
+activating and rolling back, predicting for a chunk of accounts during every rescore, smart-signal proposals.
+
+The learning itself is in ``scoring.ml`` (no Django); this module only moves data between the database and it, with
+a fixed number of set-based queries per call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from accounts.models import Account, JourneyStage, StageTransition
+from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
+
+from .choices import Health, Outcome, PredictionStatus, ProposalStatus
+from .ml import explain, mining, steady
+from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
+from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History
+from .ml.labels import cutoffs_weekly, eligible_at, examples_build
+from .ml.training import CalibratedModel, NotEnoughHistory, train_outcome
+from .models import (
+    AccountPrediction,
+    AccountScore,
+    EngagementRule,
+    PredictionSettings,
+    PredictiveModel,
+    SmartSignalProposal,
+)
+
+REASON_GROUPS = 10  # reasons are looked for among a model's ten most impactful signals and measures
+PROPOSALS_PER_OUTCOME = 8
+
+Progress = Callable[[int], None]
+
+
+def _epoch(values: Sequence[datetime | None], missing: float = np.nan) -> np.ndarray:
+    return np.array([v.timestamp() if v is not None else missing for v in values], dtype=np.float64)
+
+
+# --- reading ------------------------------------------------------------------------------------------------------
+
+
+def history_load(*, account_ids: Sequence[int] | None, since: datetime, now: datetime, signals: Any = None) -> History:
+    """The history of these accounts (None: all) as arrays: signals in [since, now), every stage movement, rule hits,
+    fit fields, signal types with their engagement rules. ``signals``: a ``scoring.services.SignalArrays`` already
+    read by the rescore (saves reading them twice)."""
+    accounts = Account.objects.order_by("pk")
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=list(account_ids))
+    rows = list(
+        accounts.values_list("pk", "created_at", "employees", "annual_revenue", "industry", "country", "stage_id")
+    )
+    ids = np.array([r[0] for r in rows], dtype=np.int64)
+
+    def index(values: np.ndarray) -> np.ndarray:
+        if not len(ids):
+            return np.full(len(values), -1, np.int64)
+        pos = np.clip(np.searchsorted(ids, values), 0, len(ids) - 1)
+        return np.where(ids[pos] == values, pos, -1)
+
+    types = list(SignalType.objects.order_by("pk").values_list("pk", "key", "label", "is_key_feature",
+                                                               "is_activation_milestone"))  # fmt: skip
+    type_ids = np.array([t[0] for t in types], dtype=np.int64)
+    topics = list(SignalTopic.objects.order_by("pk").values_list("pk", "key", "label"))
+    topic_ids = np.array([t[0] for t in topics], dtype=np.int64)
+    stages = list(JourneyStage.objects.order_by("position", "pk").values_list("pk", "key", "name", "kind", "rank"))
+    stage_pos = {s[0]: i for i, s in enumerate(stages)}
+    rules = list(SignalRule.objects.order_by("pk").values_list("pk", "name"))
+    rule_pos = {r[0]: i for i, r in enumerate(rules)}
+    eng = dict(
+        (r[0], (r[1], r[2]))
+        for r in EngagementRule.objects.filter(is_active=True).values_list("signal_type_id", "points", "half_life_days")
+    )
+
+    def lookup(known: np.ndarray, values: np.ndarray) -> np.ndarray:
+        if not len(known):
+            return np.full(len(values), -1, np.int64)
+        pos = np.clip(np.searchsorted(known, values), 0, len(known) - 1)
+        return np.where((known[pos] == values) & (values >= 0), pos, -1)
+
+    if signals is None:
+        signals = _signals_read(account_ids=account_ids, since=since, now=now)
+    else:
+        keep = (signals.epoch >= since.timestamp()) & (signals.epoch < now.timestamp())
+        signals = signals._select(np.flatnonzero(keep))
+    ev_account = index(signals.account)
+    ev_type = lookup(type_ids, signals.type)
+    ok = (ev_account >= 0) & (ev_type >= 0)
+
+    tr = StageTransition.objects.order_by()
+    hits = RuleHit.objects.order_by()
+    if account_ids is not None:
+        tr = tr.filter(account_id__in=list(account_ids))
+        hits = hits.filter(account_id__in=list(account_ids))
+    tr_rows = list(tr.values_list("account_id", "to_stage_id", "changed_at", "movement"))
+    hit_rows = list(hits.values_list("account_id", "rule_id", "set_at", "cleared_at"))
+    return History(
+        account_ids=ids,
+        created=_epoch([r[1] for r in rows]),
+        employees=np.array([np.nan if r[2] is None else float(r[2]) for r in rows]),
+        revenue=np.array([np.nan if r[3] is None else float(r[3]) for r in rows]),
+        industry=np.array([r[4] or "" for r in rows], dtype=object),
+        country=np.array([r[5] or "" for r in rows], dtype=object),
+        type_keys=[t[1] for t in types],
+        type_labels=[t[2] for t in types],
+        topic_keys=[t[1] for t in topics],
+        topic_labels=[t[2] for t in topics],
+        ev_account=ev_account[ok],
+        ev_type=ev_type[ok],
+        ev_time=signals.epoch[ok],
+        ev_topic=lookup(topic_ids, signals.topic)[ok],
+        ev_contact=signals.contact[ok],
+        stage_keys=[s[1] for s in stages],
+        stage_labels=[s[2] for s in stages],
+        stage_kinds=[s[3] for s in stages],
+        stage_ranks=np.array([s[4] for s in stages], dtype=np.int64),
+        tr_account=index(np.array([r[0] for r in tr_rows], dtype=np.int64)),
+        tr_stage=np.array([stage_pos[r[1]] for r in tr_rows], dtype=np.int64),
+        tr_time=_epoch([r[2] for r in tr_rows]),
+        tr_movement=np.array([r[3] for r in tr_rows], dtype=object),
+        stage_now=np.array([stage_pos.get(r[6], -1) if r[6] else -1 for r in rows], dtype=np.int64),
+        rule_names=[r[1] for r in rules],
+        hit_account=index(np.array([h[0] for h in hit_rows], dtype=np.int64)),
+        hit_rule=np.array([rule_pos[h[1]] for h in hit_rows], dtype=np.int64),
+        hit_set=_epoch([h[2] for h in hit_rows]),
+        hit_cleared=_epoch([h[3] for h in hit_rows], missing=np.inf),
+        type_points=np.array([eng.get(t[0], (0.0, None))[0] for t in types], dtype=np.float64),
+        type_half_life=np.array(
+            [np.nan if eng.get(t[0], (0, None))[1] is None else eng[t[0]][1] for t in types], dtype=np.float64
+        ),
+        type_key_feature=np.array([t[3] for t in types], dtype=bool),
+        type_milestone=np.array([t[4] for t in types], dtype=bool),
+    )
+
+
+def _signals_read(*, account_ids: Sequence[int] | None, since: datetime, now: datetime) -> Any:
+    """Signals as arrays: PostgreSQL's binary read of the rescore, or one ORM query elsewhere."""
+    from .services import SignalArrays, signals_fetch
+
+    if connection.vendor == "postgresql":
+        arrays = signals_fetch(account_ids=account_ids, since=since, now=now)
+        keep = arrays.epoch < now.timestamp()
+        return arrays._select(np.flatnonzero(keep))
+    qs = Signal.objects.filter(account_id__isnull=False, occurred_at__gte=since, occurred_at__lt=now).order_by()
+    if account_ids is not None:
+        qs = qs.filter(account_id__in=list(account_ids))
+    rows = list(qs.values_list("account_id", "contact_id", "type_id", "topic_id", "occurred_at"))
+    cols = list(zip(*rows, strict=True)) if rows else [()] * 5
+    as_int = [np.array([-1 if v is None else v for v in c], dtype=np.int64) for c in cols[:4]]
+    return SignalArrays(as_int[0], as_int[1], as_int[2], as_int[3], np.zeros(len(rows), np.int64), _epoch(cols[4]))
+
+
+def movement_counts() -> dict[str, int]:
+    """Past movements of each kind (one query)."""
+    return dict(StageTransition.objects.order_by().values_list("movement").annotate(n=Count("pk")))
+
+
+# --- training -----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainReport:
+    """What a training run did, per outcome."""
+
+    trained: dict[str, PredictiveModel] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)  # outcome -> why
+    activated: list[str] = field(default_factory=list)
+    proposals: int = 0
+    seconds: float = 0.0
+
+
+def _dt(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, tz=UTC)
+
+
+def models_train(
+    *,
+    now: datetime | None = None,
+    outcomes: Sequence[str] = OUTCOMES,
+    progress: Progress | None = None,
+    on_cutoffs: Callable[[int], None] | None = None,
+    rescore: bool = True,
+) -> TrainReport:
+    """Train a new model version of each outcome from the stage movements in the database, store it with its
+    metrics and impact, activate it when the settings say so, and refresh the smart-signal proposals.
+
+    An outcome with fewer past movements than ``PredictionSettings.min_movements``, or too few in one of the time
+    blocks, is skipped with the reason. When a model was activated (and ``rescore``), one full rescore is queued.
+    ``on_cutoffs(n)`` is told how many cut-offs there are, ``progress(1)`` after
+    each (for a progress bar).
+    """
+    started = time.perf_counter()
+    now = now or timezone.now()
+    settings = PredictionSettings.load()
+    report = TrainReport()
+    counts = movement_counts()
+    wanted = []
+    for outcome in outcomes:
+        have = counts.get(OUTCOME_MOVEMENT[outcome], 0)
+        if have < settings.min_movements:
+            report.skipped[outcome] = not_enough_message(outcome, have, settings.min_movements)
+        else:
+            wanted.append(outcome)
+    if not wanted:
+        report.seconds = round(time.perf_counter() - started, 2)
+        return report
+    since = now - timedelta(days=settings.training_span_days + LOOKBACK_DAYS + settings.horizon_days)
+    h = history_load(account_ids=None, since=since, now=now)
+    space = FeatureSpace.from_history(h)
+    cuts = cutoffs_weekly(
+        h,
+        horizon_days=settings.horizon_days,
+        step_days=settings.cutoff_step_days,
+        span_days=settings.training_span_days,
+    )
+    cuts = cuts[cuts + settings.horizon_days * 86_400 <= now.timestamp()]
+    if on_cutoffs:
+        on_cutoffs(len(cuts))
+    examples = examples_build(
+        h, space, cuts, horizon_days=settings.horizon_days, outcomes=tuple(wanted),
+        max_examples=settings.max_examples, progress=progress,
+    )  # fmt: skip
+    for outcome in wanted:
+        ex = examples[outcome]
+        try:
+            result = train_outcome(ex, horizon_days=settings.horizon_days)
+        except NotEnoughHistory as exc:
+            report.skipped[outcome] = f"Not enough history yet: {exc}."
+            continue
+        _, val_mask = _validation_rows(ex, result.bounds)
+        impact = explain.impact(result.model, ex.x[val_mask], result.baseline, space)
+        with transaction.atomic():
+            previous = PredictiveModel.objects.filter(outcome=outcome, is_active=True).first()
+            version = (PredictiveModel.objects.filter(outcome=outcome).aggregate(v=Max("version"))["v"] or 0) + 1
+            model = PredictiveModel.objects.create(
+                outcome=outcome,
+                version=version,
+                family=result.family,
+                created_at=timezone.now(),
+                horizon_days=settings.horizon_days,
+                model_bytes=result.model.to_bytes(),
+                feature_space=space.to_json(),
+                baseline=[float(v) for v in result.baseline],
+                metrics=result.metrics,
+                comparison=result.comparison,
+                calibration=result.calibration,
+                lift=result.lift,
+                impact=explain.impact_change(impact, previous.impact if previous else None),
+                training={**result.training, "seconds": result.seconds, "cutoff_step_days": settings.cutoff_step_days},
+                movements=counts.get(OUTCOME_MOVEMENT[outcome], 0),
+                train_from=_dt(result.bounds["fit_from"]),
+                train_to=_dt(result.bounds["calibrate_to"]),
+                validate_from=_dt(result.bounds["validate_from"]),
+                validate_to=_dt(result.bounds["validate_to"]),
+            )
+            report.trained[outcome] = model
+            better = previous is None or (model.metrics.get("pr_auc") or 0) >= (previous.metrics.get("pr_auc") or 0)
+            if settings.auto_activate and better:
+                predictive_model_activate(model=model, rescore=False)
+                report.activated.append(outcome)
+            report.proposals += proposals_refresh(
+                outcome=outcome, candidates=mining.candidates_mine(ex, space, limit=PROPOSALS_PER_OUTCOME),
+                evidence={"horizon_days": settings.horizon_days, "examples": int(len(ex.y)),
+                          "model_version": version, "cutoffs": int(len(np.unique(ex.t)))},
+            )  # fmt: skip
+    if report.activated and rescore:
+        transaction.on_commit(_rescore_all_soon)
+    report.seconds = round(time.perf_counter() - started, 2)
+    return report
+
+
+def _validation_rows(ex: Any, bounds: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+    val = ex.t >= bounds["validate_from"]
+    return ~val, val
+
+
+def not_enough_message(outcome: str, have: int, need: int) -> str:
+    words = OUTCOME_WORDS[outcome]
+    return f"Not enough history yet: {have} past {words} recorded, {need} needed ({need - have} more)."
+
+
+def predictive_model_activate(*, model: PredictiveModel, rescore: bool = True) -> PredictiveModel:
+    """Make this version the one every rescore uses for its outcome (the previous one is kept for rollback) and
+    queue a full rescore so every account's probability comes from it."""
+    with transaction.atomic():
+        PredictiveModel.objects.filter(outcome=model.outcome, is_active=True).exclude(pk=model.pk).update(
+            is_active=False
+        )
+        model.is_active = True
+        model.activated_at = timezone.now()
+        model.save(update_fields=["is_active", "activated_at"])
+        if rescore:
+            transaction.on_commit(_rescore_all_soon)
+    return model
+
+
+def predictive_model_rollback(*, outcome: str) -> PredictiveModel | None:
+    """Activate the version activated before the current one (None when there is none)."""
+    current = PredictiveModel.objects.filter(outcome=outcome, is_active=True).first()
+    earlier = PredictiveModel.objects.filter(outcome=outcome, activated_at__isnull=False)
+    if current:
+        earlier = earlier.exclude(pk=current.pk).filter(version__lt=current.version)
+    target = earlier.order_by("-version").first()
+    if target is None:
+        return None
+    return predictive_model_activate(model=target)
+
+
+def _rescore_all_soon() -> None:
+    from .tasks import rescore_all_enqueue
+
+    rescore_all_enqueue()
+
+
+# --- smart signals ------------------------------------------------------------------------------------------------
+
+
+def _fingerprint(outcome: str, conditions: dict) -> str:
+    return hashlib.sha256(f"{outcome}:{json.dumps(conditions, sort_keys=True)}".encode()).hexdigest()
+
+
+def proposals_refresh(*, outcome: str, candidates: Sequence[mining.Candidate], evidence: dict[str, Any]) -> int:
+    """Store new candidates as proposals and update the evidence of open ones; decided ones are left alone (a
+    rejected idea is not proposed again). Returns how many were created."""
+    now = timezone.now()
+    prints = {_fingerprint(outcome, c.rule): c for c in candidates}
+    existing = {p.fingerprint: p for p in SmartSignalProposal.objects.filter(fingerprint__in=list(prints))}
+    created, updated = [], []
+    for fp, cand in prints.items():
+        values = dict(
+            title=cand.title[:500], conditions=cand.rule, support=cand.support, accounts=cand.accounts,
+            positives=cand.positives, precision=cand.precision, base_rate=cand.base_rate, lift=cand.lift,
+            lift_low=cand.lift_low, lift_high=cand.lift_high, evidence=evidence, updated_at=now,
+        )  # fmt: skip
+        if fp in existing:
+            proposal = existing[fp]
+            if proposal.status == ProposalStatus.PROPOSED:
+                for k, v in values.items():
+                    setattr(proposal, k, v)
+                updated.append(proposal)
+        else:
+            created.append(SmartSignalProposal(outcome=outcome, fingerprint=fp, created_at=now, **values))
+    SmartSignalProposal.objects.bulk_create(created)
+    if updated:
+        SmartSignalProposal.objects.bulk_update(updated, [*values.keys()])
+    return len(created)
+
+
+class ProposalError(ValueError):
+    """A proposal cannot be confirmed as asked; the message says why."""
+
+
+def proposal_confirm(*, proposal: SmartSignalProposal, user: Any = None, as_engagement_rule: bool = False,
+                     points: float = 10.0) -> SmartSignalProposal:  # fmt: skip
+    """Turn a proposal into a signal rule (or, for a single signal type, an engagement rule worth ``points``),
+    which the next rescore uses; the proposal records what it became."""
+    from signals_app.rule_conditions import RuleConditionError, compile_conditions
+
+    if proposal.status != ProposalStatus.PROPOSED:
+        raise ProposalError(f"This proposal is already {proposal.get_status_display().lower()}.")
+    with transaction.atomic():
+        if as_engagement_rule:
+            conds = proposal.conditions.get("conditions", [])
+            types = [c["signal"].get("type") for c in conds if isinstance(c.get("signal"), dict)]
+            if len(conds) != 1 or not types or not types[0]:
+                raise ProposalError("Only a proposal about one signal type can become an engagement rule.")
+            signal_type = SignalType.objects.filter(key=types[0]).first()
+            if signal_type is None:
+                raise ProposalError(f"The signal type {types[0]!r} no longer exists.")
+            if EngagementRule.objects.filter(signal_type=signal_type).exists():
+                raise ProposalError(f"{signal_type} already has an engagement rule: change its points instead.")
+            rule = EngagementRule(signal_type=signal_type, points=points, half_life_days=None,
+                                  window_days=conds[0].get("window_days") or 30)  # fmt: skip
+            rule.full_clean()
+            rule.save()
+            proposal.engagement_rule = rule
+        else:
+            try:
+                compile_conditions(proposal.conditions)
+            except RuleConditionError as exc:
+                raise ProposalError(f"The conditions are no longer valid: {exc}") from exc
+            name = f"{proposal.get_outcome_display()} signal: {proposal.title}"[:120]
+            if SignalRule.objects.filter(name=name).exists():
+                name = f"{name[:110]} #{proposal.pk}"
+            description = (
+                f"Proposed by Klearly from {proposal.support} past examples ({proposal.accounts} accounts): "
+                f"{100 * proposal.precision:.1f}% made a {proposal.outcome} within the horizon against "
+                f"{100 * proposal.base_rate:.1f}% overall (lift {proposal.lift:.2f}, 95% interval "
+                f"{proposal.lift_low:.2f}–{proposal.lift_high:.2f})."
+            )
+            proposal.signal_rule = SignalRule.objects.create(
+                name=name, description=description, conditions=proposal.conditions
+            )
+        proposal.status = ProposalStatus.CONFIRMED
+        proposal.decided_at = timezone.now()
+        proposal.decided_by = user if getattr(user, "pk", None) else None
+        proposal.save()
+        transaction.on_commit(_rescore_all_soon)
+    return proposal
+
+
+def proposal_reject(*, proposal: SmartSignalProposal, user: Any = None) -> SmartSignalProposal:
+    """Reject a proposal: it is kept (so it is not proposed again) and creates nothing."""
+    if proposal.status != ProposalStatus.PROPOSED:
+        raise ProposalError(f"This proposal is already {proposal.get_status_display().lower()}.")
+    proposal.status = ProposalStatus.REJECTED
+    proposal.decided_at = timezone.now()
+    proposal.decided_by = user if getattr(user, "pk", None) else None
+    proposal.save(update_fields=["status", "decided_at", "decided_by"])
+    return proposal
+
+
+# --- predicting during a rescore ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """An active model ready to predict: the model, its feature space and typical values, its top groups."""
+
+    record_id: int
+    version: int
+    model: CalibratedModel
+    space: FeatureSpace
+    baseline: np.ndarray
+    top_groups: list[str]
+
+
+_LOADED: dict[int, LoadedModel] = {}  # by PredictiveModel id: a version never changes once stored
+
+
+def active_models() -> dict[str, LoadedModel]:
+    """The active model of each outcome (unpickled once per process and version)."""
+    rows = list(PredictiveModel.objects.filter(is_active=True).values_list("pk", "outcome", "version"))
+    out = {}
+    for pk, outcome, version in rows:
+        if pk not in _LOADED:
+            rec = PredictiveModel.objects.only("model_bytes", "feature_space", "baseline", "impact").get(pk=pk)
+            _LOADED[pk] = LoadedModel(
+                record_id=pk,
+                version=version,
+                model=CalibratedModel.from_bytes(bytes(rec.model_bytes)),
+                space=FeatureSpace.from_json(rec.feature_space),
+                baseline=np.array(rec.baseline, dtype=np.float32),
+                top_groups=[r["group"] for r in rec.impact[:REASON_GROUPS]],
+            )
+        out[outcome] = _LOADED[pk]
+    return out
+
+
+def _health_thresholds(s: PredictionSettings) -> steady.HealthThresholds:
+    return steady.HealthThresholds(
+        bad_enter=s.health_bad_enter, bad_exit=s.health_bad_exit, good_enter=s.health_good_enter,
+        good_exit=s.health_good_exit, trend_bad=s.health_trend_bad, trend_good=s.health_trend_good,
+    )  # fmt: skip
+
+
+# What predictions add to ``scoring.hooks.scores_changed``'s before/after values (probabilities to a percentage
+# point, so the smoothing's small steps toward the model's value are not announced as changes every rescore).
+TRACKED_FIELDS = ("conversion_probability", "expansion_probability", "churn_probability", "health")
+
+
+@dataclass
+class PredictionChanges:
+    """Each account's tracked prediction values before (None: never predicted) and after a refresh."""
+
+    before: dict[int, tuple | None] = field(default_factory=dict)
+    after: dict[int, tuple] = field(default_factory=dict)
+
+    def merged(self, *, before: dict[int, tuple], after: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Arguments for ``scoring.hooks.score_changes`` with these values added to the scores' own."""
+        from .hooks import TRACKED_FIELDS as SCORE_FIELDS
+
+        empty = (None,) * len(TRACKED_FIELDS)
+        merged_before = {a: tuple(v) + (self.before.get(a) or empty) for a, v in before.items()}
+        rows = [{**row, **dict(zip(TRACKED_FIELDS, self.after.get(row["account_id"], empty), strict=True))}
+                for row in after]  # fmt: skip
+        return {"before": merged_before, "after": rows, "fields": (*SCORE_FIELDS, *TRACKED_FIELDS)}
+
+
+def _tracked(row: dict[str, Any]) -> tuple:
+    return (*(None if row[o] is None else round(row[o], 2) for o in OUTCOMES), row["health"])
+
+
+def predictions_refresh(
+    *, account_ids: Sequence[int], now: datetime | None = None, signals: Any = None
+) -> PredictionChanges:
+    """Predict every outcome for these accounts with the active models, smooth against their previous values, set
+    health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns the
+    tracked values before and after, for ``scores_changed``."""
+    now = now or timezone.now()
+    ids = sorted({int(a) for a in account_ids})
+    if not ids:
+        return PredictionChanges()
+    settings = PredictionSettings.load()
+    models = active_models()
+    counts = movement_counts()
+    h = history_load(account_ids=ids, since=now - timedelta(days=LOOKBACK_DAYS), now=now, signals=signals)
+    n = h.n
+    t = now.timestamp()
+    prev_rows = {
+        r["account_id"]: r
+        for r in AccountPrediction.objects.filter(account_id__in=ids).values(
+            "account_id", "conversion", "expansion", "churn", "health", "health_since", "computed_at"
+        )
+    }
+    trend_of = dict(AccountScore.objects.filter(account_id__in=ids).values_list("account_id", "engagement_trend"))
+    pk = h.account_ids.tolist()
+    hours = np.array(
+        [(t - prev_rows[a]["computed_at"].timestamp()) / 3600 if a in prev_rows else 0.0 for a in pk], dtype=np.float64
+    )
+    shown: dict[str, np.ndarray] = {}
+    raw_all: dict[str, np.ndarray] = {}
+    status: dict[str, list[str]] = {}
+    reasons: list[dict[str, Any]] = [{} for _ in range(n)]
+    for outcome in OUTCOMES:
+        raw = np.full(n, np.nan)
+        st = np.full(n, PredictionStatus.NOT_APPLICABLE, dtype=object)
+        applies = eligible_at(h, outcome, t, current_stage=True)
+        have, need = counts.get(OUTCOME_MOVEMENT[outcome], 0), settings.min_movements
+        loaded = models.get(outcome)
+        message = ""
+        if have < need:
+            st[applies] = PredictionStatus.NOT_ENOUGH_HISTORY
+            message = not_enough_message(outcome, have, need)
+        elif loaded is None:
+            st[applies] = PredictionStatus.NO_MODEL
+            message = "No active model yet: run “manage.py train_models” (or wait for the weekly training)."
+        why: list[dict[str, Any]] = []
+        if loaded is not None and have >= need and len(applies):
+            x = features_at(h, loaded.space, t, applies, current_stage=True)
+            p, why = explain.reasons(loaded.model, x, loaded.baseline, loaded.space, loaded.top_groups)
+            raw[applies] = p
+            st[applies] = PredictionStatus.OK
+        previous = np.array(
+            [np.nan if prev_rows.get(a, {}).get(outcome) is None else prev_rows[a][outcome] for a in pk]
+        )
+        smoothed = steady.smooth(
+            raw, previous, hours, half_life_hours=settings.smoothing_half_life_hours,
+            max_step=settings.smoothing_max_step,
+        )  # fmt: skip
+        smoothed = np.where(np.isnan(raw), np.nan, smoothed)
+        shown[outcome], raw_all[outcome], status[outcome] = smoothed, raw, st.tolist()
+        words = {s.value: s.label for s in PredictionStatus}
+        where = {int(i): j for j, i in enumerate(applies)} if why else {}
+        for i in range(n):
+            entry: dict[str, Any] = {"status": st[i]}
+            if st[i] == PredictionStatus.OK:
+                r = why[where[i]]
+                entry.update(model_version=loaded.version, raw=round(float(raw[i]), 4),
+                             probability=round(float(smoothed[i]), 4), up=r["up"], down=r["down"])  # fmt: skip
+            else:
+                entry["message"] = message if st[i] != PredictionStatus.NOT_APPLICABLE else words[st[i]]
+            reasons[i][outcome] = entry
+    th = _health_thresholds(settings)
+    trend = np.array([np.nan if trend_of.get(a) is None else trend_of[a] for a in pk], dtype=np.float64)
+    prev_band = [prev_rows.get(a, {}).get("health") for a in pk]
+    bands = steady.health(shown["churn"], trend, prev_band, th)
+    objs = []
+    for i, a in enumerate(pk):
+        band = str(bands[i])
+        before = prev_rows.get(a)
+        since = before["health_since"] if before and before["health"] == band else now
+        objs.append(
+            AccountPrediction(
+                account_id=a,
+                **{o: _num(shown[o][i]) for o in OUTCOMES},
+                **{f"{o}_raw": _num(raw_all[o][i]) for o in OUTCOMES},
+                **{f"{o}_status": status[o][i] for o in OUTCOMES},
+                reasons=reasons[i],
+                health=band,
+                health_since=since,
+                health_reasons=steady.health_reasons(
+                    float(shown["churn"][i]), float(trend[i]), band, before["health"] if before else None, th
+                ),
+                computed_at=now,
+            )
+        )
+    fields = [f.name for f in AccountPrediction._meta.concrete_fields if f.name != "account"]
+    AccountPrediction.objects.bulk_create(objs, update_conflicts=True, unique_fields=["account"], update_fields=fields)
+    return PredictionChanges(
+        before={a: _tracked(r) for a, r in prev_rows.items()},
+        after={o.account_id: _tracked({**{k: getattr(o, k) for k in OUTCOMES}, "health": o.health}) for o in objs},
+    )
+
+
+def _num(v: float) -> float | None:
+    return None if v is None or math.isnan(v) else round(float(v), 4)
+
+
+HEALTH_CHOICES = [h.value for h in Health]
+OUTCOME_CHOICES = [o.value for o in Outcome]

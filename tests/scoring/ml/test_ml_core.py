@@ -1,0 +1,243 @@
+"""The pure ML core over tiny NumPy histories: point in time, labels, time split, training, reasons, mining, steadiness."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import numpy as np
+import pytest
+
+import scoring.ml as ml_package
+from scoring.ml import explain, mining, steady
+from scoring.ml.features import FeatureSpace, features_at
+from scoring.ml.history import DAY, History
+from scoring.ml.labels import cutoffs_weekly, eligible_at, examples_build, labels_at
+from scoring.ml.synthetic import synthetic_history
+from scoring.ml.training import CalibratedModel, NotEnoughHistory, time_split, train_outcome
+
+T0 = 1_700_000_000.0
+
+
+def tiny(extra_events: list[tuple[int, int, float]] = (), extra_moves=(), extra_hits=()) -> History:
+    """Two accounts: 0 a trial that looks at pricing and converts on day 20; 1 a paying one that churns on day 25."""
+    events = [(0, 1, T0 + 1 * DAY), (0, 1, T0 + 5 * DAY), (0, 0, T0 + 6 * DAY), (1, 0, T0 + 2 * DAY)]
+    events += list(extra_events)
+    moves = [(0, 0, T0 - 10 * DAY, "entry"), (1, 1, T0 - 10 * DAY, "entry"), (0, 1, T0 + 20 * DAY, "conversion"),
+             (1, 2, T0 + 25 * DAY, "churn"), *extra_moves]  # fmt: skip
+    hits = [(1, 0, T0 + 3 * DAY, np.inf), *extra_hits]
+    return History(
+        account_ids=[10, 11],
+        created=[T0 - 30 * DAY, T0 - 30 * DAY],
+        employees=[40, np.nan],
+        revenue=[np.nan, 1e6],
+        industry=["Software", ""],
+        country=["DE", "FR"],
+        type_keys=["login", "pricing-page-view"],
+        type_labels=["Login", "Pricing page view"],
+        topic_keys=[],
+        topic_labels=[],
+        ev_account=[e[0] for e in events],
+        ev_type=[e[1] for e in events],
+        ev_time=[e[2] for e in events],
+        ev_contact=[100 + e[0] for e in events],
+        stage_keys=["trial", "starter", "churn", "corporate"],
+        stage_labels=["Trial", "Starter", "Churn", "Corporate"],
+        stage_kinds=["free", "paying", "churn", "paying"],
+        stage_ranks=[0, 1, 0, 2],
+        tr_account=[m[0] for m in moves],
+        tr_stage=[m[1] for m in moves],
+        tr_time=[m[2] for m in moves],
+        tr_movement=[m[3] for m in moves],
+        rule_names=["Expansion opportunity"],
+        hit_account=[h[0] for h in hits],
+        hit_rule=[h[1] for h in hits],
+        hit_set=[h[2] for h in hits],
+        hit_cleared=[h[3] for h in hits],
+    )
+
+
+def test_the_ml_package_imports_no_django():
+    for info in pkgutil.iter_modules(ml_package.__path__):
+        module = importlib.import_module(f"scoring.ml.{info.name}")
+        with open(module.__file__) as f:
+            source = f.read()
+        assert "django" not in source.replace("Django", "").lower().replace("no django", ""), info.name
+    assert all(not name.startswith("scoring.ml") or "django" not in name for name in sys.modules)
+
+
+def test_features_at_a_cutoff_read_only_what_happened_before_it():
+    h = tiny()
+    space = FeatureSpace.from_history(h)
+    t = T0 + 10 * DAY
+    before = features_at(h, space, t, np.array([0, 1]))
+    later = tiny(
+        extra_events=[(0, 1, T0 + 10 * DAY), (0, 1, T0 + 11 * DAY), (1, 0, T0 + 30 * DAY)],  # at and after t
+        extra_moves=[(0, 2, T0 + 10 * DAY + 1, "churn")],
+        extra_hits=[(0, 0, T0 + 10 * DAY, np.inf)],
+    )
+    after = features_at(later, FeatureSpace.from_history(later), t, np.array([0, 1]))
+    np.testing.assert_array_equal(before, after)
+    # and the features do see what came before: one signal more on day 9 changes them
+    earlier = tiny(extra_events=[(0, 1, T0 + 9 * DAY)])
+    assert not np.array_equal(before, features_at(earlier, FeatureSpace.from_history(earlier), t, np.array([0, 1])))
+
+
+def test_features_say_what_the_account_did():
+    h = tiny()
+    space = FeatureSpace.from_history(h)
+    x = features_at(h, space, T0 + 10 * DAY, np.array([0, 1]))
+    col = space.index
+    assert x[0, col["type:pricing-page-view:7d"]] == 1  # day 5 is within 7 days of day 10, day 1 is not
+    assert x[0, col["type:pricing-page-view:30d"]] == 2
+    assert x[0, col["stage:trial"]] == 1 and x[1, col["stage:starter"]] == 1
+    assert x[1, col["rule:Expansion opportunity"]] == 1 and x[0, col["rule:Expansion opportunity"]] == 0
+    assert x[0, col["measure:tenure_days"]] == pytest.approx(40)
+    assert x[0, col["measure:active_users_30d"]] == 1
+    assert x[0, col["measure:days_since_last_signal"]] == pytest.approx(4)
+    assert np.isnan(x[1, col["measure:employees"]])
+    assert x[0, col["industry:Software"]] == 1
+
+
+def test_labels_follow_the_movement_within_the_horizon():
+    h = tiny()
+    t = T0 + 10 * DAY
+    conv = eligible_at(h, "conversion", t)
+    assert conv.tolist() == [0]
+    assert labels_at(h, "conversion", t, conv, 30).tolist() == [1]
+    assert labels_at(h, "conversion", t, conv, 5).tolist() == [0]  # day 20 is past a 5-day horizon
+    assert eligible_at(h, "churn", t).tolist() == [0, 1]
+    assert labels_at(h, "churn", t, np.array([0, 1]), 30).tolist() == [0, 1]
+    # after the conversion, account 0 is paying: no longer a conversion example, now an expansion one
+    assert eligible_at(h, "conversion", T0 + 21 * DAY).tolist() == []
+    assert eligible_at(h, "expansion", T0 + 21 * DAY).tolist() == [0, 1]  # starter, below corporate
+    # and a churned account is in no outcome's examples
+    assert 1 not in eligible_at(h, "churn", T0 + 26 * DAY).tolist()
+
+
+def test_examples_and_the_time_split_never_mix_periods():
+    h = synthetic_history(accounts=200, weeks=20, seed=1)
+    space = FeatureSpace.from_history(h)
+    cuts = cutoffs_weekly(h, horizon_days=14)
+    assert cuts.max() + 14 * DAY <= h.data_end
+    ex = examples_build(h, space, cuts, horizon_days=14)["churn"]
+    split = time_split(ex, horizon_days=14)
+    assert ex.t[split.fit].max() + 14 * DAY <= ex.t[split.calibrate].min()  # purged: fit labels end before
+    assert ex.t[split.calibrate].max() + 14 * DAY <= ex.t[split.validate].min()
+    assert not (split.fit & split.validate).any()
+
+
+def test_sampling_keeps_the_base_rate_roughly():
+    h = synthetic_history(accounts=300, weeks=20, seed=2)
+    space = FeatureSpace.from_history(h)
+    cuts = cutoffs_weekly(h, horizon_days=14)
+    full = examples_build(h, space, cuts, horizon_days=14, outcomes=("churn",))["churn"]
+    part = examples_build(h, space, cuts, horizon_days=14, outcomes=("churn",), max_examples=len(full.y) // 3)
+    sample = part["churn"]
+    assert len(sample.y) < len(full.y) * 0.45
+    assert abs(sample.y.mean() - full.y.mean()) < 0.03
+
+
+@pytest.fixture(scope="module")
+def trained():
+    h = synthetic_history(accounts=600, weeks=26, seed=3)
+    space = FeatureSpace.from_history(h)
+    cuts = cutoffs_weekly(h, horizon_days=21)
+    ex = examples_build(h, space, cuts, horizon_days=21, outcomes=("churn",))["churn"]
+    return h, space, ex, train_outcome(ex, horizon_days=21)
+
+
+def test_training_compares_both_families_and_keeps_a_calibrated_better_one(trained):
+    _h, _space, ex, result = trained
+    assert set(result.comparison) == {"logistic", "gradient_boosting"}
+    best = max(result.comparison.values(), key=lambda m: m["pr_auc"])
+    assert result.metrics == best
+    assert result.metrics["roc_auc"] > 0.7  # churn follows logins and tickets in the synthetic world
+    assert result.metrics["positives"] > 0 and result.metrics["negatives"] > 0
+    p = result.model.predict(ex.x)
+    assert ((p >= 0) & (p <= 1)).all()
+    # calibrated: the mean probability is near the observed rate
+    assert abs(p.mean() - ex.y.mean()) < 0.05
+    assert len(result.calibration) == 10 and result.lift[0]["lift"] > 1.5
+    again = CalibratedModel.from_bytes(result.model.to_bytes())
+    np.testing.assert_allclose(again.predict(ex.x[:50]), p[:50])
+
+
+def test_training_refuses_without_enough_positives():
+    h = synthetic_history(accounts=60, weeks=10, seed=4)
+    space = FeatureSpace.from_history(h)
+    ex = examples_build(h, space, cutoffs_weekly(h, horizon_days=7), horizon_days=7, outcomes=("expansion",))
+    ex["expansion"].y[:] = 0
+    with pytest.raises(NotEnoughHistory, match="positive"):
+        train_outcome(ex["expansion"], horizon_days=7)
+
+
+def test_reasons_name_what_drives_the_probability_in_product_words(trained):
+    _h, space, ex, result = trained
+    impact = explain.impact(result.model, ex.x[-800:], result.baseline, space)
+    assert impact[0]["label"] == "Login (signals)" and impact[0]["direction"] == "lowers"
+    top = [r["group"] for r in impact[:8]]
+    p, why = explain.reasons(result.model, ex.x[-400:], result.baseline, space, top)
+    riskiest = np.argsort(-p)[:20]
+    texts = [r["text"] for i in riskiest for r in why[i]["up"]]
+    assert any(t.startswith("Login: ") for t in texts)
+    assert all(r["effect"] > 0 for i in riskiest for r in why[i]["up"])
+    assert all(r["effect"] < 0 for side in why for r in side["down"])
+
+
+def test_impact_change_marks_signals_that_became_irrelevant():
+    before = [{"group": "type:a", "label": "A", "impact": 0.05}, {"group": "type:b", "label": "B", "impact": 0.04}]
+    now = [{"group": "type:a", "label": "A", "impact": 0.06}, {"group": "type:b", "label": "B", "impact": 0.0005}]
+    rows = {r["group"]: r for r in explain.impact_change(now, before)}
+    assert rows["type:a"]["change"] == pytest.approx(0.01) and not rows["type:a"]["irrelevant"]
+    assert rows["type:b"]["became_irrelevant"] and rows["type:b"]["previous"] == 0.04
+
+
+def test_mining_finds_the_planted_signal_with_its_evidence():
+    h = synthetic_history(accounts=500, weeks=20, seed=5)
+    space = FeatureSpace.from_history(h)
+    ex = examples_build(h, space, cutoffs_weekly(h, horizon_days=14), horizon_days=14, outcomes=("conversion",))
+    found = mining.candidates_mine(ex["conversion"], space)
+    assert found
+    assert any("Pricing page view" in c.title or "User invited" in c.title for c in found[:3])
+    best = found[0]
+    assert best.lift_low > 1.2 and best.lift_low <= best.lift <= best.lift_high
+    assert best.rule["match"] == "all" and best.rule["conditions"]
+    assert best.support >= 20 and best.accounts <= best.support
+
+
+def test_wilson_interval():
+    lo, hi = mining.wilson(5, 10)
+    assert lo < 0.5 < hi and lo == pytest.approx(0.2366, abs=1e-3)
+    assert mining.wilson(0, 0) == (0.0, 1.0)
+
+
+def test_one_update_cannot_swing_a_probability_and_frequency_does_not_matter():
+    once = steady.smooth(np.array([0.9]), np.array([0.1]), np.array([24.0]), half_life_hours=24, max_step=0.15)
+    assert once[0] == pytest.approx(0.25)  # α = 0.5 would give 0.5; the step is capped
+    # ten rescores six minutes apart move it as far as one an hour later (without the cap)
+    p = np.array([0.1])
+    for _ in range(10):
+        p = steady.smooth(np.array([0.9]), p, np.array([0.1]), half_life_hours=24, max_step=1)
+    one = steady.smooth(np.array([0.9]), np.array([0.1]), np.array([1.0]), half_life_hours=24, max_step=1)
+    assert p[0] == pytest.approx(one[0])
+    assert (
+        steady.smooth(np.array([0.7]), np.array([np.nan]), np.array([0.0]), half_life_hours=24, max_step=0.1)[0] == 0.7
+    )
+
+
+def test_health_has_hysteresis():
+    th = steady.HealthThresholds()
+    churn = np.array([0.32, 0.25, 0.19, 0.10, 0.07, 0.12, 0.15])
+    trend = np.ones(len(churn))
+    bands, prev = [], None
+    for c, t in zip(churn, trend, strict=True):
+        prev = steady.health(np.array([c]), np.array([t]), [prev], th)[0]
+        bands.append(prev)
+    # bad from 0.32, still bad at 0.25 (not below the exit), normal at 0.19, good at 0.07, still good at 0.12
+    assert bands == ["bad", "bad", "normal", "normal", "good", "good", "normal"]
+    # a falling trend alone makes an account with some churn risk bad
+    assert steady.health(np.array([0.15]), np.array([0.4]), [None], th)[0] == "bad"
+    # no churn probability: the trend decides
+    assert steady.health(np.array([np.nan]), np.array([0.2]), [None], th)[0] == "bad"
