@@ -19,13 +19,13 @@ from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFil
 from accounts.models import Account, SegmentMembership
 from scoring.choices import Grade
 from scoring.filters import AccountScoreFilterSet
-from scoring.models import AccountScore
 
 from .choices import ACTIVE_STATUSES, DueFilter, InboxView, Priority, TaskStatus
 from .models import Task
 from .selectors import team_ids_for_user
 
-HAS_HEALTH = any(f.name == "health" for f in AccountScore._meta.concrete_fields)
+# Health lives in scoring.AccountPrediction (the ML work): the filter appears with that model.
+HAS_HEALTH = any(r.name == "prediction" for r in Account._meta.related_objects)
 STATUS_CHOICES = [("active", "Open or snoozed"), *TaskStatus.choices]
 
 
@@ -123,7 +123,7 @@ class TaskFilterSet(django_filters.FilterSet):
 
     def filter_health(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         wanted = [v.strip() for v in value.split(",") if v.strip()]
-        return queryset.filter(account__score__health__in=wanted) if wanted else queryset
+        return queryset.filter(account__prediction__health__in=wanted) if wanted else queryset
 
     def filter_search(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         value = value.strip()
