@@ -160,7 +160,8 @@ def build_world(accounts: int, tasks: int, rebuild: bool = False) -> None:
         cursor.execute(
             "INSERT INTO scoring_scorehistory (account_id, date, fit, engagement, lead, signal_strength, grade, "
             "temperature, qualified, surging, config_version, computed_at) SELECT a.id, current_date - d, 40, "
-            "20 + d %% 10, 60 + d %% 10, 5, 'B', 'warm', false, false, 1, now() FROM accounts_account a "
+            "20 + d %% 10, 60 + d %% 10, 5, 'B', 'warm', false, false, 1, now() - d * interval '1 day' "
+            "FROM accounts_account a "
             "CROSS JOIN generate_series(0, 89) d WHERE a.id < %s",
             [first + 2000],
         )

@@ -242,7 +242,7 @@ class AccountPage:
     score: AccountScore | None
     blocks: list[ScoreBlock]
     probabilities: list[Probability]
-    history: list[ScoreHistory]
+    history: list[DayScores]
     probability_series: list[Series]
     segments: list[SegmentMembership]
     open_hits: list[RuleHit]
@@ -298,10 +298,10 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
                 Probability(label, value, message, _reason_lines(why.get("up")), _reason_lines(why.get("down")))
             )
     since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
-    history = list(score_history_list(account_id=account.pk).filter(date__gte=since))
+    history = daily_history(score_history_list(account_id=account.pk).filter(date__gte=since))
     # Probability trends, once the daily history keeps them (columns named after the outcomes).
     series = [
-        Series(label, [(h.date, _percent(getattr(h, column))) for h in history])
+        Series(label, [(h.date, _percent(h.extra.get(column))) for h in history])
         for name, label in PROBABILITIES
         for column in (name, f"{name}_probability")
         if column in _HISTORY_FIELDS
@@ -336,6 +336,28 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
         health=health,
         health_reasons=health_reasons,
     )
+
+
+@dataclass(frozen=True)
+class DayScores:
+    """An account's scores at the end of a day (the last history row of that day)."""
+
+    date: Any
+    lead: float
+    fit: float
+    engagement: float
+    signal_strength: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def daily_history(rows: Any, limit: int = 20_000) -> list[DayScores]:
+    """One point per day from a history that keeps a row at every change: the day's last row, oldest day first."""
+    extra = [c for name, _ in PROBABILITIES for c in (name, f"{name}_probability") if c in _HISTORY_FIELDS]
+    columns = ("date", "lead", "fit", "engagement", "signal_strength", *extra)
+    days: dict[Any, DayScores] = {}
+    for values in rows.order_by("-computed_at").values_list(*columns)[:limit][::-1]:
+        days[values[0]] = DayScores(*values[:5], extra=dict(zip(extra, values[5:], strict=True)))
+    return sorted(days.values(), key=lambda day: day.date)
 
 
 def _percent(value: Any) -> float | None:
