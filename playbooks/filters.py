@@ -17,15 +17,21 @@ from drf_spectacular.utils import extend_schema_field
 
 from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
 from accounts.models import Account, SegmentMembership
+from scoring import models as scoring_models
 from scoring.choices import Grade
 from scoring.filters import AccountScoreFilterSet
+from scoring.models import AccountScore
 
 from .choices import ACTIVE_STATUSES, DueFilter, InboxView, Priority, TaskStatus
 from .models import Task
 from .selectors import team_ids_for_user
 
-# Health lives in scoring.AccountPrediction (the ML work): the filter appears with that model.
-HAS_HEALTH = any(r.name == "prediction" for r in Account._meta.related_objects)
+HAS_HEALTH = any(f.name == "health" for f in AccountScore._meta.concrete_fields)
+# Where a task's account health is: the ML work's AccountPrediction (or a score column, should it move there).
+TASK_HEALTH_LOOKUP = (
+    "account__prediction__health" if hasattr(scoring_models, "AccountPrediction")
+    else "account__score__health" if HAS_HEALTH else None
+)  # fmt: skip
 STATUS_CHOICES = [("active", "Open or snoozed"), *TaskStatus.choices]
 
 
@@ -67,7 +73,7 @@ class TaskFilterSet(django_filters.FilterSet):
                 ("created_at", "created_at"), ("account__name", "account"))
     )  # fmt: skip
 
-    if HAS_HEALTH:  # health arrives with the ML work; the filter appears with the column
+    if TASK_HEALTH_LOOKUP:  # health arrives with the ML work; the filter appears with it
         health = django_filters.CharFilter(method="filter_health", help_text="good, normal or bad (comma-separated).")
 
     class Meta:
@@ -123,7 +129,7 @@ class TaskFilterSet(django_filters.FilterSet):
 
     def filter_health(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         wanted = [v.strip() for v in value.split(",") if v.strip()]
-        return queryset.filter(account__prediction__health__in=wanted) if wanted else queryset
+        return queryset.filter(**{f"{TASK_HEALTH_LOOKUP}__in": wanted}) if wanted else queryset
 
     def filter_search(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         value = value.strip()

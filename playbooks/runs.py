@@ -22,11 +22,12 @@ from django.utils import timezone
 
 from accounts.choices import Movement
 from accounts.models import Account, JourneyStage, Segment, StageTransition
+from scoring import models as scoring_models
 from scoring.models import AccountScore
 from signals_app.models import SignalRule
 
 from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus
-from .conditions import conditions_mask
+from .conditions import PREDICTION_FIELDS, conditions_mask
 from .experiments import variant_for, variants_ordered
 from .matching import (
     Clearing,
@@ -270,6 +271,12 @@ def _contexts(account_ids: list[int]) -> tuple[dict[int, dict], dict[int, dict]]
     score_fields = [f.name for f in AccountScore._meta.concrete_fields if f.name not in ("account", "computed_at")]
     scores = {row.pop("account_id"): row for row in AccountScore.objects.filter(account_id__in=account_ids).values(
         "account_id", *score_fields)}  # fmt: skip
+    if PREDICTION_FIELDS:  # probabilities and health, under the names scores_changed uses
+        names = list(PREDICTION_FIELDS)
+        for row in scoring_models.AccountPrediction.objects.filter(account_id__in=account_ids).values_list(
+            "account_id", *PREDICTION_FIELDS.values()
+        ):
+            scores.setdefault(row[0], {}).update(zip(names, row[1:], strict=True))
     return accounts, scores
 
 
@@ -317,7 +324,8 @@ def _tasks_create(
             "playbook": pb.name,
             "trigger": pb.trigger_kind,
             "scores": {k: (score or {}).get(k) for k in ("lead", "fit", "engagement", "grade", "temperature",
-                                                           "signal_strength", "qualified", "surging")},
+                                                           "signal_strength", "qualified", "surging",
+                                                           *PREDICTION_FIELDS)},
             "top": _top_contributors(score, f.detail.get("score")),
         }  # fmt: skip
         context = Context({

@@ -254,3 +254,24 @@ def test_goal_reached_within_deadline(django_capture_on_commit_callbacks):
     playbook_goals_check(now=timezone.now() + timedelta(days=22))
     pending.refresh_from_db()
     assert pending.goal_checked_at is not None and pending.goal_reached_at is None
+
+
+def test_predictions_feed_conditions_likelihood_and_the_health_filter():
+    from playbooks.selectors import task_list_for_user
+    from scoring.models import AccountPrediction
+
+    pb = PlaybookFactory(conditions={"match": "all", "conditions": [
+        {"field": "health", "op": "eq", "value": "bad"}, {"field": "churn_probability", "op": "gte", "value": 0.5}]},
+        task_title_template="{{ account.name }}: churn {{ score.churn_probability }}")  # fmt: skip
+    risky, fine = AccountFactory(name="Risky"), AccountFactory()
+    now = timezone.now()
+    AccountPrediction.objects.create(account=risky, conversion=0.42, churn=0.6, health="bad", health_since=now,
+                                     computed_at=now)  # fmt: skip
+    AccountPrediction.objects.create(account=fine, conversion=0.1, churn=0.1, health="good", health_since=now,
+                                     computed_at=now)  # fmt: skip
+    run(change(risky, lead=70.0), change(fine, lead=70.0))
+    (task,) = tasks_of(pb)
+    assert task.account == risky and task.title == "Risky: churn 0.6" and task.likelihood == 42
+    boss = UserFactory(username="boss", is_staff=True)
+    assert [t.pk for t in task_list_for_user(user=boss, filters={"health": "bad"})] == [task.pk]
+    assert list(task_list_for_user(user=boss, filters={"health": "good"})) == []
