@@ -9,13 +9,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import django_filters
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
-from accounts.models import SegmentMembership
+from accounts.models import Account, SegmentMembership
 from scoring import models as scoring_models
 from scoring.choices import Grade
 from scoring.filters import AccountScoreFilterSet
@@ -139,10 +140,17 @@ class TaskFilterSet(django_filters.FilterSet):
 
 # --- web UI account lists (added by the inbox work) ----------------------------------------------------------------
 
-HAS_CONVERSION = any(f.name == "conversion_probability" for f in AccountScore._meta.concrete_fields)
-# "Likelihood to buy": the conversion probability when the ML work provides it, else the lead score.
-LIKELIHOOD_FIELD = "conversion_probability" if HAS_CONVERSION else "lead"
+# The ML work keeps probabilities and health in scoring.AccountPrediction (``account.prediction``); the lists use
+# them as soon as that model exists and fall back to the lead score (and rule hits) before.
+HAS_PREDICTION = any(r.name == "prediction" for r in Account._meta.related_objects)
 AT_RISK_RULE = "Potential problem account"
+
+
+def likelihood_expression() -> Any:
+    """Likelihood to buy, 0–100: the conversion probability when the account has one, else the lead score."""
+    if HAS_PREDICTION:
+        return Coalesce(F("account__prediction__conversion") * 100, F("lead"), output_field=FloatField())
+    return F("lead")
 
 
 class AccountListFilterSet(AccountScoreFilterSet):
@@ -162,7 +170,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
                 ("signal_strength", "signal_strength"), ("account__name", "name"), ("qualified_at", "qualified_at"))
     )  # fmt: skip
 
-    if HAS_HEALTH:
+    if HAS_PREDICTION:
         health = django_filters.CharFilter(method="filter_health", label="Health")
 
     class Meta(AccountScoreFilterSet.Meta):
@@ -170,7 +178,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         # "likelihood" is a name for whichever column measures the chance to buy (see LIKELIHOOD_FIELD).
-        return super().filter_queryset(queryset.annotate(likelihood=F(LIKELIHOOD_FIELD)))
+        return super().filter_queryset(queryset.annotate(likelihood=likelihood_expression()))
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()[:100]
@@ -194,13 +202,13 @@ class AccountListFilterSet(AccountScoreFilterSet):
 
         hits = RuleHit.objects.filter(rule__name=AT_RISK_RULE, cleared_at__isnull=True).values("account_id")
         risky = Q(account_id__in=hits)
-        if HAS_HEALTH:
-            risky |= Q(health="bad")
+        if HAS_PREDICTION:
+            risky |= Q(account__prediction__health="bad")
         return queryset.filter(risky)
 
     def filter_health(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         wanted = [v.strip() for v in value.split(",") if v.strip()]
-        return queryset.filter(health__in=wanted) if wanted else queryset
+        return queryset.filter(account__prediction__health__in=wanted) if wanted else queryset
 
     def filter_noop(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
         return queryset  # read by filter_signals
