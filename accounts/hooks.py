@@ -10,6 +10,11 @@ from django.dispatch import Signal as Hook
 
 rescore_requested = Hook()  # sent with account_ids: frozenset[int]
 
+# Sent once per committed transaction instead of ``rescore_requested`` when a change touched so large a share of the
+# accounts that one full rescore is cheaper than rescoring each marked account (no marks are written for it; the
+# nightly full rescore is the backstop if nothing listens).
+rescore_all_requested = Hook()
+
 # Sent after commit when accounts' current stage changed, with movements: list[dict] of plain values
 # ({"account": id, "from_stage": stage id or None, "to_stage": stage id, "movement": str, "changed_at": ISO text}).
 stages_moved = Hook()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from . import hooks
 from .choices import Movement, StageKind
-from .hooks import rescore_requested
+from .hooks import rescore_all_requested, rescore_requested
 from .models import Account, JourneyStage, RescoreMark, Segment, SegmentMembership, StageTransition
 from .segments import criteria_to_q
 
@@ -126,6 +126,9 @@ def segment_evaluate(*, segment: Segment, now: datetime | None = None) -> tuple[
         if entering or leaving:
             left = [a for a, pk in open_members.items() if a not in matching]
             entered = sorted(entering)
+            # Segment boosts and signal rules read membership: the accounts that came or went are rescored (one
+            # full rescore when they are a large share of all accounts: a new segment, changed criteria).
+            accounts_mark_for_rescore(account_ids=[*entered, *left], all_when_most=True)
             transaction.on_commit(
                 lambda: hooks.segments_changed.send(
                     sender=Segment, segment=segment.pk, entered=entered, left=left, at=now.isoformat()
@@ -139,15 +142,35 @@ def segments_evaluate_all(*, now: datetime | None = None) -> dict[str, tuple[int
     return {segment.name: segment_evaluate(segment=segment, now=now) for segment in Segment.objects.all()}
 
 
-def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | None = None) -> None:
+# A one-off change touching at least this many accounts, and this share of all accounts, asks for one full rescore
+# instead of marks: a full rescore reads the signals table once, where marked accounts are read a chunk at a time
+# (break-even near a third of the accounts on the rescore bench), and no row per account is written.
+RESCORE_ALL_MIN_ACCOUNTS = 1000
+RESCORE_ALL_MIN_SHARE = 0.25
+
+
+def accounts_mark_for_rescore(
+    *, account_ids: Iterable[int], now: datetime | None = None, all_when_most: bool = False
+) -> None:
     """Mark accounts for rescoring in the caller's transaction and announce them once when it commits.
 
     This is the one freshness hook: ingestion, imports and admin edits call it; the scoring app listens to
     ``accounts.hooks.rescore_requested`` and drains ``RescoreMark``. Marks are appended (one statement, no conflict
     handling, no row locks; an account already marked in this transaction is not appended again).
+
+    ``all_when_most``: for a one-off change (segment evaluation), when it touches a large share of the accounts
+    (``RESCORE_ALL_MIN_SHARE``), announce ``rescore_all_requested`` instead and write no marks. Not for writers that
+    commit batch after batch (imports, ingestion): in eager mode each commit would run a full rescore.
     """
     ids = {int(a) for a in account_ids if a is not None}
     if not ids:
+        return
+    if (
+        all_when_most
+        and len(ids) >= RESCORE_ALL_MIN_ACCOUNTS
+        and len(ids) >= RESCORE_ALL_MIN_SHARE * Account.objects.count()
+    ):
+        _rescore_all_on_commit()
         return
     connection = transaction.get_connection()
     # One announcement per transaction: the callback registered for this transaction is kept on the connection;
@@ -190,6 +213,21 @@ def accounts_mark_for_rescore(*, account_ids: Iterable[int], now: datetime | Non
         return
     current.pending.update(ids)
     current.marked.setdefault(stack, set()).update(fresh)
+
+
+def _rescore_all_on_commit() -> None:
+    """Announce ``rescore_all_requested`` once when the current transaction commits."""
+    connection = transaction.get_connection()
+    current = getattr(connection, "_klearly_rescore_all_announce", None)
+    if current is not None and any(entry[1] is current for entry in connection.run_on_commit):
+        return
+
+    def announce() -> None:
+        connection._klearly_rescore_all_announce = None
+        rescore_all_requested.send(sender=Account)
+
+    connection._klearly_rescore_all_announce = announce
+    transaction.on_commit(announce)
 
 
 @dataclass(frozen=True)

@@ -92,17 +92,20 @@ class ScoringSettingsAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
         ]
 
     def backtest_view(self, request: HttpRequest):
-        """Replay a qualification threshold over a past period against the conversions that followed."""
+        """Replay a qualification threshold, or a signal rule, over a past period against the movements that
+        followed (two forms on one page; the rule form's fields are prefixed ``rule-``)."""
         from django.template.response import TemplateResponse
 
-        from .backtest import threshold_backtest
-        from .forms import BacktestForm
+        from .backtest import rule_backtest, threshold_backtest
+        from .forms import BacktestForm, RuleBacktestForm
 
         if not self.has_view_permission(request):
             from django.core.exceptions import PermissionDenied
 
             raise PermissionDenied
-        form = BacktestForm(request.GET or None)
+        asked_rule = any(k.startswith("rule-") for k in request.GET)
+        form = BacktestForm(request.GET if request.GET and not asked_rule else None)
+        rule_form = RuleBacktestForm(request.GET if asked_rule else None, prefix="rule")
         result = None
         if form.is_valid():
             data = form.cleaned_data
@@ -110,8 +113,15 @@ class ScoringSettingsAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
                 start=data["start"], end=data["end"], threshold=data["threshold"], step_days=data["step_days"],
                 horizon_days=data["horizon_days"],
             )  # fmt: skip
-        context = {**self.admin_site.each_context(request), "title": "Backtest the qualification threshold",
-                   "form": form, "result": result, "opts": self.model._meta}  # fmt: skip
+        elif rule_form.is_valid():
+            data = rule_form.cleaned_data
+            result = rule_backtest(
+                rule=data["rule"], movement=data["movement"], start=data["start"], end=data["end"],
+                step_days=data["step_days"], horizon_days=data["horizon_days"],
+            )  # fmt: skip
+        context = {**self.admin_site.each_context(request), "title": "Backtests: the qualification threshold and "
+                   "signal rules", "form": form, "rule_form": rule_form, "result": result,
+                   "opts": self.model._meta}  # fmt: skip
         return TemplateResponse(request, "admin/scoring/backtest.html", context)
 
     def has_delete_permission(self, request: HttpRequest, obj: ScoringSettings | None = None) -> bool:

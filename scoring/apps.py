@@ -6,14 +6,22 @@ class ScoringConfig(AppConfig):
     verbose_name = "Scoring"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_delete, post_save
+        from django.db.models.signals import post_delete, post_save, pre_save
 
-        from accounts.hooks import rescore_requested
+        from accounts.hooks import rescore_all_requested, rescore_requested
+        from signals_app.models import SignalRule, SignalType
 
         from . import receivers
         from .models import CONFIG_MODELS
 
         rescore_requested.connect(receivers.rescore_soon, dispatch_uid="scoring.rescore_soon")
+        rescore_all_requested.connect(receivers.rescore_all_soon, dispatch_uid="scoring.rescore_all_soon")
+        # What scores read outside signals and the scorecard: signal type flags and labels, signal rules.
+        pre_save.connect(receivers.signal_type_before_save, sender=SignalType, dispatch_uid="scoring-type-before")
+        post_save.connect(receivers.signal_type_changed, sender=SignalType, dispatch_uid="scoring-type-save")
+        post_delete.connect(receivers.signal_type_changed, sender=SignalType, dispatch_uid="scoring-type-del")
+        post_save.connect(receivers.signal_rule_changed, sender=SignalRule, dispatch_uid="scoring-rule-save")
+        post_delete.connect(receivers.signal_rule_changed, sender=SignalRule, dispatch_uid="scoring-rule-del")
         for model in CONFIG_MODELS:
             name = model.__name__
             post_save.connect(receivers.config_changed, sender=model, dispatch_uid=f"scoring-config-{name}-save")

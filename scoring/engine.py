@@ -305,8 +305,14 @@ def value_matches(v: Any, operator: str, expected: Any) -> bool:
     raise ValueError(f"unknown operator {operator!r}")
 
 
+_EXACT_KEYS = {str, int, type(None)}  # values of these kinds are equal only when they are the same value
+
+
 def _per_distinct(values: Sequence[Any], test: Any) -> np.ndarray:
     """``test`` of each value, computed once per distinct value (accounts and contacts share industries, names...)."""
+    if set(map(type, values)) <= _EXACT_KEYS:  # the usual case, with C-level loops: no two kinds compare equal
+        results = {v: bool(test(v)) for v in dict.fromkeys(values)}
+        return np.fromiter(map(results.__getitem__, values), dtype=bool, count=len(values))
     seen: dict[tuple[type, Any], bool] = {}
     out = np.empty(len(values), dtype=bool)
     for i, v in enumerate(values):

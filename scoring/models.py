@@ -270,7 +270,8 @@ class AccountScore(models.Model):
 
 
 class ScoreHistory(models.Model):
-    """An account's scores on a day: updated in place during the day, a new row each day (charts, backtests)."""
+    """An account's scores at a moment: a row whenever a rescore changes them, and at least one per day the account
+    is rescored (charts, backtests). A rescore that changes nothing adds nothing."""
 
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="score_history")
     date = models.DateField()
@@ -286,9 +287,12 @@ class ScoreHistory(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
-        ordering = ["account_id", "-date"]
+        ordering = ["account_id", "-computed_at"]
         verbose_name_plural = "score history"
-        constraints = [models.UniqueConstraint(fields=["account", "date"], name="score_history_one_per_day")]
+        constraints = [
+            # A rescore repeated with the same clock (a retried task) cannot add a second row
+            models.UniqueConstraint(fields=["account", "computed_at"], name="score_history_one_per_rescore"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.date}: lead {self.lead:g}"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.db.models.signals import post_delete
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,4 +38,54 @@ def config_changed(**kwargs: Any) -> None:
 
     config_version_bump()
     # Every account's numbers may change: rescore them all once the change is committed (debounced).
+    transaction.on_commit(rescore_all_enqueue)
+
+
+def rescore_all_soon(sender: Any, **kwargs: Any) -> None:
+    """A change touched a large share of the accounts (sent after commit): queue one debounced full rescore."""
+    from .tasks import rescore_all_enqueue
+
+    try:
+        rescore_all_enqueue()
+    except Exception:
+        logger.exception("Could not queue a full rescore; the nightly rescore will catch up")
+
+
+# What of a signal type scores read: activation counts milestones, adoption key features, explanations show labels.
+SIGNAL_TYPE_SCORED_FIELDS = ("is_activation_milestone", "is_key_feature", "label")
+
+
+def signal_type_before_save(sender: Any, instance: Any, raw: bool = False, **kwargs: Any) -> None:
+    """Remember what a saved signal type had (one query per admin save; types created by ingestion have no pk)."""
+    if raw or instance.pk is None:
+        return
+    instance._scoring_before = sender.objects.filter(pk=instance.pk).values_list(*SIGNAL_TYPE_SCORED_FIELDS).first()
+
+
+def signal_type_changed(sender: Any, instance: Any, created: bool = False, raw: bool = False, **kwargs: Any) -> None:
+    """A signal type became (or stopped being) a milestone or key feature, was renamed or deleted: every account's
+    activation, adoption or explanations may move, so one debounced full rescore runs after commit (never one mark
+    per account). A new type that is neither counts for nothing yet."""
+    if raw:
+        return
+    now = tuple(getattr(instance, f) for f in SIGNAL_TYPE_SCORED_FIELDS)
+    if kwargs.get("signal") is post_delete:  # its signals, rules and boosts went with it
+        changed = True
+    elif created:
+        changed = instance.is_activation_milestone or instance.is_key_feature
+    else:
+        changed = getattr(instance, "_scoring_before", now) != now
+    if changed:
+        config_changed()
+
+
+def signal_rule_changed(sender: Any, raw: bool = False, **kwargs: Any) -> None:
+    """A signal rule was saved or deleted: its hits are re-evaluated for every account by one debounced full
+    rescore after commit (rule evaluation is part of each rescore)."""
+    if raw:
+        return
+    from django.db import transaction
+
+    from .tasks import rescore_all_enqueue
+
     transaction.on_commit(rescore_all_enqueue)

@@ -19,7 +19,7 @@ import numpy as np
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.models import Account, SegmentMembership
+from accounts.models import Account, SegmentMembership, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule
 from signals_app.rule_conditions import MEASURES, SignalCount, compile_conditions, evaluate, merge
 
@@ -50,7 +50,9 @@ def _plain(value: Any) -> Any:
 def _counts(account_ids: Sequence[int], keys: frozenset[SignalCount], now: datetime) -> dict[SignalCount, dict]:
     result = {}
     for key in keys:
+        # the window ends at ``now``: a backtest's cut-off is in the past, and later signals were not known then
         query = Q(account_id__in=account_ids, occurred_at__gte=now - timedelta(days=key.window_days))
+        query &= Q(occurred_at__lte=now)
         if key.type:
             query &= Q(type__key=key.type)
         if key.topic:
@@ -62,13 +64,16 @@ def _counts(account_ids: Sequence[int], keys: frozenset[SignalCount], now: datet
     return result
 
 
-def rule_measures(rows: Sequence[dict[str, Any]]) -> dict[int, dict[str, Any]]:
-    """The measures rules read, from freshly computed score rows (saves reading them back from the database)."""
-    return {row["account_id"]: {name: _plain(row.get(name)) for name in MEASURES} for row in rows}
+Measures = dict[str, list[Any]]  # "account_id" and measure names -> one value per account, in the same order
+
+
+def rule_measures(scores: dict[str, list[Any]]) -> Measures:
+    """The measures rules read, from a rescore's freshly computed score columns (no reading them back)."""
+    return {"account_id": scores["account_id"], **{name: scores[name] for name in MEASURES if name in scores}}
 
 
 def rule_hits_evaluate(
-    *, account_ids: Sequence[int], now: datetime | None = None, measures: dict[int, dict[str, Any]] | None = None
+    *, account_ids: Sequence[int], now: datetime | None = None, measures: Measures | None = None
 ) -> RuleStats:
     """Open, refresh or clear the hits of every active rule for these accounts (idempotent). ``measures``: the
     accounts' just-computed measures and scores (else they are read from ``AccountScore``)."""
@@ -78,33 +83,7 @@ def rule_hits_evaluate(
     ids = list(account_ids)
     if not ids:
         return stats
-    needs = merge([n for _, n in rules]) if rules else None
-    fields: dict[int, dict[str, Any]] = defaultdict(dict)
-    wanted = sorted(needs.fields & set(MEASURES)) if needs else []
-    if wanted and measures is not None:
-        for account_id in ids:
-            known = measures.get(account_id, {})
-            fields[account_id].update({name: known.get(name) for name in wanted})
-    elif wanted:
-        for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *wanted):
-            fields[row.pop("account_id")].update({k: _plain(v) for k, v in row.items()})
-    if needs and needs.fields - set(MEASURES):
-        for row in Account.objects.filter(pk__in=ids).values(
-            "pk", "employees", "industry", "country", "annual_revenue", "stage__key", "stage__kind", "traits"
-        ):
-            f = fields[row["pk"]]
-            f.update(employees=row["employees"], industry=row["industry"], country=row["country"],
-                     annual_revenue=_plain(row["annual_revenue"]), stage=row["stage__key"],
-                     stage_kind=row["stage__kind"])  # fmt: skip
-            for key, value in (row["traits"] or {}).items():
-                f[f"traits.{key}"] = value
-    segments: dict[int, set[str]] = defaultdict(set)
-    if needs and needs.segments:
-        for account_id, name in SegmentMembership.objects.filter(
-            account_id__in=ids, exited_at__isnull=True, segment__name__in=needs.segments
-        ).values_list("account_id", "segment__name"):
-            segments[account_id].add(name)
-    counts = _counts(ids, needs.counts, now) if needs else {}
+    fields, segments, counts = _inputs(ids, rules, now, measures)
 
     open_hits = {
         (rule_id, account_id): pk
@@ -113,10 +92,10 @@ def rule_hits_evaluate(
         )
     }
     active_rules = {rule.pk for rule, _ in rules}
-    columns = _columns(ids, fields, segments, counts)
+    columns = _columns_by_field(ids, fields, segments, counts)
     to_open, to_refresh, to_clear = [], [], []
     for rule, _needs in rules:
-        holds = _mask(rule.conditions, columns, len(ids))
+        holds = _mask(rule.conditions, columns, len(ids)).tolist()
         for position, account_id in enumerate(ids):
             hit = open_hits.get((rule.pk, account_id))
             if not holds[position]:
@@ -126,7 +105,7 @@ def rule_hits_evaluate(
             # Only accounts the rule holds for are walked one by one, to record the values that made it true.
             _, values = evaluate(
                 rule.conditions,
-                fields=fields.get(account_id, {}),
+                fields={name: column[position] for name, column in fields.items()},
                 segments=segments.get(account_id, set()),
                 counts={key: per.get(account_id, 0) for key, per in counts.items()},
             )
@@ -146,15 +125,105 @@ def rule_hits_evaluate(
     return stats
 
 
+def rule_holds(*, rule: SignalRule, account_ids: Sequence[int], now: datetime, measures: Measures) -> np.ndarray:
+    """Where ``rule`` holds for these accounts as of ``now``, which may be in the past (backtests): measures as
+    computed for that moment, stage from the stage history, segment membership and signal counts as of then. Other
+    account fields (employees, industry, traits) are today's: they have no history."""
+    ids = list(account_ids)
+    if not ids:
+        return np.zeros(0, dtype=bool)
+    fields, segments, counts = _inputs(ids, [(rule, compile_conditions(rule.conditions))], now, measures, as_of=True)
+    return _mask(rule.conditions, _columns_by_field(ids, fields, segments, counts), len(ids))
+
+
+def _inputs(
+    ids: list[int],
+    rules: Sequence[tuple[SignalRule, Any]],
+    now: datetime,
+    measures: Measures | None,
+    *,
+    as_of: bool = False,
+) -> tuple[dict[str, list[Any]], dict[int, set[str]], dict[SignalCount, dict]]:
+    """What the rules read for these accounts: fields and measures, segments (member at ``now``), signal counts.
+    ``as_of``: the stage is the one the stage history gives at ``now`` rather than the current one."""
+    needs = merge([n for _, n in rules]) if rules else None
+    position = {a: i for i, a in enumerate(ids)}
+    fields: dict[str, list[Any]] = {}  # one column per field, in the order of ``ids``
+    wanted = sorted(needs.fields & set(MEASURES)) if needs else []
+    if wanted and measures is not None:
+        if measures["account_id"] == ids:  # the rescore's own columns, in the same order: taken as they are
+            fields.update({name: measures[name] for name in wanted})
+        else:
+            where = [position.get(a) for a in measures["account_id"]]
+            for name in wanted:
+                column = fields[name] = [None] * len(ids)
+                for i, value in zip(where, measures[name], strict=True):
+                    if i is not None:
+                        column[i] = value
+    elif wanted:
+        for name in wanted:
+            fields[name] = [None] * len(ids)
+        for row in AccountScore.objects.filter(account_id__in=ids).values_list("account_id", *wanted):
+            i = position[row[0]]
+            for name, value in zip(wanted, row[1:], strict=True):
+                fields[name][i] = _plain(value)
+    own = sorted(needs.fields - set(MEASURES)) if needs else []
+    if own:
+        for name in own:
+            fields[name] = [None] * len(ids)
+        names = {"stage": "stage__key", "stage_kind": "stage__kind"}
+        plain = [n for n in own if not n.startswith("traits.")]
+        traits = [n for n in own if n.startswith("traits.")]
+        for row in Account.objects.filter(pk__in=ids).values_list(
+            "pk", *(names.get(n, n) for n in plain), *(["traits"] if traits else [])
+        ):
+            i = position[row[0]]
+            for name, value in zip(plain, row[1 : 1 + len(plain)], strict=True):
+                fields[name][i] = _plain(value)
+            for name in traits:
+                fields[name][i] = (row[-1] or {}).get(name[len("traits.") :])
+    if as_of and needs and needs.fields & {"stage", "stage_kind"}:
+        stage_at = {}
+        for account_id, key, kind in (
+            StageTransition.objects.filter(account_id__in=ids, changed_at__lte=now)
+            .order_by("account_id", "changed_at", "id")
+            .values_list("account_id", "to_stage__key", "to_stage__kind")
+        ):
+            stage_at[account_id] = (key, kind)  # the last one before ``now`` wins
+        fields["stage"] = [stage_at.get(a, (None, None))[0] for a in ids]
+        fields["stage_kind"] = [stage_at.get(a, (None, None))[1] for a in ids]
+    segments: dict[int, set[str]] = defaultdict(set)
+    if needs and needs.segments:
+        for account_id, name in SegmentMembership.objects.filter(
+            Q(exited_at__isnull=True) | Q(exited_at__gt=now),
+            account_id__in=ids,
+            entered_at__lte=now,
+            segment__name__in=needs.segments,
+        ).values_list("account_id", "segment__name"):
+            segments[account_id].add(name)
+    counts = _counts(ids, needs.counts, now) if needs else {}
+    return fields, segments, counts
+
+
 def _columns(
     ids: list[int], fields: dict[int, dict[str, Any]], segments: dict[int, set[str]], counts: dict[SignalCount, dict]
 ) -> dict[Any, np.ndarray]:
-    """The chunk's values as one array per field, segment and signal count, in the order of ``ids``."""
+    """The values as one array per field, segment and signal count, in the order of ``ids``, from fields given per
+    account (the playbooks' conditions use it)."""
     names = set().union(*(f.keys() for f in fields.values())) if fields else set()
+    by_field = {name: [fields.get(a, {}).get(name) for a in ids] for name in names}
+    return _columns_by_field(ids, by_field, segments, counts)
+
+
+def _columns_by_field(
+    ids: list[int], fields: dict[str, list[Any]], segments: dict[int, set[str]], counts: dict[SignalCount, dict]
+) -> dict[Any, np.ndarray]:
+    """The values as one array per field, segment and signal count, in the order of ``ids`` (``fields``: a column
+    per field already)."""
     columns: dict[Any, np.ndarray] = {}
-    for name in names:
+    for name, values in fields.items():
         column = np.empty(len(ids), dtype=object)
-        column[:] = [fields.get(a, {}).get(name) for a in ids]
+        column[:] = values
         columns[("field", name)] = column
     for name in set().union(*segments.values()) if segments else set():
         columns[("segment", name)] = np.array([name in segments.get(a, ()) for a in ids], dtype=bool)

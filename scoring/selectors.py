@@ -18,8 +18,8 @@ def account_score_get(*, account_id: int) -> AccountScore | None:
 
 
 def score_history_list(*, account_id: int) -> QuerySet[ScoreHistory]:
-    """An account's daily score history, oldest first (for charts and backtests)."""
-    return ScoreHistory.objects.filter(account_id=account_id).order_by("date")
+    """An account's score history (a row at every change, at least one per day rescored), oldest first."""
+    return ScoreHistory.objects.filter(account_id=account_id).order_by("computed_at")
 
 
 def contact_score_list(*, account_id: int) -> QuerySet[ContactScore]:

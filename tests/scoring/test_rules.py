@@ -67,7 +67,7 @@ def test_signal_counts_in_windows_and_segments():
     segment = Segment.objects.create(
         name="Small", criteria={"conditions": [{"field": "employees", "op": "lt", "value": 50}]}
     )
-    segment_evaluate(segment=segment)
+    segment_evaluate(segment=segment, now=NOW - timedelta(days=1))  # members by NOW
     SignalRule.objects.create(
         name="Pricing 3x in 7 days (small)",
         conditions={"match": "all", "conditions": [

@@ -109,6 +109,7 @@ def test_grades_temperature_and_qualification_set_once_and_cleared(card):
     accounts_rescore(account_ids=[account.pk], now=NOW + timedelta(days=12))  # outside the window
     assert (score(account).qualified, score(account).qualified_at, score(account).grade) == (False, None, "C")
     dates = list(ScoreHistory.objects.filter(account=account).values_list("date", "lead", "qualified"))
+    # one row per rescore that changed something (the second run "at" NOW rewrote the first's row: same clock)
     assert [(d.isoformat(), lead, q) for d, lead, q in dates] == [
         ("2026-06-13", 40, False), ("2026-06-06", 70, True), ("2026-06-01", 70, True),
     ]  # fmt: skip
@@ -278,3 +279,67 @@ def test_rescoring_is_set_based(card, django_assert_max_num_queries):
     else:
         assert big_total <= small_total + 3
     assert AccountScore.objects.count() == 55
+
+
+def test_history_gets_a_row_at_every_change_and_one_a_day_but_nothing_for_a_rescore_that_changes_nothing(card):
+    kind = EngagementRuleFactory(points=10, half_life_days=None, window_days=30).signal_type
+    quiet, busy = AccountFactory(), AccountFactory()
+    signal(quiet, kind, 1)
+
+    def rows(account):
+        return list(ScoreHistory.objects.filter(account=account).order_by("computed_at").values_list("lead", flat=True))
+
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW)
+    assert (rows(quiet), rows(busy)) == ([10], [0])
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(hours=1))
+    assert (rows(quiet), rows(busy)) == ([10], [0])  # same numbers, same day: nothing new
+    signal(busy, kind, 0, now=NOW + timedelta(hours=1))
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(hours=2))
+    assert (rows(quiet), rows(busy)) == ([10], [0, 10])  # only the account whose numbers moved
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(hours=2))
+    assert (rows(quiet), rows(busy)) == ([10], [0, 10])  # rescoring twice adds nothing
+    accounts_rescore(account_ids=[quiet.pk, busy.pk], now=NOW + timedelta(days=1))
+    assert (rows(quiet), rows(busy)) == ([10, 10], [0, 10, 10])  # at least one a day
+
+
+def test_scores_as_of_a_past_moment_see_milestones_and_segments_as_they_were(card):
+    pricing = EngagementRuleFactory(points=5, signal_type__label="Pricing page view").signal_type
+    milestone = SignalTypeFactory(key="first-dashboard", is_activation_milestone=True)
+    trial = Segment.objects.create(name="Trial")
+    SegmentBoostFactory(segment=trial, signal_type=pricing, multiplier=2, window_days=7)
+    account = AccountFactory()
+    SegmentMembership.objects.create(segment=trial, account=account, entered_at=NOW - timedelta(days=3))
+    signal(account, milestone, 2)
+    signal(account, pricing, 12)
+    past = NOW - timedelta(days=10)
+    accounts_rescore(account_ids=[account.pk], now=past)
+    then = score(account)
+    assert (then.activation, then.signal_strength) == (0, 5)  # neither the milestone nor the segment yet
+    accounts_rescore(account_ids=[account.pk], now=NOW)
+    assert score(account).activation == 1
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the overlapped full rescore is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_full_rescore_outside_a_transaction_matches_rescoring_chunk_by_chunk(card):
+    """The full rescore's own path (signals read once by two connections, sorted by chunk, writes in a thread) gives
+    the same rows as rescoring each account on its own; ids with gaps (a deleted account) included."""
+    kinds = [EngagementRuleFactory(points=p, cap=12).signal_type for p in (3, 5)]
+    accounts = [AccountFactory() for _ in range(7)]
+    for i, account in enumerate(accounts):
+        contact = ContactFactory(account=account)
+        for k in range(i + 1):
+            signal(account, kinds[k % 2], k * 2.5, contact=contact if k % 3 else None)
+    accounts.pop(3).delete()
+
+    def rows():
+        return list(
+            AccountScore.objects.order_by("account_id").values_list("account_id", "engagement", "contributions")
+        )
+
+    accounts_rescore_all(now=NOW, chunk_size=2)
+    full = rows()
+    AccountScore.objects.all().delete()
+    for account in accounts:
+        accounts_rescore(account_ids=[account.pk], now=NOW)
+    assert rows() == full and len(full) == 6

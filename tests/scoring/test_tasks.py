@@ -90,3 +90,102 @@ def test_a_failing_rescore_never_fails_the_write_that_announced_it(
     with django_capture_on_commit_callbacks(execute=True):
         accounts_mark_for_rescore(account_ids=[account.pk])
     assert RescoreMark.objects.filter(account=account).exists()  # kept for the next run
+
+
+@pytest.fixture
+def queued_full(monkeypatch):
+    """Full rescores queued (recorded instead of run)."""
+    queued = []
+    monkeypatch.setattr(tasks.rescore_all, "apply_async", lambda **kw: queued.append(kw))
+    cache.delete(tasks.ALL_LOCK_KEY)
+    yield queued
+    cache.delete(tasks.ALL_LOCK_KEY)
+
+
+def test_a_signal_type_becoming_a_milestone_queues_one_full_rescore_and_a_new_version(
+    card, queued_full, django_capture_on_commit_callbacks
+):
+    from scoring.models import ConfigVersion
+
+    kind = SignalTypeFactory(key="invite")
+    version = ConfigVersion.objects.get().version
+    with django_capture_on_commit_callbacks(execute=True):
+        kind.category = kind.category  # saved without a change scores read: nothing to do
+        kind.save()
+    assert queued_full == [] and ConfigVersion.objects.get().version == version
+    with django_capture_on_commit_callbacks(execute=True):
+        kind.is_activation_milestone = True
+        kind.save()
+        cache.delete(tasks.ALL_LOCK_KEY)
+        kind.is_key_feature = True
+        kind.save()
+    assert queued_full == [{"countdown": tasks.ALL_DEBOUNCE_SECONDS}]  # debounced: one for the burst
+    assert ConfigVersion.objects.get().version == version + 2
+    assert not RescoreMark.objects.exists()  # no mark per account
+
+
+def test_a_milestone_flag_moves_activation_through_the_eager_full_rescore(card, django_capture_on_commit_callbacks):
+    from tests.scoring.factories import signal
+
+    invite = SignalTypeFactory(key="invite")
+    other = SignalTypeFactory(key="other", is_activation_milestone=True)
+    account = AccountFactory()
+    signal(account, invite, 3, now=timezone.now())
+    cache.delete(tasks.ALL_LOCK_KEY)
+    tasks.rescore_all.apply()
+    assert AccountScore.objects.get(account=account).activation == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        invite.is_activation_milestone = True
+        invite.save()
+    assert AccountScore.objects.get(account=account).activation == 0.5
+    assert other.is_activation_milestone
+
+
+def test_a_saved_signal_rule_queues_a_full_rescore(card, queued_full, django_capture_on_commit_callbacks):
+    from signals_app.models import SignalRule
+
+    with django_capture_on_commit_callbacks(execute=True):
+        SignalRule.objects.create(name="Busy", conditions={"field": "engagement", "op": "gte", "value": 50})
+    assert len(queued_full) == 1
+
+
+def test_segment_changes_mark_the_accounts_that_came_or_went(card, django_capture_on_commit_callbacks, monkeypatch):
+    from accounts.models import Segment
+    from accounts.services import segment_evaluate
+
+    monkeypatch.setattr(tasks, "rescore_marked_enqueue", lambda **kw: None)  # keep the marks to look at them
+    big, small = AccountFactory(employees=500), AccountFactory(employees=5)
+    AccountFactory(employees=8)
+    segment = Segment.objects.create(
+        name="Big", criteria={"match": "all", "conditions": [{"field": "employees", "op": "gte", "value": 100}]}
+    )
+    segment_evaluate(segment=segment)
+    assert set(RescoreMark.objects.values_list("account_id", flat=True)) == {big.pk}
+    RescoreMark.objects.all().delete()
+    big.employees, small.employees = 50, 200
+    big.save()
+    small.save()
+    RescoreMark.objects.all().delete()
+    segment_evaluate(segment=segment)
+    assert set(RescoreMark.objects.values_list("account_id", flat=True)) == {big.pk, small.pk}
+
+
+def test_a_change_touching_most_accounts_asks_for_one_full_rescore_instead_of_marks(
+    card, queued_full, django_capture_on_commit_callbacks, monkeypatch
+):
+    from accounts import services as account_services
+
+    monkeypatch.setattr(account_services, "RESCORE_ALL_MIN_ACCOUNTS", 3)
+    monkeypatch.setattr(tasks, "rescore_marked_enqueue", lambda **kw: None)  # keep the marks to count them
+    accounts = [AccountFactory() for _ in range(8)]
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[:2]], all_when_most=True)  # a few: marks
+    assert RescoreMark.objects.count() == 2 and queued_full == []
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[:4]], all_when_most=True)
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts[4:]], all_when_most=True)
+    assert RescoreMark.objects.count() == 2  # no mark per account
+    assert queued_full == [{"countdown": tasks.ALL_DEBOUNCE_SECONDS}]
+    with django_capture_on_commit_callbacks(execute=True):
+        accounts_mark_for_rescore(account_ids=[a.pk for a in accounts])  # a batch writer (import): always marks
+    assert RescoreMark.objects.count() == 10 and len(queued_full) == 1
