@@ -149,3 +149,20 @@ def test_admin_sends_a_failed_delivery_again(receiver, admin_client, django_capt
     assert response.status_code == 302
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 2
+
+
+def test_the_sweep_requeues_lost_and_overdue_deliveries(receiver, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from playbooks.runs import deliveries_pending_ids
+    from playbooks.tasks import webhooks_sweep
+
+    delivery = fire(receiver.url)  # its task was never run (no commit here): a lost delivery
+    assert deliveries_pending_ids() == []  # too recent: its task may still be on the way
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert deliveries_pending_ids() == [delivery.pk]
+    assert webhooks_sweep.delay().get() == 1  # eager here: delivered at once
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED and len(receiver.requests) == 1
