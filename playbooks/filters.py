@@ -146,9 +146,23 @@ HAS_PREDICTION = any(r.name == "prediction" for r in Account._meta.related_objec
 AT_RISK_RULE = "Potential problem account"
 
 
+def conversion_known() -> bool:
+    """Whether any account has a conversion probability yet (kept a minute in the cache: a model either exists or
+    not for days). Until then "likelihood" is plainly the lead score, which an index keeps in order."""
+    from django.core.cache import cache
+
+    if not HAS_PREDICTION:
+        return False
+    known = cache.get("klearly:web:conversion-known")
+    if known is None:
+        known = scoring_models.AccountPrediction.objects.filter(conversion__isnull=False).exists()
+        cache.set("klearly:web:conversion-known", known, 60)
+    return known
+
+
 def likelihood_expression() -> Any:
     """Likelihood to buy, 0–100: the conversion probability when the account has one, else the lead score."""
-    if HAS_PREDICTION:
+    if conversion_known():
         return Coalesce(F("account__prediction__conversion") * 100, F("lead"), output_field=FloatField())
     return F("lead")
 

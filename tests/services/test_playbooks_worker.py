@@ -4,6 +4,7 @@ delivered by the worker to a real local HTTP server after a failed first attempt
 
 from __future__ import annotations
 
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -86,6 +87,16 @@ def test_a_posted_signal_opens_a_task_through_the_worker(quick_webhook_retries, 
     (task,) = wait_for(task_listed, timeout=90)
     assert task["title"] == "Call Hot Lead Inc" and task["assignee_username"] == "cs.alice"
     assert task["body"] == "Engagement rose to 20 (crossed 15)"
+    # The owner logs in to the web inbox over real HTTP and finds the task in "My tasks", with its reason.
+    owner.set_password("klearly-demo")
+    owner.save()
+    web = requests.Session()
+    login = web.get(f"{live_server.url}/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text).group(1)
+    inbox = web.post(f"{live_server.url}/login/", timeout=10, headers={"Referer": login.url},
+                     data={"username": "cs.alice", "password": "klearly-demo", "csrfmiddlewaretoken": token, "next": "/"})  # fmt: skip
+    assert inbox.status_code == 200 and inbox.url.rstrip("/") == live_server.url
+    assert "Call Hot Lead Inc" in inbox.text and "Engagement rose to 20 (crossed 15)" in inbox.text
     delivery = wait_for(
         lambda: WebhookDelivery.objects.filter(status=DeliveryStatus.DELIVERED).first(), timeout=60, interval=0.3
     )
