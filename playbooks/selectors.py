@@ -153,7 +153,8 @@ def task_inbox_for_user(*, user: Any, view: str) -> QuerySet[Task]:
     condition replaces the visibility OR and the database can walk an index in the page's order."""
     from .choices import InboxView
 
-    base = Task.objects.select_related(*TASK_RELATED)
+    # A row shows the grade, not the explanation: the scores' contributions (the widest column) stay in the database.
+    base = Task.objects.select_related(*TASK_RELATED).defer("account__score__contributions", "account__traits")
     if user_sees_all(user) or user is None or not getattr(user, "is_authenticated", False):
         return base.filter(task_visibility_q(user=user))
     teams = team_ids_for_user(user=user)
@@ -214,8 +215,10 @@ def account_scores_for_user(*, user: Any) -> QuerySet:
     """Current scores of the accounts the user may see, with account, stage and owner joined (the account lists)."""
     from scoring.models import AccountScore
 
-    return AccountScore.objects.filter(account_visibility_q(user=user, prefix="account__")).select_related(
-        "account", "account__stage", "account__owner", *(f"account__{name}" for name in _PREDICTION)
+    return (
+        AccountScore.objects.filter(account_visibility_q(user=user, prefix="account__"))
+        .select_related("account", "account__stage", "account__owner", *(f"account__{name}" for name in _PREDICTION))
+        .defer("contributions", "account__traits", *(f"account__{name}__reasons" for name in _PREDICTION))
     )
 
 
