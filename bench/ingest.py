@@ -34,7 +34,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/klearly_bench_ingest"
 EVENTS = ("Report Exported", "Dashboard Created", "Invite Sent", "Integration Connected", "Pricing Viewed",
           "Login", "Api Key Created", "Export Scheduled", "Comment Added", "Search Performed")  # fmt: skip
 ACCOUNTS, USERS_PER_ACCOUNT = 2000, 5
-BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/14")
+BROKER = os.environ.get("BENCH_BROKER_URL", "redis://127.0.0.1:6379/8")
 
 
 def setup_django(database_url: str) -> None:

@@ -16,22 +16,15 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
-from accounts.models import Account, SegmentMembership
+from accounts.models import SegmentMembership
 from scoring import models as scoring_models
 from scoring.choices import Grade
 from scoring.filters import AccountScoreFilterSet
-from scoring.models import AccountScore
 
 from .choices import ACTIVE_STATUSES, DueFilter, InboxView, Priority, TaskStatus
 from .models import Task
 from .selectors import team_ids_for_user
 
-HAS_HEALTH = any(f.name == "health" for f in AccountScore._meta.concrete_fields)
-# Where a task's account health is: the ML work's AccountPrediction (or a score column, should it move there).
-TASK_HEALTH_LOOKUP = (
-    "account__prediction__health" if hasattr(scoring_models, "AccountPrediction")
-    else "account__score__health" if HAS_HEALTH else None
-)  # fmt: skip
 STATUS_CHOICES = [("active", "Open or snoozed"), *TaskStatus.choices]
 
 
@@ -73,8 +66,7 @@ class TaskFilterSet(django_filters.FilterSet):
                 ("created_at", "created_at"), ("account__name", "account"))
     )  # fmt: skip
 
-    if TASK_HEALTH_LOOKUP:  # health arrives with the ML work; the filter appears with it
-        health = django_filters.CharFilter(method="filter_health", help_text="good, normal or bad (comma-separated).")
+    health = django_filters.CharFilter(method="filter_health", help_text="good, normal or bad (comma-separated).")
 
     class Meta:
         model = Task
@@ -129,7 +121,7 @@ class TaskFilterSet(django_filters.FilterSet):
 
     def filter_health(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         wanted = [v.strip() for v in value.split(",") if v.strip()]
-        return queryset.filter(**{f"{TASK_HEALTH_LOOKUP}__in": wanted}) if wanted else queryset
+        return queryset.filter(account__prediction__health__in=wanted) if wanted else queryset
 
     def filter_search(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         value = value.strip()
@@ -140,9 +132,8 @@ class TaskFilterSet(django_filters.FilterSet):
 
 # --- web UI account lists (added by the inbox work) ----------------------------------------------------------------
 
-# The ML work keeps probabilities and health in scoring.AccountPrediction (``account.prediction``); the lists use
-# them as soon as that model exists and fall back to the lead score (and rule hits) before.
-HAS_PREDICTION = any(r.name == "prediction" for r in Account._meta.related_objects)
+# Probabilities and health live in scoring.AccountPrediction (``account.prediction``); the lists fall back to the
+# lead score (and rule hits) until a model has predicted.
 AT_RISK_RULE = "Potential problem account"
 
 
@@ -151,8 +142,6 @@ def conversion_known() -> bool:
     not for days). Until then "likelihood" is plainly the lead score, which an index keeps in order."""
     from django.core.cache import cache
 
-    if not HAS_PREDICTION:
-        return False
     known = cache.get("klearly:web:conversion-known")
     if known is None:
         known = scoring_models.AccountPrediction.objects.filter(conversion__isnull=False).exists()
@@ -184,8 +173,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
                 ("signal_strength", "signal_strength"), ("account__name", "name"), ("qualified_at", "qualified_at"))
     )  # fmt: skip
 
-    if HAS_PREDICTION:
-        health = django_filters.CharFilter(method="filter_health", label="Health")
+    health = django_filters.CharFilter(method="filter_health", label="Health")
 
     class Meta(AccountScoreFilterSet.Meta):
         fields = ["grade", "temperature", "qualified", "surging"]
@@ -215,10 +203,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
         from signals_app.models import RuleHit
 
         hits = RuleHit.objects.filter(rule__name=AT_RISK_RULE, cleared_at__isnull=True).values("account_id")
-        risky = Q(account_id__in=hits)
-        if HAS_PREDICTION:
-            risky |= Q(account__prediction__health="bad")
-        return queryset.filter(risky)
+        return queryset.filter(Q(account_id__in=hits) | Q(account__prediction__health="bad"))
 
     def filter_health(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         wanted = [v.strip() for v in value.split(",") if v.strip()]

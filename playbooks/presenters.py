@@ -23,8 +23,7 @@ from .choices import ACTIVE_STATUSES, Priority, TaskStatus
 from .models import Task
 
 _HISTORY_FIELDS = {f.name for f in ScoreHistory._meta.concrete_fields}
-# The ML work keeps probabilities, their reasons and health in scoring.AccountPrediction (``account.prediction``).
-HAS_PREDICTION = any(r.name == "prediction" for r in Account._meta.related_objects)
+# Probabilities, their reasons and health are in scoring.AccountPrediction (``account.prediction``).
 HEALTH_CHOICES = [("good", "Good"), ("normal", "Normal"), ("bad", "Bad")]
 PROBABILITIES = [("conversion", "Conversion"), ("expansion", "Expansion"), ("churn", "Churn")]
 SCORE_KINDS = [
@@ -254,8 +253,6 @@ class AccountPage:
 
 
 def _prediction_of(account: Account) -> Any:
-    if not HAS_PREDICTION:
-        return None
     try:
         return account.prediction
     except ObjectDoesNotExist:

@@ -31,7 +31,7 @@ from signals_app.models import SignalTopic, SignalType
 from . import presenters, selectors, services
 from .charts import Series, line_chart_svg
 from .choices import DueFilter, InboxView, TaskOutcome
-from .filters import AccountListFilterSet, TaskFilterSet
+from .filters import AccountListFilterSet, TaskFilterSet, conversion_known
 from .forms import (
     BULK_ACTIONS,
     DISMISS_CHOICES,
@@ -619,8 +619,8 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
         "types": SignalType.objects.only("key", "label").order_by("label"),
         "segments": Segment.objects.filter(is_active=True).only("pk", "name"),
         "stages": presenters.stage_choices(),
-        "healths": presenters.HEALTH_CHOICES if presenters.HAS_PREDICTION else [],
-        "probability": presenters.HAS_PREDICTION,
+        "healths": presenters.HEALTH_CHOICES,
+        "probability": conversion_known(),  # the likelihood column is a probability once a model has predicted
     }
     return render(request, "web/account_list.html", context)
 

@@ -23,6 +23,7 @@ from django.db import connection, models, transaction
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max, Q
 from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
+from simple_history.utils import bulk_create_with_history
 
 from accounts.choices import SizeBand
 from accounts.models import Account, Contact, SegmentMembership
@@ -107,11 +108,21 @@ def scoring_defaults_ensure(*, force: bool = False) -> int:
             rules.append(
                 EngagementRule(signal_type=t, points=points, half_life_days=half_life, window_days=window, cap=cap)
             )
-        for rule in rules:  # save() so each creation is in the history and bumps the configuration version
-            rule.save()
+        if rules:
+            # One insert with a history row per rule, one new configuration version and one full rescore after
+            # commit (saving them one by one ran a full rescore per rule in eager mode).
+            bulk_create_with_history(rules, EngagementRule, default_change_reason="default rules")
+            config_version_bump()
+            transaction.on_commit(_rescore_all_enqueue)
         if rules or SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)).exists():
             ScoringSettings.objects.filter(pk=settings.pk).update(defaults_applied_at=timezone.now())
     return len(rules)
+
+
+def _rescore_all_enqueue() -> None:
+    from .tasks import rescore_all_enqueue  # tasks import this module
+
+    rescore_all_enqueue()
 
 
 @dataclass(frozen=True)

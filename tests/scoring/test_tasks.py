@@ -189,3 +189,26 @@ def test_a_change_touching_most_accounts_asks_for_one_full_rescore_instead_of_ma
     with django_capture_on_commit_callbacks(execute=True):
         accounts_mark_for_rescore(account_ids=[a.pk for a in accounts])  # a batch writer (import): always marks
     assert RescoreMark.objects.count() == 10 and len(queued_full) == 1
+
+
+def test_default_rules_created_in_one_transaction_rescore_everything_once(
+    card, monkeypatch, django_capture_on_commit_callbacks
+):
+    """Eager mode (the embedded default) runs a queued full rescore at once; the 16 default rules must not each
+    run one (seed_demo used to rescore the whole demo once per rule)."""
+    from scoring.defaults import DEFAULT_ENGAGEMENT_RULES
+    from scoring.models import EngagementRule, ScoringSettings
+    from scoring.services import scoring_defaults_ensure
+
+    for key in list(DEFAULT_ENGAGEMENT_RULES)[:4]:
+        SignalTypeFactory(key=key)
+    EngagementRule.objects.all().delete()
+    ScoringSettings.objects.update(defaults_applied_at=None)
+    runs = []
+    real = tasks.services.accounts_rescore_all
+    monkeypatch.setattr(tasks.services, "accounts_rescore_all", lambda **kw: runs.append(1) or real(**kw))
+    cache.delete(tasks.ALL_LOCK_KEY)
+    with django_capture_on_commit_callbacks(execute=True):
+        created = scoring_defaults_ensure()
+    assert created == 4 and EngagementRule.objects.count() == 4
+    assert len(runs) == 1
