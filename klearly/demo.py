@@ -342,7 +342,7 @@ DEMO_PLAYBOOKS = (
         "itself when the rule stops holding. Goal: expanded within 60 days. (Shipped with the demo.)",
         "trigger_kind": "rule_hit",
         "trigger_params": {"rule": "Expansion opportunity", "event": "set"},
-        "conditions": {},
+        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
         "task_title_template": "Expansion: talk to {{ account.name }} about the next plan",
         "task_body_template": "{{ reason.summary }}. {{ account.name }} is on {{ account.stage|default:'no stage' }} "
         "with engagement {{ score.engagement|floatformat:0 }}.",
@@ -362,7 +362,7 @@ DEMO_PLAYBOOKS = (
         "with the demo; health and churn probability can trigger it too once they are computed.)",
         "trigger_kind": "rule_hit",
         "trigger_params": {"rule": "Potential problem account", "event": "set"},
-        "conditions": {},
+        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "ne", "value": "churn"}]},
         "task_title_template": "Churn risk: check in with {{ account.name }}",
         "task_body_template": "{{ reason.summary }}. Engagement {{ score.engagement|floatformat:0 }}, "
         "{{ score.active_users_30d }} active users in 30 days.",
