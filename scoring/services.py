@@ -1086,8 +1086,9 @@ def _chunk_rescore(
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
-        hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=rule_measures(computed.scores))
-        ml = _predict(account_ids, now, signals)
+        measures = rule_measures(computed.scores)
+        hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=measures)
+        ml = _predict(account_ids, now, signals, measures)
         # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
         scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
         cleared = marks_clear(account_ids=account_ids, watermark=watermark)
@@ -1276,16 +1277,22 @@ def _rescore_overlapped(
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
     for ids, measures, computed in done:
         hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
-        ml = _predict(ids, now, signals)
+        ml = _predict(ids, now, signals, measures)
         scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
     return stats
 
 
-def _predict(account_ids: Sequence[int], now: datetime, signals: SignalBuckets | None) -> Any:
+def _predict(
+    account_ids: Sequence[int], now: datetime, signals: SignalBuckets | None, measures: Measures | None = None
+) -> Any:
     """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``); returns
-    their before/after values for ``scores_changed``."""
+    their before/after values for ``scores_changed``. ``measures``: the chunk's just computed columns (its
+    engagement trends are not read back)."""
     from .predictions import predictions_refresh
 
     ids = np.array(sorted(account_ids), dtype=np.int64)
     chunk_signals = None if signals is None else signals.take(ids)
-    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals)
+    trends = None
+    if measures is not None:
+        trends = dict(zip(measures["account_id"], measures["engagement_trend"], strict=True))
+    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals, trends=trends)
