@@ -296,6 +296,7 @@ class Chunk:
     members: dict[int, np.ndarray]  # segment id -> bool per account
     previous: dict[int, Previous]
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # account ids, sorted
+    signals: SignalArrays | None = None  # the chunk's raw signals when it read them itself (PostgreSQL)
 
 
 def _day_and_epoch_expressions() -> tuple[Any, Any]:
@@ -570,8 +571,9 @@ def chunk_read(
     since = now - timedelta(days=card.horizon_days)
     if connection.vendor == "postgresql":
         id_array = np.array(ids, dtype=np.int64)
+        own = None
         if signals is None:
-            signals = signals_fetch(account_ids=ids, since=since, now=now)
+            signals = own = signals_fetch(account_ids=ids, since=since, now=now)
         rows = _group_signals(
             signals.take(id_array),
             ids=id_array,
@@ -580,6 +582,7 @@ def chunk_read(
             now=now,
         )
     else:
+        own = None
         rows = _rows_by_orm(ids, index, contacts, card, since, now)
     milestone_ids = card.type_ids[card.milestone].tolist()
     reached: list[tuple[int, int]] = []
@@ -618,7 +621,7 @@ def chunk_read(
             zip(*(before[f] for f in PREVIOUS_FIELDS), strict=True), strict=True,
         )
     }  # fmt: skip
-    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64))
+    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64), own)
 
 
 # --- computing ---------------------------------------------------------------------------------------------------
@@ -1088,7 +1091,7 @@ def _chunk_rescore(
         _write(computed)
         measures = rule_measures(computed.scores)
         hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=measures)
-        ml = _predict(account_ids, now, signals, measures)
+        ml = _predict(account_ids, now, signals or chunk.signals, measures)  # the signals just read, not again
         # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
         scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
         cleared = marks_clear(account_ids=account_ids, watermark=watermark)
@@ -1283,7 +1286,10 @@ def _rescore_overlapped(
 
 
 def _predict(
-    account_ids: Sequence[int], now: datetime, signals: SignalBuckets | None, measures: Measures | None = None
+    account_ids: Sequence[int],
+    now: datetime,
+    signals: SignalBuckets | SignalArrays | None,
+    measures: Measures | None = None,
 ) -> Any:
     """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``); returns
     their before/after values for ``scores_changed``. ``measures``: the chunk's just computed columns (its
