@@ -123,15 +123,17 @@ def build_world(accounts: int, tasks: int, rebuild: bool = False) -> None:
         )
         cursor.execute("SELECT min(id) FROM accounts_account WHERE external_id LIKE 'ib-%%'")
         first = cursor.fetchone()[0]
+        # Random but seeded (the same world every build), so flags do not line up with owners or teams by arithmetic.
+        cursor.execute("SELECT setseed(0.17)")
         cursor.execute(
             "INSERT INTO scoring_accountscore (account_id, fit, completeness, engagement, lead, grade, temperature, "
             "qualified, qualified_at, signal_strength, signal_strength_baseline, surging, tenure_days, size_band, "
             "active_users_7d, active_users_30d, total_users, active_ratio_30d, contributions, config_version, "
             "computed_at) SELECT id, l / 2, 100, l / 2, l, CASE WHEN l >= 80 THEN 'A' WHEN l >= 60 THEN 'B' "
             "WHEN l >= 40 THEN 'C' ELSE 'D' END, CASE WHEN l >= 80 THEN 'hot' WHEN l >= 30 THEN 'warm' ELSE 'cold' "
-            "END, l >= 65, CASE WHEN l >= 65 THEN now() END, (id %% 37), (id %% 23), id %% 50 = 0, 100, 'medium', 2, "
-            "3, 3, 1, %s::jsonb, 1, now() FROM (SELECT id, ((id * 7919) %% 10001) / 100.0 AS l FROM accounts_account "
-            "WHERE external_id LIKE 'ib-%%') a",
+            "END, l >= 65, CASE WHEN l >= 65 THEN now() END, (id %% 37), (id %% 23), random() < 0.02, 100, "
+            "'medium', 2, 3, 3, 1, %s::jsonb, 1, now() FROM (SELECT id, ((id * 7919) %% 10001) / 100.0 AS l "
+            "FROM accounts_account WHERE external_id LIKE 'ib-%%') a",
             [contributions],
         )
         cursor.execute(
@@ -158,43 +160,48 @@ def build_world(accounts: int, tasks: int, rebuild: bool = False) -> None:
         cursor.execute(
             "INSERT INTO scoring_scorehistory (account_id, date, fit, engagement, lead, signal_strength, grade, "
             "temperature, qualified, surging, config_version, computed_at) SELECT a.id, current_date - d, 40, "
-            "20 + d %% 10, 60 + d %% 10, 5, 'B', 'warm', false, false, 1, now() FROM accounts_account a "
+            "20 + d %% 10, 60 + d %% 10, 5, 'B', 'warm', false, false, 1, now() - d * interval '1 day' "
+            "FROM accounts_account a "
             "CROSS JOIN generate_series(0, 89) d WHERE a.id < %s",
             [first + 2000],
         )
         cursor.execute(
             "INSERT INTO signals_app_rulehit (rule_id, account_id, set_at, values, evaluated_at) SELECT %s, id, now(), "
-            "'{}', now() FROM accounts_account WHERE external_id LIKE 'ib-%%' AND id %% 20 = 0",
+            "'{}', now() FROM accounts_account WHERE external_id LIKE 'ib-%%' AND random() < 0.05",
             [rule.pk],
         )
         cursor.execute(
             "INSERT INTO accounts_segmentmembership (segment_id, account_id, entered_at) SELECT %s, id, now() "
-            "FROM accounts_account WHERE external_id LIKE 'ib-%%' AND id %% 5 = 0",
+            "FROM accounts_account WHERE external_id LIKE 'ib-%%' AND random() < 0.2",
             [segment.pk],
         )
-        # Tasks: account g % N; 8% open, 2% snoozed, the rest done or dismissed; 40% of the active ones unassigned;
-        # the team is the account owner's, the assignee someone of that team.
+        # Tasks on random accounts (seeded: the same world every build): 8% open, 2% snoozed, the rest done or
+        # dismissed; 40% of the active ones unassigned; the team is the account owner's, the assignee one of it.
+        cursor.execute("SELECT setseed(0.42)")
         cursor.execute(
             "INSERT INTO playbooks_task (account_id, playbook_id, reason_key, title, body, reason, status, outcome, "
             "dismiss_reason, priority, due_at, snoozed_until, assignee_id, team_id, likelihood, created_at, "
             "updated_at, closed_at) SELECT s.account_id, (%s::bigint[])[1 + g %% 3], 'r' || g, "
             "'Call ' || a.name, '', %s::jsonb, s.status, CASE WHEN s.status = 'done' THEN 'reached' ELSE '' END, "
-            "CASE WHEN s.status = 'dismissed' THEN 'not_relevant' ELSE '' END, 1 + g %% 4, "
-            "now() + (((g %% 20) - 5) || ' days')::interval + ((g * 7919 %% 86400) || ' seconds')::interval, "
-            "CASE WHEN s.status = 'snoozed' THEN now() + interval "
-            "'3 days' END, CASE WHEN s.status IN ('open', 'snoozed') AND g %% 5 < 2 THEN NULL ELSE "
-            "(%s::bigint[])[1 + ((a.owner_idx + %s * (g %% 5)) %% %s)] END, (%s::bigint[])[1 + a.owner_idx %% %s], "
-            "sc.lead, now() - ((g %% 400) || ' hours')::interval - ((g %% 3600) || ' seconds')::interval, now(), "
-            "CASE WHEN s.status IN ('done', "
-            "'dismissed') THEN now() END FROM (SELECT g, %s + (g * 7) %% %s AS account_id, CASE WHEN g %% 100 < 8 "
-            "THEN 'open' WHEN g %% 100 < 10 THEN 'snoozed' WHEN g %% 100 < 80 THEN 'done' ELSE 'dismissed' END "
-            "AS status FROM generate_series(1, %s) g) s JOIN (SELECT id, name, array_position(%s::bigint[], "
+            "CASE WHEN s.status = 'dismissed' THEN 'not_relevant' ELSE '' END, 1 + floor(s.r3 * 4)::int, "
+            "now() + (s.r4 * 25 - 5) * interval '1 day', "
+            "CASE WHEN s.status = 'snoozed' THEN now() + interval '3 days' END, "
+            "CASE WHEN s.status IN ('open', 'snoozed') AND s.r2 < 0.4 THEN NULL ELSE "
+            "(%s::bigint[])[1 + ((a.owner_idx + %s * floor(s.r2 * 5)::int) %% %s)] END, "
+            "(%s::bigint[])[1 + a.owner_idx %% %s], sc.lead, now() - s.r4 * interval '30 days', now(), "
+            "CASE WHEN s.status IN ('done', 'dismissed') THEN now() - s.r4 * interval '20 days' END "
+            "FROM (SELECT g, r1, r2, r3, r4, %s + floor(r0 * %s)::bigint AS account_id, CASE WHEN r1 < 0.08 THEN "
+            "'open' WHEN r1 < 0.10 THEN 'snoozed' WHEN r1 < 0.80 THEN 'done' ELSE 'dismissed' END AS status "
+            "FROM (SELECT g, random() r0, random() r1, random() r2, random() r3, random() r4 "
+            "FROM generate_series(1, %s) g) r) s JOIN (SELECT id, name, array_position(%s::bigint[], "
             "owner_id) - 1 AS owner_idx FROM accounts_account) a ON a.id = s.account_id "
             "JOIN scoring_accountscore sc ON sc.account_id = s.account_id",
             [[p.pk for p in playbooks], reason, op_ids, TEAMS, OPERATORS, team_of, OPERATORS, first, accounts, tasks,
              op_ids],
         )  # fmt: skip
-        cursor.execute("ANALYZE")
+    # As autovacuum leaves a table in production: statistics and the visibility map (index-only scans) up to date.
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
     print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
 
 
@@ -280,7 +287,8 @@ def main() -> None:
 
     def task_sql(user, params: dict) -> tuple[str, list]:
         data = {"status": "open", "view": "mine", "ordering": views.SORTS["priority"][1], **params}
-        qs = TaskFilterSet(views._querydict(data), queryset=selectors.task_list_for_user(user=user), user=user).qs
+        base = selectors.task_inbox_for_user(user=user, view=data["view"])
+        qs = TaskFilterSet(views._querydict(data), queryset=base, user=user).qs
         return qs[: views.INBOX_PAGE_SIZE].query.sql_with_params()
 
     def list_sql(user, preset: dict) -> tuple[str, list]:

@@ -316,7 +316,7 @@ DEMO_LOGINS = (
 OWNERS = ("cs.alice", "cs.bob", "sales.carol")
 DEMO_TEAMS = (("Customer Success", ("cs.alice", "cs.bob")), ("Sales", ("sales.carol",)))
 
-# The three shipped playbooks (created when missing; an admin's later changes are kept).
+# The shipped playbooks (created when missing; an admin's later changes are kept).
 DEMO_PLAYBOOKS = (
     {
         "name": "Trial to paid: call qualified trials",
@@ -366,6 +366,25 @@ DEMO_PLAYBOOKS = (
         "task_title_template": "Churn risk: check in with {{ account.name }}",
         "task_body_template": "{{ reason.summary }}. Engagement {{ score.engagement|floatformat:0 }}, "
         "{{ score.active_users_30d }} active users in 30 days.",
+        "assign_mode": "owner",
+        "team": "Customer Success",
+        "due_in_business_days": 2,
+        "priority": 4,
+        "cooldown_days": 30,
+        "is_switch": True,
+        "goal_kind": "retained",
+        "goal_within_days": 90,
+    },
+    {
+        "name": "Churn risk: health turned bad",
+        "description": "The account's health became bad (churn probability up, engagement falling): check in. "
+        "Closes itself when health recovers. Goal: not churned within 90 days. (Shipped with the demo.)",
+        "trigger_kind": "health_change",
+        "trigger_params": {"to": ["bad"]},
+        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
+        "task_title_template": "Churn risk: {{ account.name }}'s health is bad",
+        "task_body_template": "{{ reason.summary }}. Churn probability {{ score.churn_probability|default:'n/a' }}, "
+        "engagement {{ score.engagement|floatformat:0 }}.",
         "assign_mode": "owner",
         "team": "Customer Success",
         "due_in_business_days": 2,
@@ -1190,7 +1209,7 @@ def demo_users_ensure() -> list[tuple[DemoLogin, bool]]:
 
 
 def demo_playbooks_ensure() -> list[Playbook]:
-    """The demo teams (members added when missing) and the three shipped playbooks (created when missing)."""
+    """The demo teams (members added when missing) and the shipped playbooks (created when missing)."""
     users = {u.username: u for u in get_user_model().objects.filter(username__in=OWNERS)}
     teams = {}
     for name, members in DEMO_TEAMS:

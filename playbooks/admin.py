@@ -137,6 +137,19 @@ class WebhookDeliveryAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_filter = ("status", "playbook")
     list_select_related = ("playbook",)
     readonly_fields = [f.name for f in WebhookDelivery._meta.concrete_fields]
+    actions = ["send_again"]
+
+    @admin.action(description="Send the selected deliveries again now")
+    def send_again(self, request: HttpRequest, queryset) -> None:
+        from django.db import transaction
+
+        from .choices import DeliveryStatus
+        from .runs import deliveries_enqueue
+
+        ids = list(queryset.exclude(status=DeliveryStatus.DELIVERED).values_list("pk", flat=True)[:1000])
+        WebhookDelivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.PENDING, next_retry_at=None)
+        transaction.on_commit(lambda: deliveries_enqueue(ids))
+        self.message_user(request, f"{len(ids)} deliveries queued (delivered ones are not sent twice).")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

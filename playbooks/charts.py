@@ -36,7 +36,10 @@ def _nice_ceiling(value: float) -> float:
 
 
 def _fmt(value: float, unit: str) -> str:
-    text = f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+    if abs(value - round(value)) < 1e-9:
+        text = f"{value:.0f}"
+    else:  # 0.25 stays 0.25 (a small axis), 12.5 is 12.5
+        text = f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) < 1 else f"{value:.1f}"
     return f"{text}{unit}"
 
 

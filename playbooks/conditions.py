@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from accounts.models import Account, SegmentMembership
+from scoring import models as scoring_models
 from scoring.models import AccountScore
 from scoring.rules import _columns, _counts, _mask, _plain
 from signals_app.rule_conditions import (
@@ -30,10 +31,17 @@ from signals_app.rule_conditions import (
 EXTRA_ACCOUNT_FIELDS = ("owner_email", "name", "domain", "external_id")
 
 
+# Conditions may read the ML work's predictions (AccountPrediction), under the names scores_changed uses.
+PREDICTION_FIELDS = (
+    {"conversion_probability": "conversion", "expansion_probability": "expansion", "churn_probability": "churn",
+     "health": "health"} if hasattr(scoring_models, "AccountPrediction") else {}
+)  # fmt: skip
+
+
 def score_fields() -> tuple[str, ...]:
-    """Every readable score column (grows when the ML branch adds probabilities and health)."""
+    """Every readable score column, and the predictions' probabilities and health."""
     skip = {"account", "contributions", "computed_at", "qualified_at", "config_version"}
-    return tuple(f.name for f in AccountScore._meta.concrete_fields if f.name not in skip)
+    return tuple(f.name for f in AccountScore._meta.concrete_fields if f.name not in skip) + tuple(PREDICTION_FIELDS)
 
 
 class ConditionError(ValueError):
@@ -83,7 +91,14 @@ def conditions_load(
     segments, and one aggregate per signal count."""
     fields: dict[int, dict[str, Any]] = defaultdict(dict)
     ids = list(account_ids)
-    scores = sorted(needs.fields & set(score_fields()))
+    predictions = sorted(needs.fields & set(PREDICTION_FIELDS))
+    if predictions:
+        columns = [PREDICTION_FIELDS[name] for name in predictions]
+        for row in scoring_models.AccountPrediction.objects.filter(account_id__in=ids).values_list(
+            "account_id", *columns
+        ):
+            fields[row[0]].update({name: _plain(v) for name, v in zip(predictions, row[1:], strict=True)})
+    scores = sorted(needs.fields & set(score_fields()) - set(PREDICTION_FIELDS))
     if scores:
         for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *scores):
             fields[row.pop("account_id")].update({k: _plain(v) for k, v in row.items()})

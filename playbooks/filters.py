@@ -9,13 +9,15 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import django_filters
-from django.db.models import Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
-from accounts.models import SegmentMembership
+from accounts.models import Account, SegmentMembership
+from scoring import models as scoring_models
 from scoring.choices import Grade
 from scoring.filters import AccountScoreFilterSet
 from scoring.models import AccountScore
@@ -25,6 +27,11 @@ from .models import Task
 from .selectors import team_ids_for_user
 
 HAS_HEALTH = any(f.name == "health" for f in AccountScore._meta.concrete_fields)
+# Where a task's account health is: the ML work's AccountPrediction (or a score column, should it move there).
+TASK_HEALTH_LOOKUP = (
+    "account__prediction__health" if hasattr(scoring_models, "AccountPrediction")
+    else "account__score__health" if HAS_HEALTH else None
+)  # fmt: skip
 STATUS_CHOICES = [("active", "Open or snoozed"), *TaskStatus.choices]
 
 
@@ -66,7 +73,7 @@ class TaskFilterSet(django_filters.FilterSet):
                 ("created_at", "created_at"), ("account__name", "account"))
     )  # fmt: skip
 
-    if HAS_HEALTH:  # health arrives with the ML work; the filter appears with the column
+    if TASK_HEALTH_LOOKUP:  # health arrives with the ML work; the filter appears with it
         health = django_filters.CharFilter(method="filter_health", help_text="good, normal or bad (comma-separated).")
 
     class Meta:
@@ -122,7 +129,7 @@ class TaskFilterSet(django_filters.FilterSet):
 
     def filter_health(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         wanted = [v.strip() for v in value.split(",") if v.strip()]
-        return queryset.filter(account__score__health__in=wanted) if wanted else queryset
+        return queryset.filter(**{f"{TASK_HEALTH_LOOKUP}__in": wanted}) if wanted else queryset
 
     def filter_search(self, queryset: QuerySet[Task], name: str, value: str) -> QuerySet[Task]:
         value = value.strip()
@@ -133,10 +140,31 @@ class TaskFilterSet(django_filters.FilterSet):
 
 # --- web UI account lists (added by the inbox work) ----------------------------------------------------------------
 
-HAS_CONVERSION = any(f.name == "conversion_probability" for f in AccountScore._meta.concrete_fields)
-# "Likelihood to buy": the conversion probability when the ML work provides it, else the lead score.
-LIKELIHOOD_FIELD = "conversion_probability" if HAS_CONVERSION else "lead"
+# The ML work keeps probabilities and health in scoring.AccountPrediction (``account.prediction``); the lists use
+# them as soon as that model exists and fall back to the lead score (and rule hits) before.
+HAS_PREDICTION = any(r.name == "prediction" for r in Account._meta.related_objects)
 AT_RISK_RULE = "Potential problem account"
+
+
+def conversion_known() -> bool:
+    """Whether any account has a conversion probability yet (kept a minute in the cache: a model either exists or
+    not for days). Until then "likelihood" is plainly the lead score, which an index keeps in order."""
+    from django.core.cache import cache
+
+    if not HAS_PREDICTION:
+        return False
+    known = cache.get("klearly:web:conversion-known")
+    if known is None:
+        known = scoring_models.AccountPrediction.objects.filter(conversion__isnull=False).exists()
+        cache.set("klearly:web:conversion-known", known, 60)
+    return known
+
+
+def likelihood_expression() -> Any:
+    """Likelihood to buy, 0–100: the conversion probability when the account has one, else the lead score."""
+    if conversion_known():
+        return Coalesce(F("account__prediction__conversion") * 100, F("lead"), output_field=FloatField())
+    return F("lead")
 
 
 class AccountListFilterSet(AccountScoreFilterSet):
@@ -156,7 +184,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
                 ("signal_strength", "signal_strength"), ("account__name", "name"), ("qualified_at", "qualified_at"))
     )  # fmt: skip
 
-    if HAS_HEALTH:
+    if HAS_PREDICTION:
         health = django_filters.CharFilter(method="filter_health", label="Health")
 
     class Meta(AccountScoreFilterSet.Meta):
@@ -164,7 +192,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
         # "likelihood" is a name for whichever column measures the chance to buy (see LIKELIHOOD_FIELD).
-        return super().filter_queryset(queryset.annotate(likelihood=F(LIKELIHOOD_FIELD)))
+        return super().filter_queryset(queryset.annotate(likelihood=likelihood_expression()))
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()[:100]
@@ -188,13 +216,13 @@ class AccountListFilterSet(AccountScoreFilterSet):
 
         hits = RuleHit.objects.filter(rule__name=AT_RISK_RULE, cleared_at__isnull=True).values("account_id")
         risky = Q(account_id__in=hits)
-        if HAS_HEALTH:
-            risky |= Q(health="bad")
+        if HAS_PREDICTION:
+            risky |= Q(account__prediction__health="bad")
         return queryset.filter(risky)
 
     def filter_health(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         wanted = [v.strip() for v in value.split(",") if v.strip()]
-        return queryset.filter(health__in=wanted) if wanted else queryset
+        return queryset.filter(account__prediction__health__in=wanted) if wanted else queryset
 
     def filter_noop(self, queryset: QuerySet, name: str, value: Any) -> QuerySet:
         return queryset  # read by filter_signals

@@ -231,6 +231,16 @@ class Task(models.Model):
             models.Index(fields=["account", "status"], name="task_account_status_idx"),
             models.Index(fields=["playbook", "status"], name="task_playbook_status_idx"),
             models.Index(fields=["status", "snoozed_until"], name="task_snoozed_idx"),
+            # The web inbox (added by the inbox work): "my team" sorted by due date or likelihood walks these in
+            # order; the unassigned count per team reads the partial index alone; the accounts an operator sees
+            # through their own and their team's tasks are read from (assignee, account) and (team, account) alone.
+            models.Index(fields=["team", "status", "due_at"], name="task_team_due_idx"),
+            models.Index(fields=["team", "status", "-likelihood"], name="task_team_likelihood_idx"),
+            models.Index(
+                fields=["team"], condition=Q(status="open", assignee__isnull=True), name="task_team_unassigned_idx"
+            ),
+            models.Index(fields=["team", "account"], name="task_team_account_idx"),
+            models.Index(fields=["assignee", "account"], name="task_assignee_account_idx"),
         ]
 
     def __str__(self) -> str:

@@ -19,20 +19,14 @@ from scoring.selectors import contact_score_list, score_history_list
 from signals_app.models import RuleHit
 
 from .charts import Series
-from .choices import ACTIVE_STATUSES, TaskStatus
+from .choices import ACTIVE_STATUSES, Priority, TaskStatus
 from .models import Task
 
-_SCORE_FIELDS = {f.name for f in AccountScore._meta.concrete_fields}
 _HISTORY_FIELDS = {f.name for f in ScoreHistory._meta.concrete_fields}
-HAS_HEALTH = "health" in _SCORE_FIELDS
-HAS_CONVERSION = "conversion_probability" in _SCORE_FIELDS
+# The ML work keeps probabilities, their reasons and health in scoring.AccountPrediction (``account.prediction``).
+HAS_PREDICTION = any(r.name == "prediction" for r in Account._meta.related_objects)
 HEALTH_CHOICES = [("good", "Good"), ("normal", "Normal"), ("bad", "Bad")]
-# Probabilities the ML work adds to the scores (shown, and charted from the history, when the columns exist).
-PROBABILITIES = [
-    ("conversion_probability", "Conversion"),
-    ("expansion_probability", "Expansion"),
-    ("churn_probability", "Churn"),
-]
+PROBABILITIES = [("conversion", "Conversion"), ("expansion", "Expansion"), ("churn", "Churn")]
 SCORE_KINDS = [
     ("lead", "Lead score", "Fit + engagement; qualified at the threshold."),
     ("fit", "Fit", "Who they are: account and contact fields, minus data-quality penalties."),
@@ -94,6 +88,15 @@ def change_text(change: Any) -> str:
     return str(change)
 
 
+PRIORITY_LABELS = dict(Priority.choices)
+
+
+def signed(points: float) -> str:
+    """Points with their sign: "+12.5", "−5" (as the ``points`` template filter writes them)."""
+    text = f"{abs(points):.1f}".rstrip("0").rstrip(".")
+    return f"+{text}" if points >= 0 else f"−{text}"
+
+
 SCORE_LABELS = {"lead": "lead score", "signal_strength": "signal strength"}
 
 
@@ -125,6 +128,18 @@ class TaskRow:
     assignee_name: str = ""
     detail_url: str = ""
     account_url: str = ""
+    # Flat copies of what a row prints: one lookup each in the template instead of a chain per row.
+    title: str = ""
+    account_name: str = ""
+    grade: str = ""
+    stage_name: str = ""
+    stage_kind: str = ""
+    playbook_name: str = ""
+    priority: int = 0
+    priority_label: str = ""
+    status: str = ""
+    likelihood: int = 0
+    contributors_text: str = ""
 
     @property
     def pk(self) -> int:
@@ -165,12 +180,15 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
             local = timezone.localtime(task.due_at)
             due_label = f"due {local:%b} {local.day}"
     assignee = task.assignee
+    account = task.account
+    score = _score_of(account)
+    stage = account.stage if account.stage_id else None
     return TaskRow(
         task=task,
         summary=str(reason.get("summary") or ""),
         change=change,
         contributors=contributors,
-        score=_score_of(task.account),
+        score=score,
         overdue=overdue,
         due_today=due_today,
         closed_label=closed,
@@ -178,6 +196,19 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
         assignee_name=(assignee.get_full_name() or assignee.username) if assignee else "",
         detail_url=url_pattern("web:task").format(task.pk),
         account_url=url_pattern("web:account").format(task.account_id),
+        title=task.title,
+        account_name=str(account),
+        grade=score.grade if score is not None else "",
+        stage_name=stage.name if stage is not None else "",
+        stage_kind=stage.kind if stage is not None else "",
+        playbook_name=task.playbook.name if task.playbook_id and task.playbook else "",
+        priority=task.priority,
+        priority_label=PRIORITY_LABELS.get(task.priority, ""),
+        status=task.status,
+        likelihood=round(task.likelihood or 0),
+        contributors_text=", ".join(
+            f"{label} ({signed(points)})" if points is not None else label for label, points in contributors[:3]
+        ),
     )
 
 
@@ -194,13 +225,24 @@ class ScoreBlock:
 
 
 @dataclass
+class Probability:
+    """One predicted outcome: its probability (None when it has none, with the message why) and reasons."""
+
+    label: str
+    value: float | None
+    message: str
+    up: list[tuple[str, float | None]]
+    down: list[tuple[str, float | None]]
+
+
+@dataclass
 class AccountPage:
     """Everything the account page shows besides the timeline (which pages on its own)."""
 
     score: AccountScore | None
     blocks: list[ScoreBlock]
-    probabilities: list[tuple[str, float, list[tuple[str, float | None]]]]
-    history: list[ScoreHistory]
+    probabilities: list[Probability]
+    history: list[DayScores]
     probability_series: list[Series]
     segments: list[SegmentMembership]
     open_hits: list[RuleHit]
@@ -208,6 +250,26 @@ class AccountPage:
     contacts: list[Any]
     tasks: list[TaskRow]
     health: str
+    health_reasons: list[str]
+
+
+def _prediction_of(account: Account) -> Any:
+    if not HAS_PREDICTION:
+        return None
+    try:
+        return account.prediction
+    except ObjectDoesNotExist:
+        return None
+
+
+def _reason_lines(raw: Any) -> list[tuple[str, float | None]]:
+    """Reasons of a probability (``{text, effect}``, effect in probability) as (text, percentage points)."""
+    lines = []
+    for item in raw or []:
+        if isinstance(item, dict):
+            effect = _points(item.get("effect"))
+            lines.append((str(item.get("text") or item.get("label") or ""), None if effect is None else effect * 100))
+    return [line for line in lines if line[0]][:5]
 
 
 def account_page(account: Account, *, user: Any) -> AccountPage:
@@ -216,25 +278,33 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
 
     score = _score_of(account)
     blocks: list[ScoreBlock] = []
-    probabilities: list[tuple[str, float, list[tuple[str, float | None]]]] = []
+    probabilities: list[Probability] = []
     if score is not None:
         contributions = score.contributions if isinstance(score.contributions, dict) else {}
         for key, title, help_text in SCORE_KINDS:
             lines = contributors_from(contributions.get(key), limit=100)
             blocks.append(ScoreBlock(key, title, help_text, getattr(score, key), lines[:6], lines[6:]))
+    prediction = _prediction_of(account)
+    if prediction is not None:
+        reasons = prediction.reasons if isinstance(prediction.reasons, dict) else {}
         for name, label in PROBABILITIES:
-            value = getattr(score, name, None) if name in _SCORE_FIELDS else None
-            if value is not None:
-                reasons = contributors_from(
-                    contributions.get(name) or contributions.get(name.replace("_probability", ""))
-                )
-                probabilities.append((label, float(value), reasons))
+            status = getattr(prediction, f"{name}_status", "")
+            if status == "not_applicable":
+                continue  # e.g. conversion for a paying account
+            why = reasons.get(name) or {}
+            value = getattr(prediction, name, None)
+            message = "" if value is not None else str(why.get("message") or "No probability yet.")
+            probabilities.append(
+                Probability(label, value, message, _reason_lines(why.get("up")), _reason_lines(why.get("down")))
+            )
     since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
-    history = list(score_history_list(account_id=account.pk).filter(date__gte=since))
+    history = daily_history(score_history_list(account_id=account.pk).filter(date__gte=since))
+    # Probability trends, once the daily history keeps them (columns named after the outcomes).
     series = [
-        Series(label, [(h.date, _percent(getattr(h, name))) for h in history])
+        Series(label, [(h.date, _percent(h.extra.get(column))) for h in history])
         for name, label in PROBABILITIES
-        if name in _HISTORY_FIELDS
+        for column in (name, f"{name}_probability")
+        if column in _HISTORY_FIELDS
     ]
     series = [s for s in series if any(value is not None for _, value in s.points)]
     segments = list(SegmentMembership.objects.filter(account=account, exited_at__isnull=True).select_related("segment"))
@@ -250,7 +320,8 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
     for task in tasks:
         task.account = account  # the page's account, scores already joined: no query per task
     task_rows = [task_row(task) for task in tasks]
-    health = str(getattr(score, "health", "") or "") if score is not None else ""
+    health = str(prediction.health) if prediction is not None else ""
+    health_reasons = [str(r) for r in (prediction.health_reasons or [])] if prediction is not None else []
     return AccountPage(
         score=score,
         blocks=blocks,
@@ -263,7 +334,30 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
         contacts=contacts,
         tasks=task_rows,
         health=health,
+        health_reasons=health_reasons,
     )
+
+
+@dataclass(frozen=True)
+class DayScores:
+    """An account's scores at the end of a day (the last history row of that day)."""
+
+    date: Any
+    lead: float
+    fit: float
+    engagement: float
+    signal_strength: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def daily_history(rows: Any, limit: int = 20_000) -> list[DayScores]:
+    """One point per day from a history that keeps a row at every change: the day's last row, oldest day first."""
+    extra = [c for name, _ in PROBABILITIES for c in (name, f"{name}_probability") if c in _HISTORY_FIELDS]
+    columns = ("date", "lead", "fit", "engagement", "signal_strength", *extra)
+    days: dict[Any, DayScores] = {}
+    for values in rows.order_by("-computed_at").values_list(*columns)[:limit][::-1]:
+        days[values[0]] = DayScores(*values[:5], extra=dict(zip(extra, values[5:], strict=True)))
+    return sorted(days.values(), key=lambda day: day.date)
 
 
 def _percent(value: Any) -> float | None:
@@ -285,8 +379,9 @@ class AccountRow:
 
 
 def account_row(score: AccountScore) -> AccountRow:
-    """A list row: conversion probability (as %) when the ML work provides it, else the lead score."""
-    probability = getattr(score, "conversion_probability", None) if HAS_CONVERSION else None
+    """A list row: the conversion probability (as %) when the account has one, else the lead score."""
+    prediction = _prediction_of(score.account)
+    probability = prediction.conversion if prediction is not None else None
     if probability is not None:
         return AccountRow(score, float(probability) * 100, True)
     return AccountRow(score, score.lead, False)

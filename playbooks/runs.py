@@ -16,17 +16,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Round
 from django.template import Context
 from django.utils import timezone
 
 from accounts.choices import Movement
 from accounts.models import Account, JourneyStage, Segment, StageTransition
+from scoring import models as scoring_models
 from scoring.models import AccountScore
-from signals_app.models import SignalRule
+from signals_app.models import RuleHit, SignalRule
 
 from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus
-from .conditions import conditions_mask
+from .conditions import PREDICTION_FIELDS, conditions_mask
 from .experiments import variant_for, variants_ordered
 from .matching import (
     Clearing,
@@ -80,7 +82,14 @@ def add_business_days(start: datetime, days: int) -> datetime:
 
 
 def playbooks_run_score_changes(*, changes: list[dict[str, Any]], computed_at: str) -> RunStats:
-    """Run the score-triggered playbooks over a chunk's score changes (``scoring.hooks.scores_changed``)."""
+    """Run the score-triggered playbooks over a chunk's score changes (``scoring.hooks.scores_changed``), and keep
+    the likelihood of those accounts' open tasks current (the inbox sorts by it)."""
+    moved = [
+        c["account"] for c in changes
+        if any((c["before"] or {}).get(k) != c["after"].get(k) for k in ("lead", "conversion_probability"))
+    ]  # fmt: skip
+    if moved:
+        tasks_likelihood_refresh(account_ids=moved)
     playbooks = playbook_active_list()
     if not playbooks or not changes:
         return RunStats()
@@ -138,12 +147,25 @@ def _apply(fired: list[Firing], cleared: list[Clearing], *, now: datetime, all_p
         stats.runs = len(runs)
         new = [(f, run) for f in fired if (run := runs.get((f.playbook.pk, f.account_id, f.source_key)))]
         accounts, scores = _contexts(sorted({f.account_id for f, _ in new}))
+        _add_rule_values(new)
         stats.tasks = _tasks_create(new, now, accounts, scores)
         stats.deliveries = _deliveries_create(new, now, accounts, scores)
         if stats.deliveries:
             ids = list(stats.deliveries)
-            transaction.on_commit(lambda: _deliveries_enqueue(ids))
+            transaction.on_commit(lambda: deliveries_enqueue(ids))
     return stats
+
+
+def tasks_likelihood_refresh(*, account_ids: list[int]) -> int:
+    """Set the likelihood of these accounts' open and snoozed tasks from their current scores (one UPDATE)."""
+    lead = AccountScore.objects.filter(account_id=OuterRef("account_id")).values("lead")[:1]
+    value: Any = Coalesce(Subquery(lead), Value(0.0))
+    if PREDICTION_FIELDS:
+        conversion = scoring_models.AccountPrediction.objects.filter(account_id=OuterRef("account_id")).values(
+            "conversion"
+        )[:1]
+        value = Coalesce(Round(Subquery(conversion) * 100, 2), Subquery(lead), Value(0.0))
+    return Task.objects.filter(account_id__in=account_ids, status__in=ACTIVE_STATUSES).update(likelihood=value)
 
 
 def tasks_close_cleared(*, clearings: Iterable[Clearing], now: datetime | None = None) -> int:
@@ -270,7 +292,30 @@ def _contexts(account_ids: list[int]) -> tuple[dict[int, dict], dict[int, dict]]
     score_fields = [f.name for f in AccountScore._meta.concrete_fields if f.name not in ("account", "computed_at")]
     scores = {row.pop("account_id"): row for row in AccountScore.objects.filter(account_id__in=account_ids).values(
         "account_id", *score_fields)}  # fmt: skip
+    if PREDICTION_FIELDS:  # probabilities and health, under the names scores_changed uses
+        names = list(PREDICTION_FIELDS)
+        for row in scoring_models.AccountPrediction.objects.filter(account_id__in=account_ids).values_list(
+            "account_id", *PREDICTION_FIELDS.values()
+        ):
+            scores.setdefault(row[0], {}).update(zip(names, row[1:], strict=True))
     return accounts, scores
+
+
+def _add_rule_values(new: list[tuple[Firing, PlaybookRun]]) -> None:
+    """Put the values that made a rule true (its open hit's) into the reason of rule-hit firings (one query)."""
+    wanted = [(f.detail["rule_id"], f.account_id) for f, _ in new if "rule_id" in f.detail]
+    if not wanted:
+        return
+    values = {
+        (rule_id, account_id): v
+        for rule_id, account_id, v in RuleHit.objects.filter(
+            rule_id__in={r for r, _ in wanted}, account_id__in={a for _, a in wanted}, cleared_at__isnull=True
+        ).values_list("rule_id", "account_id", "values")
+    }
+    for f, _ in new:
+        found = values.get((f.detail.get("rule_id"), f.account_id))
+        if found:
+            f.detail["values"] = found
 
 
 def _top_contributors(score: dict, kind: str | None) -> list[dict]:
@@ -317,7 +362,8 @@ def _tasks_create(
             "playbook": pb.name,
             "trigger": pb.trigger_kind,
             "scores": {k: (score or {}).get(k) for k in ("lead", "fit", "engagement", "grade", "temperature",
-                                                           "signal_strength", "qualified", "surging")},
+                                                           "signal_strength", "qualified", "surging",
+                                                           *PREDICTION_FIELDS)},
             "top": _top_contributors(score, f.detail.get("score")),
         }  # fmt: skip
         context = Context({
@@ -433,7 +479,8 @@ def _deliveries_create(
     return [d.pk for d in created]
 
 
-def _deliveries_enqueue(ids: list[int]) -> None:
+def deliveries_enqueue(ids: list[int]) -> None:
+    """Queue a delivery task per id (after commit); a broker failure leaves the rows for the sweep."""
     from .tasks import webhook_deliver
 
     for delivery_id in ids:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 
@@ -58,12 +58,19 @@ def account_visibility_q(*, user: Any, prefix: str = "") -> Q:
     if user is None or not getattr(user, "is_authenticated", False):
         return Q(**{f"{prefix}pk__in": []})
     teams = team_ids_for_user(user=user)
-    owned = Q(**{f"{prefix}owner_id__in": teammate_ids_for_user(user=user)})
-    # EXISTS rather than a join: no duplicate rows, and an ordered, limited list probes the (account, status) index
-    # per row instead of hashing every task of the team first.
-    tasks = Task.objects.filter(account_id=OuterRef(f"{prefix}pk"))
-    mine_or_team = Q(assignee_id=user.pk) | Q(team_id__in=teams) if teams else Q(assignee_id=user.pk)
-    return owned | Q(Exists(tasks.filter(mine_or_team)))
+    teammates = teammate_ids_for_user(user=user)
+    # Each part is an uncorrelated list of account ids the database hashes once (from index-only scans of the task
+    # indexes on (assignee, account) and (team, account)); an ordered, limited list then walks its own index and
+    # keeps the visible rows, without joining the account table to read the owner of every row.
+    field = f"{prefix}pk__in"
+    if prefix:
+        owned = Q(**{field: Account.objects.filter(owner_id__in=teammates).values("pk")})
+    else:
+        owned = Q(owner_id__in=teammates)
+    visible = owned | Q(**{field: Task.objects.filter(assignee_id=user.pk).values("account_id")})
+    if teams:
+        visible |= Q(**{field: Task.objects.filter(team_id__in=teams).values("account_id")})
+    return visible
 
 
 def account_list_for_user(*, user: Any) -> QuerySet[Account]:
@@ -136,26 +143,70 @@ def delivery_list() -> QuerySet[WebhookDelivery]:
 # --- web UI reads (added by the inbox work) ------------------------------------------------------------------------
 
 
+# Probabilities and health (scoring.AccountPrediction, from the ML work) are joined in once that model exists.
+_PREDICTION = ("prediction",) if any(r.name == "prediction" for r in Account._meta.related_objects) else ()
+
+
+def task_inbox_for_user(*, user: Any, view: str) -> QuerySet[Task]:
+    """The tasks of one inbox view the user may see, with what a row shows joined in (filter and sort them with
+    ``TaskFilterSet``). "Mine" and "my team" are inside what an operator may see by definition, so the view's own
+    condition replaces the visibility OR and the database can walk an index in the page's order."""
+    from .choices import InboxView
+
+    # A row shows the grade, not the explanation: the scores' contributions (the widest column) stay in the database.
+    base = Task.objects.select_related(*TASK_RELATED).defer("account__score__contributions", "account__traits")
+    if user_sees_all(user) or user is None or not getattr(user, "is_authenticated", False):
+        return base.filter(task_visibility_q(user=user))
+    teams = team_ids_for_user(user=user)
+    if view == InboxView.MINE:
+        return base.filter(assignee_id=user.pk)
+    if view == InboxView.TEAM:
+        return base.filter(team_id__in=teams)
+    if view == InboxView.UNASSIGNED:  # nobody's, so visible only through the team
+        return base.filter(team_id__in=teams, assignee__isnull=True)
+    return base.filter(task_visibility_q(user=user))
+
+
 def task_open_counts_for_user(*, user: Any) -> dict[str, int]:
-    """Open (not snoozed, not closed) tasks per inbox view (mine, team, unassigned, all): the numbers beside the
-    views, in one aggregate query."""
+    """Open (not snoozed, not closed) tasks per inbox view: mine, my team, unassigned, and all for admins (0 where a
+    view does not apply). One query of scalar counts, each one a range of an index (no OR for the planner to
+    resolve, no table rows to read once the visibility map is current)."""
+    from django.db import connection
+
     from .choices import TaskStatus
 
+    open_tasks = Task.objects.filter(status=TaskStatus.OPEN).order_by()
     teams = team_ids_for_user(user=user)
     pk = getattr(user, "pk", None)
-    return Task.objects.filter(task_visibility_q(user=user), status=TaskStatus.OPEN).aggregate(
-        mine=Count("pk", filter=Q(assignee_id=pk)),
-        team=Count("pk", filter=Q(team_id__in=teams)) if teams else Count("pk", filter=Q(pk__in=[])),
-        unassigned=Count("pk", filter=Q(assignee__isnull=True)),
-        all=Count("pk"),
-    )
+    parts: dict[str, QuerySet[Task] | None] = {
+        "mine": open_tasks.filter(assignee_id=pk) if pk else None,
+        "team": open_tasks.filter(team_id__in=teams) if teams else None,
+    }
+    if user_sees_all(user):
+        parts["unassigned"] = open_tasks.filter(assignee__isnull=True)
+        parts["all"] = open_tasks
+    else:  # an operator's unassigned tasks are their teams' (an unassigned task is visible only through its team)
+        parts["unassigned"] = open_tasks.filter(team_id__in=teams, assignee__isnull=True) if teams else None
+        parts["all"] = None
+    selects, params = [], []
+    for name, queryset in parts.items():
+        if queryset is None:
+            selects.append("0")
+            continue
+        sql, values = queryset.values("pk").query.sql_with_params()
+        selects.append(f"(SELECT count(*) FROM ({sql}) AS {name}_tasks)")
+        params.extend(values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(selects)}", params)
+        row = cursor.fetchone()
+    return dict(zip(parts, (int(n) for n in row), strict=True))
 
 
 def account_get_for_user(*, user: Any, account_id: int) -> Account | None:
     """One account the user may see, with its stage, owner and current scores joined, or None."""
     return (
         Account.objects.filter(account_visibility_q(user=user), pk=account_id)
-        .select_related("stage", "owner", "score")
+        .select_related("stage", "owner", "score", *_PREDICTION)
         .first()
     )
 
@@ -164,8 +215,10 @@ def account_scores_for_user(*, user: Any) -> QuerySet:
     """Current scores of the accounts the user may see, with account, stage and owner joined (the account lists)."""
     from scoring.models import AccountScore
 
-    return AccountScore.objects.filter(account_visibility_q(user=user, prefix="account__")).select_related(
-        "account", "account__stage", "account__owner"
+    return (
+        AccountScore.objects.filter(account_visibility_q(user=user, prefix="account__"))
+        .select_related("account", "account__stage", "account__owner", *(f"account__{name}" for name in _PREDICTION))
+        .defer("contributions", "account__traits", *(f"account__{name}__reasons" for name in _PREDICTION))
     )
 
 

@@ -30,10 +30,11 @@ from signals_app.models import SignalTopic, SignalType
 
 from . import presenters, selectors, services
 from .charts import Series, line_chart_svg
-from .choices import DueFilter, InboxView
+from .choices import DueFilter, InboxView, TaskOutcome
 from .filters import AccountListFilterSet, TaskFilterSet
 from .forms import (
     BULK_ACTIONS,
+    DISMISS_CHOICES,
     AssignForm,
     BulkActionForm,
     CommentForm,
@@ -128,6 +129,19 @@ def _assignees(user: Any) -> QuerySet:
     return users.filter(pk__in=selectors.teammate_ids_for_user(user=user))
 
 
+def _assignee_choices(request: HttpRequest) -> list[tuple[int, str]]:
+    """(id, name) of the people the user may hand tasks to, read once per request."""
+    cached = getattr(request, "_klearly_assignees", None)
+    if cached is None:
+        fields = ("pk", "first_name", "last_name", "username")
+        cached = [
+            (pk, f"{first} {last}".strip() or username)
+            for pk, first, last, username in _assignees(request.user).values_list(*fields)
+        ]
+        request._klearly_assignees = cached
+    return cached
+
+
 # --- inbox ---------------------------------------------------------------------------------------------------------
 
 
@@ -150,7 +164,7 @@ def _inbox_state(request: HttpRequest) -> dict[str, Any]:
 def _inbox_tasks(request: HttpRequest, state: dict[str, Any]) -> tuple[QuerySet, Any]:
     """The tasks of the current view through the shared TaskFilterSet; invalid filters are reported and left out."""
     data = {**state["filters"], "view": state["view"], "status": state["status"], "ordering": SORTS[state["sort"]][1]}
-    base = selectors.task_list_for_user(user=request.user)
+    base = selectors.task_inbox_for_user(user=request.user, view=state["view"])
     filterset = TaskFilterSet(_querydict(data), queryset=base, user=request.user)
     if not filterset.is_valid():
         for name in filterset.errors:
@@ -191,7 +205,9 @@ def _inbox_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, Any
         "grades": ["A", "B", "C", "D"],
         "healths": presenters.HEALTH_CHOICES if "health" in filterset.filters else [],
         "dues": DueFilter.choices,
-        "bulk_form": BulkActionForm(assignees=_assignees(request.user)),
+        "assignee_choices": _assignee_choices(request),
+        "outcomes": TaskOutcome.choices,
+        "dismiss_reasons": DISMISS_CHOICES,
         "bulk_actions": BULK_ACTIONS,
         "saved_views": SavedView.objects.filter(owner=request.user, kind=SavedView.Kind.INBOX),
         "save_form": SavedViewForm(),
@@ -244,6 +260,9 @@ def _task_detail_context(request: HttpRequest, task: Any, *, query: str = "", fo
         "complete_form": built["complete"],
         "dismiss_form": built["dismiss"],
         "comment_form": built["comment"],
+        "assignees": _assignee_choices(request),
+        "outcomes": TaskOutcome.choices,
+        "reasons": DISMISS_CHOICES,
         "back": f"{reverse('web:inbox')}?{query}" if query else reverse("web:inbox"),
         "query": query,
     }
@@ -600,8 +619,8 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
         "types": SignalType.objects.only("key", "label").order_by("label"),
         "segments": Segment.objects.filter(is_active=True).only("pk", "name"),
         "stages": presenters.stage_choices(),
-        "healths": presenters.HEALTH_CHOICES if presenters.HAS_HEALTH else [],
-        "probability": presenters.HAS_CONVERSION,
+        "healths": presenters.HEALTH_CHOICES if presenters.HAS_PREDICTION else [],
+        "probability": presenters.HAS_PREDICTION,
     }
     return render(request, "web/account_list.html", context)
 

@@ -541,10 +541,18 @@ def predictions_refresh(
     raw_all: dict[str, np.ndarray] = {}
     status: dict[str, list[str]] = {}
     reasons: list[dict[str, Any]] = [{} for _ in range(n)]
+    applies_by = {o: eligible_at(h, o, t, current_stage=True) for o in OUTCOMES}
+    # Models trained together share one feature space: their features are built once for all outcomes.
+    features_by: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for loaded in models.values():
+        key = json.dumps(loaded.space.to_json(), sort_keys=True)
+        if key not in features_by:
+            union = np.unique(np.concatenate([applies_by[o] for o in OUTCOMES]))
+            features_by[key] = (union, features_at(h, loaded.space, t, union, current_stage=True))
     for outcome in OUTCOMES:
         raw = np.full(n, np.nan)
         st = np.full(n, PredictionStatus.NOT_APPLICABLE, dtype=object)
-        applies = eligible_at(h, outcome, t, current_stage=True)
+        applies = applies_by[outcome]
         have, need = counts.get(OUTCOME_MOVEMENT[outcome], 0), settings.min_movements
         loaded = models.get(outcome)
         message = ""
@@ -556,7 +564,8 @@ def predictions_refresh(
             message = "No active model yet: run “manage.py train_models” (or wait for the weekly training)."
         why: list[dict[str, Any]] = []
         if loaded is not None and have >= need and len(applies):
-            x = features_at(h, loaded.space, t, applies, current_stage=True)
+            union, x_all = features_by[json.dumps(loaded.space.to_json(), sort_keys=True)]
+            x = x_all[np.searchsorted(union, applies)]
             p, why = explain.reasons(loaded.model, x, loaded.baseline, loaded.space, loaded.top_groups)
             raw[applies] = p
             st[applies] = PredictionStatus.OK

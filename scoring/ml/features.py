@@ -182,14 +182,6 @@ def _map(keys: list[str], space_keys: list[str]) -> np.ndarray:
     return np.array([pos.get(k, -1) for k in keys] + [-1], dtype=np.int64)  # last: for index -1
 
 
-def _distinct_per_row(row: np.ndarray, other: np.ndarray, k: int) -> np.ndarray:
-    """How many distinct ``other`` values each row has."""
-    if not len(row):
-        return np.zeros(k)
-    pairs = np.unique(row * (int(other.max()) + 2) + (other + 1))
-    return np.bincount(pairs // (int(other.max()) + 2), minlength=k).astype(np.float64)
-
-
 def features_at(
     h: History, space: FeatureSpace, t: float, idx: np.ndarray, *, current_stage: bool = False
 ) -> np.ndarray:
@@ -199,6 +191,8 @@ def features_at(
     movement before ``t``, take its current stage (prediction for now; never in training).
     """
     idx = np.asarray(idx, dtype=np.int64)
+    if h.n // 2 < len(idx) < h.n:  # most accounts: all of them without filtering the signals is cheaper
+        return features_at(h, space, t, np.arange(h.n), current_stage=current_stage)[idx]
     k, d = len(idx), len(space.columns)
     x = np.zeros((k, d), dtype=np.float64)
     col = space.index
@@ -208,30 +202,42 @@ def features_at(
     lo = np.searchsorted(h.ev_time, t - LOOKBACK_DAYS * DAY, side="left")
     hi = np.searchsorted(h.ev_time, t, side="left")  # strictly before t
     r = row_of[h.ev_account[lo:hi]]
-    keep = r >= 0
-    r = r[keep]
-    ev_type = h.ev_type[lo:hi][keep]
-    ev_topic = h.ev_topic[lo:hi][keep]
-    ev_contact = h.ev_contact[lo:hi][keep]
-    age = (t - h.ev_time[lo:hi][keep]) / DAY
+    sl = slice(lo, hi)
+    if k == h.n and np.array_equal(idx, np.arange(k)):  # every account in order: nothing to drop, no copies
+        ev_type, ev_topic, ev_contact = h.ev_type[sl], h.ev_topic[sl], h.ev_contact[sl]
+        age = ((t - h.ev_time[sl]) / DAY).astype(np.float32)
+    else:
+        keep = r >= 0
+        r = r[keep]
+        ev_type, ev_topic, ev_contact = h.ev_type[sl][keep], h.ev_topic[sl][keep], h.ev_contact[sl][keep]
+        age = ((t - h.ev_time[sl][keep]) / DAY).astype(np.float32)
+    # Each signal's age band (< 7, < 14, < 30, < 60, < 74, < 90 days, older): one pass of integer counting serves every
+    # window below, instead of a weighted count per window.
+    edges = np.array([7, TREND_RECENT_DAYS, 30, 60, TREND_RECENT_DAYS + TREND_BASE_DAYS, 90], dtype=np.float32)
+    band = np.searchsorted(edges, age, side="right").astype(np.int64)  # 0: < 7 days … 6: 90 days or more
+    nb = len(edges) + 1
+
+    def upto(counts: np.ndarray, days: float) -> np.ndarray:
+        """Counts within ``days`` from per-band counts (last axis: bands)."""
+        return counts[..., : int(np.searchsorted(edges, days, side="right"))].sum(axis=-1)
 
     # signal types
     tmap = _map(h.type_keys, space.type_keys)
     ty = tmap[ev_type]
     ts = len(space.type_keys)
+    by_band = np.zeros((k, ts, nb))
     if ts:
-        ok = ty >= 0
-        cell = r[ok] * ts + ty[ok]
-        a_ok = age[ok]
+        if (ty >= 0).all():  # the usual case: every type of the history is a column (no copies)
+            by_band = np.bincount((r * ts + ty) * nb + band, minlength=k * ts * nb).reshape(k, ts, nb)
+        else:
+            ok = ty >= 0
+            by_band = np.bincount((r[ok] * ts + ty[ok]) * nb + band[ok], minlength=k * ts * nb).reshape(k, ts, nb)
         base = col[f"type:{space.type_keys[0]}:7d"]
-        counts = {}
-        for w in (*WINDOWS, 60):
-            counts[w] = np.bincount(cell, weights=(a_ok < w).astype(np.float64), minlength=k * ts).reshape(k, ts)
         stride = len(WINDOWS) + 1
         for j, w in enumerate(WINDOWS):
-            x[:, base + j : base + stride * ts : stride] = counts[w]
-        trend = np.log((counts[30] + 1.0) / (counts[60] - counts[30] + 1.0))
-        x[:, base + len(WINDOWS) : base + stride * ts : stride] = trend
+            x[:, base + j : base + stride * ts : stride] = upto(by_band, w)
+        c30, c60 = upto(by_band, 30), upto(by_band, 60)
+        x[:, base + len(WINDOWS) : base + stride * ts : stride] = np.log((c30 + 1.0) / (c60 - c30 + 1.0))
 
     # topics
     if space.topic_keys:
@@ -244,36 +250,49 @@ def features_at(
 
     # measures
     points = h.type_points if np.any(h.type_points) else np.ones(len(h.type_keys))
-    pts = points[ev_type] if len(ev_type) else np.zeros(0)
     half = np.where(np.isnan(h.type_half_life), DEFAULT_HALF_LIFE_DAYS, h.type_half_life)
-    decayed = pts * 0.5 ** (age / half[ev_type]) if len(ev_type) else np.zeros(0)
+    pts = points[ev_type]
+    decayed = pts * np.exp2(-age / half[ev_type])
     x[:, col["measure:engagement"]] = np.bincount(r, weights=decayed, minlength=k)
-    recent = np.bincount(r, weights=pts * (age < TREND_RECENT_DAYS), minlength=k) / TREND_RECENT_DAYS
-    older = (age >= TREND_RECENT_DAYS) & (age < TREND_RECENT_DAYS + TREND_BASE_DAYS)
-    baseline = np.bincount(r, weights=pts * older, minlength=k) / TREND_BASE_DAYS
+    points_by_band = np.bincount(r * nb + band, weights=pts, minlength=k * nb).reshape(k, nb)
+    recent_points = upto(points_by_band, TREND_RECENT_DAYS)
+    recent = recent_points / TREND_RECENT_DAYS
+    baseline = (upto(points_by_band, TREND_RECENT_DAYS + TREND_BASE_DAYS) - recent_points) / TREND_BASE_DAYS
     # negative points (tickets) count as nothing here: the trend is of activity, and a ratio needs positive parts
     x[:, col["measure:engagement_trend"]] = (np.maximum(recent, 0) + 0.1) / (np.maximum(baseline, 0) + 0.1)
+    x[:, col["measure:signals_30d"]] = upto(by_band.sum(axis=1), 30)
+    # active users: each contact's newest signal (one unique over the window's contacts, then a minimum per contact)
     with_contact = ev_contact >= 0
-    for w, name in ((7, "active_users_7d"), (30, "active_users_30d"), (LOOKBACK_DAYS, "total_users")):
-        sel = with_contact & (age < w)
-        x[:, col[f"measure:{name}"]] = _distinct_per_row(r[sel], ev_contact[sel], k)
+    if with_contact.any():
+        ids = ev_contact[with_contact]
+        top = int(ids.max())
+        if top < 20 * len(ids) + 1_000_000:  # ids dense enough: index by them (no sort)
+            people_n, which = top + 1, ids
+        else:
+            people, which = np.unique(ids, return_inverse=True)
+            people_n = len(people)
+        newest = np.full(people_n, np.inf, dtype=np.float32)  # the same dtype as age: ufunc.at's fast path
+        np.minimum.at(newest, which, age[with_contact])
+        person_row = np.zeros(people_n, np.int64)
+        person_row[which] = r[with_contact]  # a person belongs to one account here (any of theirs if several)
+        for w, name in ((7, "active_users_7d"), (30, "active_users_30d"), (LOOKBACK_DAYS, "total_users")):
+            x[:, col[f"measure:{name}"]] = np.bincount(person_row, weights=(newest < w).astype(np.float64), minlength=k)
     total = x[:, col["measure:total_users"]]
     x[:, col["measure:active_ratio_30d"]] = np.divide(
         x[:, col["measure:active_users_30d"]], total, out=np.zeros(k), where=total > 0
     )
-    n_key, n_mile = int(h.type_key_feature.sum()), int(h.type_milestone.sum())
-    if n_key:
-        sel = h.type_key_feature[ev_type] & (age < 30)
-        x[:, col["measure:adoption"]] = _distinct_per_row(r[sel], ev_type[sel], k) / n_key
-    if n_mile:
-        sel = h.type_milestone[ev_type]
-        x[:, col["measure:activation"]] = _distinct_per_row(r[sel], ev_type[sel], k) / n_mile
-    last_age = np.full(k, float(LOOKBACK_DAYS))
-    if len(r):  # events are sorted by time: the last occurrence of a row is its newest signal
-        rev_rows, first_rev = np.unique(r[::-1], return_index=True)
-        last_age[rev_rows] = age[::-1][first_rev]
+    # adoption and activation: distinct key features (30 days) and milestones (the year) among the model's types
+    in_space = tmap[:-1] >= 0
+    key_cols = tmap[:-1][in_space & h.type_key_feature]
+    mile_cols = tmap[:-1][in_space & h.type_milestone]
+    if len(key_cols):
+        x[:, col["measure:adoption"]] = (upto(by_band[:, key_cols, :], 30) > 0).sum(axis=1) / len(key_cols)
+    if len(mile_cols):
+        x[:, col["measure:activation"]] = (by_band[:, mile_cols, :].sum(axis=-1) > 0).sum(axis=1) / len(mile_cols)
+    last_age = np.full(k, float(LOOKBACK_DAYS), dtype=np.float32)
+    if len(r):
+        np.minimum.at(last_age, r, age)
     x[:, col["measure:days_since_last_signal"]] = last_age
-    x[:, col["measure:signals_30d"]] = np.bincount(r, weights=(age < 30).astype(np.float64), minlength=k)
 
     # fit fields
     x[:, col["measure:employees"]] = h.employees[idx]

@@ -117,12 +117,10 @@ class History:
 
     @property
     def data_start(self) -> float:
-        starts = [np.inf]
+        """When signals start (movements imported from before then have no behaviour to learn from)."""
         if len(self.ev_time):
-            starts.append(self.ev_time[0])
-        if len(self.tr_time):
-            starts.append(self.tr_time.min())
-        return float(min(starts))
+            return float(self.ev_time[0])
+        return float(self.tr_time.min()) if len(self.tr_time) else np.inf
 
     def stage_at(self, t: float, idx: np.ndarray) -> np.ndarray:
         """Each account's stage index just before ``t`` (its latest movement strictly before t; -1 none)."""

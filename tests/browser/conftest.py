@@ -77,7 +77,7 @@ def cs_world(transactional_db):
             ScoreHistory.objects.create(
                 account=account, date=timezone.localdate() - timedelta(days=days), fit=50, engagement=lead - 50 - days / 3,
                 lead=lead - days / 2, signal_strength=10, grade=grade, temperature="warm", qualified=False, surging=False,
-                config_version=1, computed_at=now,
+                config_version=1, computed_at=now - timedelta(days=days),
             )  # fmt: skip
         tasks[name] = TaskFactory(
             account=account, team=team, assignee=alice, playbook=playbook, title=f"Call {name}", reason=reason,

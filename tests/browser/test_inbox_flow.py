@@ -100,3 +100,26 @@ def test_usable_on_a_phone(browser, live_server, cs_world):
     page.wait_for_url("**/tasks/*/**")
     expect(page.locator("#detail form[data-action=complete]")).to_be_visible()
     context.close()
+
+
+def test_without_javascript_everything_still_works_as_plain_pages(browser, live_server, cs_world):
+    context = browser.new_context(base_url=live_server.url, java_script_enabled=False)
+    page = context.new_page()
+    log_in(page)
+    page.select_option("#f-grade", "A")
+    page.click("#filters button[type=submit]")  # no JavaScript: the Apply button submits the filters
+    expect(page.locator("#tasklist .task")).to_have_count(2)
+    page.locator("#tasklist .task a.title").nth(1).click()  # the task opens as its own page
+    expect(page.locator("h2")).to_have_text("Call Globex")
+    # A day in the past: the server's answer names the field, on the task's page.
+    page.locator("form[data-action=snooze] input[name=until]").fill(
+        (timezone.localdate() - timedelta(days=2)).isoformat()
+    )
+    page.click("form[data-action=snooze] button[type=submit]")
+    expect(page.locator(".field-error")).to_contain_text("Snooze until: Pick a day after today.")
+    page.select_option("form[data-action=complete] select[name=outcome]", "reached")
+    page.click("form[data-action=complete] button[type=submit]")
+    expect(page.locator("#messages")).to_contain_text("Completed: Reached, no next step.")
+    assert "grade=A" in page.url  # back to the filtered inbox
+    assert Task.objects.get(pk=cs_world["tasks"]["Globex"].pk).outcome == "reached"
+    context.close()

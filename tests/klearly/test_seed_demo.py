@@ -313,7 +313,7 @@ def test_segments_are_evaluated_and_a_write_key_exists(demo_world):
 
 @pytest.mark.django_db
 def test_scoring_the_demo_runs_the_shipped_playbooks(demo_world, django_capture_on_commit_callbacks):
-    """seed_demo scores every account; the score changes run the three shipped playbooks, so the inbox has tasks."""
+    """seed_demo scores every account; the score changes run the shipped playbooks, so the inbox has tasks."""
     from klearly.demo import DEMO_PLAYBOOKS
     from scoring.services import accounts_rescore_all
 

@@ -36,3 +36,28 @@ def test_bad_playbook_is_refused_with_messages(admin_client):
     data.update(trigger_params='{"score": "lead", "threshold": 65}', conditions="{}", task_title_template="Call")
     assert admin_client.post(reverse("admin:playbooks_playbook_add"), data).status_code == 302
     assert admin_client.get(reverse("admin:playbooks_playbook_change", args=[PlaybookFactory().pk])).status_code == 200
+
+
+@pytest.mark.parametrize("model", ["task", "playbookrun", "webhookdelivery", "playbook"])
+def test_changelists_do_not_grow_queries_with_rows(admin_client, model):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from playbooks.models import PlaybookRun, WebhookDelivery
+
+    def add(n: int) -> None:
+        for _ in range(n):
+            task = TaskFactory()
+            run = PlaybookRun.objects.create(playbook=task.playbook, account=task.account, reason_key="r",
+                                             source_key=f"r@{task.pk}")  # fmt: skip
+            WebhookDelivery.objects.create(playbook=task.playbook, run=run, url="http://127.0.0.1:9/h")
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert admin_client.get(reverse(f"admin:playbooks_{model}_changelist")).status_code == 200
+        return len(ctx.captured_queries)
+
+    add(2)
+    few = count()
+    add(15)
+    assert count() == few

@@ -19,9 +19,9 @@ from playbooks.runs import (
     playbooks_run_stage_movements,
 )
 from scoring.models import AccountScore, ScoreHistory
-from signals_app.models import SignalRule
+from signals_app.models import RuleHit, SignalRule
 from tests.factories import AccountFactory, UserFactory
-from tests.playbooks.factories import PlaybookFactory, TeamFactory
+from tests.playbooks.factories import PlaybookFactory, TaskFactory, TeamFactory
 
 pytestmark = pytest.mark.django_db
 AT = "2026-06-01T12:00:00+00:00"
@@ -135,8 +135,11 @@ def test_rule_hit_set_fires_and_switch_closes_when_it_clears():
     pb = PlaybookFactory(trigger_kind="rule_hit", trigger_params={"rule": rule.name}, is_switch=True, cooldown_days=0)
     other = PlaybookFactory(trigger_kind="rule_hit", trigger_params={"rule": rule.name, "event": "cleared"})
     account = AccountFactory()
+    RuleHit.objects.create(rule=rule, account=account, set_at=timezone.now(), evaluated_at=timezone.now(),
+                           values={"adoption": 0.8})  # fmt: skip
     run(change(account, hits_set=[rule.pk]))
     (task,) = tasks_of(pb)
+    assert task.reason["values"] == {"adoption": 0.8}  # what made the rule true
     assert task.reason["summary"] == "Rule hit: Expansion opportunity" and task.reason_key == f"rule:{rule.pk}"
     stats = run(change(account, hits_cleared=[rule.pk]), at="2026-06-02T12:00:00+00:00")
     task.refresh_from_db()
@@ -254,3 +257,41 @@ def test_goal_reached_within_deadline(django_capture_on_commit_callbacks):
     playbook_goals_check(now=timezone.now() + timedelta(days=22))
     pending.refresh_from_db()
     assert pending.goal_checked_at is not None and pending.goal_reached_at is None
+
+
+def test_predictions_feed_conditions_likelihood_and_the_health_filter():
+    from playbooks.selectors import task_list_for_user
+    from scoring.models import AccountPrediction
+
+    pb = PlaybookFactory(conditions={"match": "all", "conditions": [
+        {"field": "health", "op": "eq", "value": "bad"}, {"field": "churn_probability", "op": "gte", "value": 0.5}]},
+        task_title_template="{{ account.name }}: churn {{ score.churn_probability }}")  # fmt: skip
+    risky, fine = AccountFactory(name="Risky"), AccountFactory()
+    now = timezone.now()
+    AccountPrediction.objects.create(account=risky, conversion=0.42, churn=0.6, health="bad", health_since=now,
+                                     computed_at=now)  # fmt: skip
+    AccountPrediction.objects.create(account=fine, conversion=0.1, churn=0.1, health="good", health_since=now,
+                                     computed_at=now)  # fmt: skip
+    run(change(risky, lead=70.0), change(fine, lead=70.0))
+    (task,) = tasks_of(pb)
+    assert task.account == risky and task.title == "Risky: churn 0.6" and task.likelihood == 42
+    boss = UserFactory(username="boss", is_staff=True)
+    assert [t.pk for t in task_list_for_user(user=boss, filters={"health": "bad"})] == [task.pk]
+    assert list(task_list_for_user(user=boss, filters={"health": "good"})) == []
+
+
+def test_open_tasks_follow_the_accounts_likelihood():
+    from scoring.models import AccountPrediction
+
+    task = TaskFactory(likelihood=40)
+    other = TaskFactory(likelihood=40)
+    AccountScore.objects.create(account=task.account, lead=80, computed_at=timezone.now())
+    run(change(task.account, lead=80.0))
+    task.refresh_from_db()
+    other.refresh_from_db()
+    assert (task.likelihood, other.likelihood) == (80, 40)
+    now = timezone.now()
+    AccountPrediction.objects.create(account=task.account, conversion=0.375, health_since=now, computed_at=now)
+    run(change(task.account, before={**BASE, "conversion_probability": 0.3}, conversion_probability=0.38))
+    task.refresh_from_db()
+    assert task.likelihood == 37.5  # the conversion probability wins once there is one

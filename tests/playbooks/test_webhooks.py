@@ -134,3 +134,35 @@ def test_the_task_asks_celery_for_a_retry_after_the_backoff(receiver, monkeypatc
     finally:
         webhook_deliver.pop_request()
     assert asked == [backoff_seconds(1)]
+
+
+def test_admin_sends_a_failed_delivery_again(receiver, admin_client, django_capture_on_commit_callbacks):
+    receiver.codes = [400]
+    delivery = fire(receiver.url)
+    webhook_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.FAILED
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(
+            "/admin/playbooks/webhookdelivery/", {"action": "send_again", "_selected_action": [delivery.pk]}
+        )
+    assert response.status_code == 302
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 2
+
+
+def test_the_sweep_requeues_lost_and_overdue_deliveries(receiver, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from playbooks.runs import deliveries_pending_ids
+    from playbooks.tasks import webhooks_sweep
+
+    delivery = fire(receiver.url)  # its task was never run (no commit here): a lost delivery
+    assert deliveries_pending_ids() == []  # too recent: its task may still be on the way
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(created_at=timezone.now() - timedelta(minutes=10))
+    assert deliveries_pending_ids() == [delivery.pk]
+    assert webhooks_sweep.delay().get() == 1  # eager here: delivered at once
+    delivery.refresh_from_db()
+    assert delivery.status == DeliveryStatus.DELIVERED and len(receiver.requests) == 1

@@ -75,3 +75,13 @@ def alice_client(client, world):
 
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """The web layer caches a few facts for a minute (e.g. whether conversion probabilities exist yet)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

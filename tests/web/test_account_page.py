@@ -100,3 +100,17 @@ def test_operators_only_open_accounts_of_their_team(client, world):
 def test_unscored_account_says_so(alice_client, world):
     body = alice_client.get(reverse("web:account", args=[world["bobs"].account.pk])).content.decode()
     assert "Not scored yet" in body and "No signal" in body
+
+
+def test_history_with_a_row_at_every_change_is_charted_one_point_per_day(alice_client, acme):
+    today = timezone.localdate()
+    ScoreHistory.objects.filter(account=acme).delete()
+    start = timezone.now() - timedelta(days=1)
+    for i, lead in enumerate((10, 20, 30)):  # three rescores yesterday, the last one counts
+        ScoreHistory.objects.create(
+            account=acme, date=today - timedelta(days=1), fit=1, engagement=1, lead=lead, signal_strength=0, grade="D",
+            temperature="cold", qualified=False, surging=False, config_version=1, computed_at=start + timedelta(minutes=i),
+        )  # fmt: skip
+    body = alice_client.get(reverse("web:account", args=[acme.pk])).content.decode()
+    assert f"Lead {(today - timedelta(days=1)).isoformat()}: 30" in body
+    assert ": 10<" not in body and ": 20<" not in body

@@ -38,3 +38,8 @@ def test_text_from_data_is_escaped_and_auto_scale():
     )
     assert "<script>" not in svg and "&lt;script&gt;" in svg and 'aria-label="a&quot;b"' in svg
     assert ">200<" in svg  # 130 rounds up to a ceiling of 200
+
+
+def test_small_axes_keep_their_decimals():
+    svg = line_chart_svg([Series("s", [(date(2026, 1, 1), 0.0), (date(2026, 1, 2), 0.9)])], title="t", y_max=None)
+    assert ">0.25<" in svg and ">0.75<" in svg

@@ -103,3 +103,22 @@ def test_static_files_are_local(alice_client, world):
     body = alice_client.get("/").content.decode()
     assert "/static/klearly/htmx.min.js" in body and "/static/klearly/app.css" in body
     assert "cdn" not in body.lower() and "https://" not in body
+
+
+def test_admins_get_the_all_view_and_counts_of_everything_open(client, world):
+    world["bobs"].status = TaskStatus.SNOOZED  # snoozed tasks are not counted as open
+    world["bobs"].save()
+    client.force_login(world["boss"])
+    body = client.get("/?view=all").content.decode()
+    nav = dict(re.findall(r'data-view="(\w+)">\s*<span>[^<]+</span><span class="count"[^>]*>(\d+)<', body))
+    assert nav == {"mine": "0", "team": "0", "unassigned": "1", "all": "4"}
+
+
+def test_operators_see_accounts_of_their_own_tasks_outside_their_team(client, world):
+    from tests.factories import AccountFactory
+    from tests.playbooks.factories import TaskFactory
+
+    elsewhere = TaskFactory(team=world["sales"], assignee=world["alice"], account=AccountFactory(name="Elsewhere"))
+    client.force_login(world["alice"])
+    assert client.get(reverse("web:account", args=[elsewhere.account_id])).status_code == 200
+    assert "Call Elsewhere" in titles(client.get("/?view=mine"))

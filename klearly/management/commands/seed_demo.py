@@ -9,6 +9,7 @@ from tqdm import tqdm
 
 from klearly.demo import DEMO_SOURCE_NAME, SEGMENT_SOURCE_NAME, DemoReport, demo_world_build
 from playbooks.models import Task
+from scoring.predictions import models_train
 from scoring.services import accounts_rescore_all
 
 
@@ -44,6 +45,12 @@ class Command(BaseCommand):
             if bar is not None:
                 bar.close()
         if report.created:
+            # Predictive models learnt from the demo's nine months of stage movements, so the rescore below gives
+            # every account its conversion / expansion / churn probability, reasons and health.
+            on_step("training predictive models from the stage movements")
+            trained = models_train(rescore=False)
+            on_step(", ".join(f"{o} v{m.version} ({m.family}, ROC AUC {m.metrics['roc_auc']})"
+                              for o, m in trained.trained.items()) or "no model: too little history")  # fmt: skip
             # Scores, measures and explanations for every account, so the demo opens with numbers to read.
             on_step("scoring every account")
             stats = accounts_rescore_all()
