@@ -6,16 +6,18 @@ import logging
 from typing import Any
 
 from celery import shared_task
+from django.db import OperationalError
 
 from . import runs, services, webhooks
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, autoretry_for=(OperationalError,), retry_backoff=5, retry_jitter=True, max_retries=5)
 def playbooks_run(kind: str, payload: dict[str, Any]) -> int:
     """Run the playbooks for a batch of changes (``kind``: scores, stages or segments); returns the runs created.
-    Idempotent: a retried batch adds no run, task or delivery twice."""
+    Idempotent: a retried batch (a lost connection, a deadlock, a worker killed before its ack) adds no run, task or
+    delivery twice."""
     if kind == "scores":
         stats = runs.playbooks_run_score_changes(changes=payload["changes"], computed_at=payload["computed_at"])
     elif kind == "stages":

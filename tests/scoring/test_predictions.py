@@ -281,3 +281,35 @@ def test_admin_account_prediction_page_shows_reasons(trained, admin_client):
     assert "Why this health" in page and "Effect" in page
     assert admin_client.get("/admin/scoring/accountprediction/?health=bad").status_code == 200
     assert admin_client.get("/admin/scoring/predictionsettings/add/").status_code == 200
+
+
+def test_every_proposal_is_a_valid_signal_rule(trained):
+    from signals_app.rule_conditions import compile_conditions
+
+    proposals = list(SmartSignalProposal.objects.all())
+    assert proposals
+    for proposal in proposals:
+        compile_conditions(proposal.conditions)  # raises on anything the rule language does not know
+        assert proposal.lift_low <= proposal.lift <= proposal.lift_high
+        assert proposal.evidence["horizon_days"] == 30 and proposal.evidence["model_version"] == 1
+
+
+def test_an_engagement_rule_proposal_needs_one_signal_type(trained):
+    single = next(
+        (p for p in SmartSignalProposal.objects.all()
+         if len(p.conditions["conditions"]) == 1 and "signal" in p.conditions["conditions"][0]
+         and p.conditions["conditions"][0]["signal"].get("type")),
+        None,
+    )  # fmt: skip
+    pair = next((p for p in SmartSignalProposal.objects.all() if len(p.conditions["conditions"]) == 2), None)
+    if pair is not None:
+        with pytest.raises(predictions.ProposalError, match="one signal type"):
+            predictions.proposal_confirm(proposal=pair, as_engagement_rule=True)
+    if single is not None:
+        from scoring.models import EngagementRule
+
+        EngagementRule.objects.filter(signal_type__key=single.conditions["conditions"][0]["signal"]["type"]).delete()
+        predictions.proposal_confirm(proposal=single, as_engagement_rule=True, points=7)
+        single.refresh_from_db()
+        assert single.engagement_rule.points == 7 and single.status == ProposalStatus.CONFIRMED
+    assert pair is not None or single is not None
