@@ -24,7 +24,7 @@ from django.utils import timezone
 from accounts.models import Account, JourneyStage, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
 
-from .choices import Health, Outcome, PredictionStatus, ProposalStatus
+from .choices import PredictionStatus, ProposalStatus
 from .ml import explain, mining, steady
 from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
 from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History
@@ -633,7 +633,3 @@ def predictions_refresh(
 
 def _num(v: float) -> float | None:
     return None if v is None or math.isnan(v) else round(float(v), 4)
-
-
-HEALTH_CHOICES = [h.value for h in Health]
-OUTCOME_CHOICES = [o.value for o in Outcome]

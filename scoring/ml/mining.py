@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .explain import group_of
-from .features import Column, FeatureSpace
+from .features import FeatureSpace
 from .labels import Examples
 
 COUNT_THRESHOLDS = (1, 2, 3, 5, 10, 20, 50)
@@ -182,7 +182,3 @@ def candidates_mine(
         cand.title = cand.title[0].upper() + cand.title[1:]
         cand.rule = {"match": "all", "conditions": [c.rule_condition(space) for c in cand.conditions]}
     return chosen
-
-
-def column_of(space: FeatureSpace, name: str) -> Column:
-    return space.columns[space.index[name]]

@@ -313,3 +313,12 @@ def test_an_engagement_rule_proposal_needs_one_signal_type(trained):
         single.refresh_from_db()
         assert single.engagement_rule.points == 7 and single.status == ProposalStatus.CONFIRMED
     assert pair is not None or single is not None
+
+
+def test_the_weekly_task_trains_and_is_scheduled(world, settings):
+    from scoring.tasks import train_models
+
+    assert settings.CELERY_BEAT_SCHEDULE["train-models-weekly"]["task"] == "scoring.tasks.train_models"
+    result = train_models.apply().get()
+    assert result["churn"] == "v1 (active)" and result["conversion"] == "v1 (active)"
+    assert PredictiveModel.objects.filter(is_active=True).count() == 3
