@@ -58,7 +58,7 @@ def history_load(*, account_ids: Sequence[int] | None, since: datetime, now: dat
     read by the rescore (saves reading them twice)."""
     accounts = Account.objects.order_by("pk")
     if account_ids is not None:
-        accounts = accounts.filter(pk__in=list(account_ids))
+        accounts = accounts.filter(_among("pk", account_ids))
     rows = list(
         accounts.values_list("pk", "created_at", "employees", "annual_revenue", "industry", "country", "stage_id")
     )
@@ -102,8 +102,8 @@ def history_load(*, account_ids: Sequence[int] | None, since: datetime, now: dat
     tr = StageTransition.objects.order_by()
     hits = RuleHit.objects.order_by()
     if account_ids is not None:
-        tr = tr.filter(account_id__in=list(account_ids))
-        hits = hits.filter(account_id__in=list(account_ids))
+        tr = tr.filter(_among("account_id", account_ids))
+        hits = hits.filter(_among("account_id", account_ids))
     tr_rows = list(tr.values_list("account_id", "to_stage_id", "changed_at", "movement"))
     hit_rows = list(hits.values_list("account_id", "rule_id", "set_at", "cleared_at"))
     return History(
@@ -493,12 +493,25 @@ def _tracked(row: dict[str, Any]) -> tuple:
     return (*(None if row[o] is None else round(row[o], 2) for o in OUTCOMES), row["health"])
 
 
+def _among(field: str, ids: Sequence[int]) -> Any:
+    """``field`` among these ids as a range when they are all the ids between two (a rescore's chunk): an IN list of
+    thousands of parameters costs Django and the server far more than the rows it finds."""
+    from .services import _among as among
+
+    return among(field, ids)
+
+
 def predictions_refresh(
-    *, account_ids: Sequence[int], now: datetime | None = None, signals: Any = None
+    *,
+    account_ids: Sequence[int],
+    now: datetime | None = None,
+    signals: Any = None,
+    trends: dict[int, float | None] | None = None,
 ) -> PredictionChanges:
     """Predict every outcome for these accounts with the active models, smooth against their previous values, set
     health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns the
-    tracked values before and after, for ``scores_changed``."""
+    tracked values before and after, for ``scores_changed``. ``trends``: the accounts' engagement trends just
+    computed by the rescore (else read from their scores)."""
     now = now or timezone.now()
     ids = sorted({int(a) for a in account_ids})
     if not ids:
@@ -511,11 +524,15 @@ def predictions_refresh(
     t = now.timestamp()
     prev_rows = {
         r["account_id"]: r
-        for r in AccountPrediction.objects.filter(account_id__in=ids).values(
+        for r in AccountPrediction.objects.filter(_among("account_id", ids)).values(
             "account_id", "conversion", "expansion", "churn", "health", "health_since", "computed_at"
         )
     }
-    trend_of = dict(AccountScore.objects.filter(account_id__in=ids).values_list("account_id", "engagement_trend"))
+    trend_of = trends
+    if trend_of is None:
+        trend_of = dict(
+            AccountScore.objects.filter(_among("account_id", ids)).values_list("account_id", "engagement_trend")
+        )
     pk = h.account_ids.tolist()
     hours = np.array(
         [(t - prev_rows[a]["computed_at"].timestamp()) / 3600 if a in prev_rows else 0.0 for a in pk], dtype=np.float64
@@ -576,31 +593,41 @@ def predictions_refresh(
     trend = np.array([np.nan if trend_of.get(a) is None else trend_of[a] for a in pk], dtype=np.float64)
     prev_band = [prev_rows.get(a, {}).get("health") for a in pk]
     bands = steady.health(shown["churn"], trend, prev_band, th)
-    objs = []
+    # Columns, not model instances: the rescore writes them with one upsert per chunk on PostgreSQL.
+    columns: dict[str, list[Any]] = {"account_id": pk}
+    for o in OUTCOMES:
+        columns[o] = [_num(v) for v in shown[o].tolist()]
+        columns[f"{o}_raw"] = [_num(v) for v in raw_all[o].tolist()]
+        columns[f"{o}_status"] = [str(v) for v in status[o]]
+    columns["reasons"] = reasons
+    bands_l = [str(b) for b in bands]
+    columns["health"] = bands_l
+    since_l, health_reasons = [], []
+    churn_l, trend_l = shown["churn"].tolist(), trend.tolist()
     for i, a in enumerate(pk):
-        band = str(bands[i])
+        band = bands_l[i]
         before = prev_rows.get(a)
-        since = before["health_since"] if before and before["health"] == band else now
-        objs.append(
-            AccountPrediction(
-                account_id=a,
-                **{o: _num(shown[o][i]) for o in OUTCOMES},
-                **{f"{o}_raw": _num(raw_all[o][i]) for o in OUTCOMES},
-                **{f"{o}_status": status[o][i] for o in OUTCOMES},
-                reasons=reasons[i],
-                health=band,
-                health_since=since,
-                health_reasons=steady.health_reasons(
-                    float(shown["churn"][i]), float(trend[i]), band, before["health"] if before else None, th
-                ),
-                computed_at=now,
-            )
+        since_l.append(before["health_since"] if before and before["health"] == band else now)
+        health_reasons.append(
+            steady.health_reasons(float(churn_l[i]), float(trend_l[i]), band, before["health"] if before else None, th)
         )
-    fields = [f.name for f in AccountPrediction._meta.concrete_fields if f.name != "account"]
-    AccountPrediction.objects.bulk_create(objs, update_conflicts=True, unique_fields=["account"], update_fields=fields)
+    columns["health_since"] = since_l
+    columns["health_reasons"] = health_reasons
+    columns["computed_at"] = [now] * n
+    if connection.vendor == "postgresql":
+        from .services import _pg_upsert
+
+        _pg_upsert(AccountPrediction, columns, ["account_id"])
+    else:
+        names = list(columns)
+        objs = [AccountPrediction(**dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)]
+        fields = [f.name for f in AccountPrediction._meta.concrete_fields if f.name != "account"]
+        AccountPrediction.objects.bulk_create(
+            objs, update_conflicts=True, unique_fields=["account"], update_fields=fields
+        )
     return PredictionChanges(
         before={a: _tracked(r) for a, r in prev_rows.items()},
-        after={o.account_id: _tracked({**{k: getattr(o, k) for k in OUTCOMES}, "health": o.health}) for o in objs},
+        after={a: _tracked({**{o: columns[o][i] for o in OUTCOMES}, "health": bands_l[i]}) for i, a in enumerate(pk)},
     )
 
 

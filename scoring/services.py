@@ -307,6 +307,7 @@ class Chunk:
     members: dict[int, np.ndarray]  # segment id -> bool per account
     previous: dict[int, Previous]
     ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # account ids, sorted
+    signals: SignalArrays | None = None  # the chunk's raw signals when it read them itself (PostgreSQL)
 
 
 def _day_and_epoch_expressions() -> tuple[Any, Any]:
@@ -581,8 +582,9 @@ def chunk_read(
     since = now - timedelta(days=card.horizon_days)
     if connection.vendor == "postgresql":
         id_array = np.array(ids, dtype=np.int64)
+        own = None
         if signals is None:
-            signals = signals_fetch(account_ids=ids, since=since, now=now)
+            signals = own = signals_fetch(account_ids=ids, since=since, now=now)
         rows = _group_signals(
             signals.take(id_array),
             ids=id_array,
@@ -591,6 +593,7 @@ def chunk_read(
             now=now,
         )
     else:
+        own = None
         rows = _rows_by_orm(ids, index, contacts, card, since, now)
     milestone_ids = card.type_ids[card.milestone].tolist()
     reached: list[tuple[int, int]] = []
@@ -629,7 +632,7 @@ def chunk_read(
             zip(*(before[f] for f in PREVIOUS_FIELDS), strict=True), strict=True,
         )
     }  # fmt: skip
-    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64))
+    return Chunk(accounts, contacts, rows, milestones, members, previous, np.array(ids, dtype=np.int64), own)
 
 
 # --- computing ---------------------------------------------------------------------------------------------------
@@ -1097,8 +1100,9 @@ def _chunk_rescore(
         chunk = chunk_read(account_ids=account_ids, card=card, now=now, signals=signals)
         computed = chunk_compute(chunk=chunk, card=card, now=now)
         _write(computed)
-        hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=rule_measures(computed.scores))
-        ml = _predict(account_ids, now, signals)
+        measures = rule_measures(computed.scores)
+        hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=measures)
+        ml = _predict(account_ids, now, signals or chunk.signals, measures)  # the signals just read, not again
         # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
         scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
         cleared = marks_clear(account_ids=account_ids, watermark=watermark)
@@ -1287,16 +1291,25 @@ def _rescore_overlapped(
     # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
     for ids, measures, computed in done:
         hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
-        ml = _predict(ids, now, signals)
+        ml = _predict(ids, now, signals, measures)
         scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
     return stats
 
 
-def _predict(account_ids: Sequence[int], now: datetime, signals: SignalBuckets | None) -> Any:
+def _predict(
+    account_ids: Sequence[int],
+    now: datetime,
+    signals: SignalBuckets | SignalArrays | None,
+    measures: Measures | None = None,
+) -> Any:
     """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``); returns
-    their before/after values for ``scores_changed``."""
+    their before/after values for ``scores_changed``. ``measures``: the chunk's just computed columns (its
+    engagement trends are not read back)."""
     from .predictions import predictions_refresh
 
     ids = np.array(sorted(account_ids), dtype=np.int64)
     chunk_signals = None if signals is None else signals.take(ids)
-    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals)
+    trends = None
+    if measures is not None:
+        trends = dict(zip(measures["account_id"], measures["engagement_trend"], strict=True))
+    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals, trends=trends)

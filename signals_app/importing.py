@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Account, Contact, JourneyStage, StageTransition
@@ -28,7 +28,7 @@ from accounts.services import accounts_mark_for_rescore, stage_history_rebuild
 
 from . import parsing
 from .choices import Direction, IngestionKind, SignalSource
-from .models import IngestionSource, Signal, SignalTopic, SignalType
+from .models import IngestionSource, SignalTopic, SignalType
 from .storage import signals_insert
 
 MAX_KEPT_ERRORS = 1000
@@ -274,7 +274,6 @@ class SignalImporter(BaseImporter):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.source = csv_source()
-        self.use_copy = connection.vendor == "postgresql"
         self.touched_accounts: set[int] = set()
 
     def parse(self, row: dict[str, str]) -> parsing.SignalRow:
@@ -338,50 +337,13 @@ class SignalImporter(BaseImporter):
         resolved = self.resolve(rows, report)
         if not resolved:
             return
-        now = timezone.now()
-        created = self._insert_copy(resolved, now) if self.use_copy else self._insert_orm(resolved, now)
+        # received_at, the source and the blank anonymous id are the same for the whole batch: sent once
+        same = {"received_at": timezone.now(), "ingestion_source_id": self.source.pk, "anonymous_id": ""}
+        created = signals_insert(resolved, same=same)
         report.created += created
         report.skipped += len(resolved) - created
         if created:  # new signals change what the accounts' scores depend on
             accounts_mark_for_rescore(account_ids={r[0] for r in resolved})
-
-    # What ``resolve`` gives per row, in order; received_at and ingestion_source_id are the same for a whole batch.
-    COLUMNS = (
-        "account_id", "contact_id", "type_id", "detail", "topic_id", "direction", "source", "occurred_at",
-        "properties", "idempotency_key",
-    )  # fmt: skip
-    # A batch travels to the server in binary COPY (no text to parse, times included), into a temporary table typed
-    # for psycopg's binary dumpers of the values above; one INSERT then casts it into the signals table.
-    STAGE_TYPES = ("int8", "int8", "int8", "text", "int8", "text", "text", "timestamptz", "text", "text")
-    STAGE_CREATE = (
-        "CREATE TEMP TABLE IF NOT EXISTS klearly_signal_stage "
-        f"({', '.join(f'{c} {t}' for c, t in zip(COLUMNS, STAGE_TYPES, strict=True))}) ON COMMIT DELETE ROWS"
-    )
-    STAGE_COPY = f"COPY klearly_signal_stage ({', '.join(COLUMNS)}) FROM STDIN (FORMAT BINARY)"
-    STAGE_INSERT = (
-        f"INSERT INTO {Signal._meta.db_table} ({', '.join(COLUMNS)}, received_at, ingestion_source_id, anonymous_id) "
-        f"SELECT {', '.join('properties::jsonb' if c == 'properties' else c for c in COLUMNS)}, %s, %s, '' "
-        "FROM klearly_signal_stage ON CONFLICT (ingestion_source_id, idempotency_key) DO NOTHING"
-    )
-
-    def _insert_copy(self, rows: list[tuple], now: Any) -> int:
-        """COPY the batch into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING into the signals."""
-        with connection.cursor() as cursor:
-            cursor.execute(self.STAGE_CREATE)
-            with cursor.cursor.copy(self.STAGE_COPY) as copy:  # the psycopg cursor: COPY is not in Django's API
-                copy.set_types(self.STAGE_TYPES)
-                write_row = copy.write_row
-                for row in rows:
-                    write_row(row)
-            cursor.execute(self.STAGE_INSERT, [now, self.source.pk])
-            created = cursor.rowcount
-            cursor.execute("TRUNCATE klearly_signal_stage")  # the admin writes row by row in one transaction
-        return created
-
-    def _insert_orm(self, rows: list[tuple], now: Any) -> int:
-        """Elsewhere than PostgreSQL: the shared writer, with the batch-wide columns put back in each row."""
-        source_id = self.source.pk
-        return signals_insert([(*r[:8], now, r[8], source_id, r[9], "") for r in rows])
 
 
 class AccountImporter(BaseImporter):
