@@ -20,7 +20,7 @@ import numpy as np
 import orjson
 import psycopg
 from django.db import connection, models, transaction
-from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max, Q
+from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max, OuterRef, Q, Subquery
 from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
 from simple_history.utils import bulk_create_with_history
@@ -31,7 +31,6 @@ from accounts.selectors import marked_account_ids
 from accounts.services import MarksWatermark, marks_clear, marks_watermark
 from signals_app.choices import Direction
 from signals_app.models import Signal, SignalTopic, SignalType
-from signals_app.services import contacts_last_seen_refresh
 
 from . import engine
 from .choices import ContributionSource as Src
@@ -957,8 +956,11 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
     last_seen = contacts["last_seen_at"]
     ages = contact_act.last_age_days
     last_activity = []
+    now_ts = now.timestamp()
     for age, seen in zip(ages.tolist(), last_seen, strict=True):
-        last = now - timedelta(days=age) if math.isfinite(age) else seen
+        # Back from days to a time, to the millisecond: SQLite's julianday carries the newest signal time only to
+        # ~10 µs, and event times are sent to the millisecond.
+        last = datetime.fromtimestamp(round(now_ts - age * DAY_SECONDS, 3), UTC) if math.isfinite(age) else seen
         if seen and last and seen > last:
             last = seen
         last_activity.append(last)
@@ -1143,6 +1145,29 @@ def accounts_rescore(
     return stats
 
 
+def contacts_last_seen_from_scores(*, account_ids: Sequence[int]) -> int:
+    """Move these accounts' contacts' ``last_seen_at`` forward to the latest inbound activity the rescore just stored
+    in their ``ContactScore`` (one UPDATE joined on the primary key; the signals are not read again)."""
+    ids = sorted({int(a) for a in account_ids})
+    if not ids:
+        return 0
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Contact._meta.db_table} AS c SET last_seen_at = s.last_activity_at "
+                f"FROM {ContactScore._meta.db_table} AS s WHERE s.contact_id = c.id AND s.account_id = ANY(%s) "
+                "AND s.last_activity_at IS NOT NULL "
+                "AND (c.last_seen_at IS NULL OR c.last_seen_at < s.last_activity_at)",
+                [ids],
+            )
+            return cursor.rowcount
+    latest = Subquery(ContactScore.objects.filter(contact_id=OuterRef("pk")).values("last_activity_at")[:1])
+    stale = Contact.objects.filter(_among("account_id", ids), score__last_activity_at__isnull=False).filter(
+        Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=F("score__last_activity_at"))
+    )
+    return Contact.objects.filter(pk__in=stale.values("pk")).update(last_seen_at=latest)
+
+
 def accounts_rescore_marked(
     *, limit: int | None = None, chunk_size: int = CHUNK_SIZE, progress: Progress | None = None
 ) -> RescoreStats:
@@ -1158,7 +1183,7 @@ def accounts_rescore_marked(
         done = accounts_rescore(account_ids=ids, chunk_size=chunk_size, progress=progress, card=card)
         # New signals are what marked most of these accounts: their contacts' last activity moves with them (done
         # here, off the ingestion path, so concurrent event batches never write contact rows).
-        contacts_last_seen_refresh(account_ids=ids)
+        contacts_last_seen_from_scores(account_ids=ids)
         stats.add(done)
         if done.marks_cleared == 0:  # marked again while we worked: the next run picks them up
             break

@@ -37,7 +37,7 @@ from signals_app.choices import Direction, SignalCategory
 from signals_app.models import IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 
 NOW = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)  # taken to midnight by the generator
-SMALL = 40
+SMALL = 60
 TINY = 12  # for the tests that build several worlds
 FAST_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 PRODUCT_STAGES = {"trial", "freemium", "starter", "corporate", "enterprise"}
