@@ -285,6 +285,10 @@ class ScoreHistory(models.Model):
     surging = models.BooleanField()
     config_version = models.PositiveIntegerField()
     computed_at = models.DateTimeField()
+    # The smoothed probabilities at that moment (empty before a model predicted for the account): probability trends.
+    conversion = models.FloatField(null=True, blank=True)
+    expansion = models.FloatField(null=True, blank=True)
+    churn = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["account_id", "-computed_at"]

@@ -36,6 +36,7 @@ from .models import (
     EngagementRule,
     PredictionSettings,
     PredictiveModel,
+    ScoreHistory,
     SmartSignalProposal,
 )
 
@@ -625,10 +626,38 @@ def predictions_refresh(
         AccountPrediction.objects.bulk_create(
             objs, update_conflicts=True, unique_fields=["account"], update_fields=fields
         )
-    return PredictionChanges(
+    changes = PredictionChanges(
         before={a: _tracked(r) for a, r in prev_rows.items()},
         after={a: _tracked({**{o: columns[o][i] for o in OUTCOMES}, "health": bands_l[i]}) for i, a in enumerate(pk)},
     )
+    moved = [a for a, after in changes.after.items() if changes.before.get(a) != after]
+    _history_record(account_ids=ids, moved=moved, now=now)
+    return changes
+
+
+def _history_record(*, account_ids: Sequence[int], moved: Sequence[int], now: datetime) -> None:
+    """Probabilities into score history (one statement): the row this rescore wrote gets them, and an account whose
+    probabilities moved while its scores did not gets a row of its own (its current scores with them)."""
+    h, s, p = ScoreHistory._meta.db_table, AccountScore._meta.db_table, AccountPrediction._meta.db_table
+    scores = "fit, engagement, lead, signal_strength, grade, temperature, qualified, surging, config_version"
+    at = connection.ops.adapt_datetimefield_value(now)
+    if connection.vendor == "postgresql":
+        among, moved_among, ids_params = "= ANY(%s)", "= ANY(%s)", [list(account_ids), list(moved)]
+    else:  # a chunk is at most a few thousand accounts: inside SQLite's parameter limit
+        among = f"IN ({', '.join(['%s'] * len(account_ids))})"
+        moved_among = f"IN ({', '.join(['%s'] * len(moved)) or 'NULL'})"
+        ids_params = [*account_ids, *moved]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {h} (account_id, date, {scores}, computed_at, conversion, expansion, churn) "
+            f"SELECT s.account_id, %s, {', '.join(f's.{c}' for c in scores.split(', '))}, %s, "
+            f"p.conversion, p.expansion, p.churn FROM {s} s JOIN {p} p ON p.account_id = s.account_id "
+            f"WHERE s.account_id {among} AND (s.account_id {moved_among} OR EXISTS (SELECT 1 FROM {h} x "
+            "WHERE x.account_id = s.account_id AND x.computed_at = %s)) "
+            "ON CONFLICT (account_id, computed_at) DO UPDATE SET conversion = excluded.conversion, "
+            "expansion = excluded.expansion, churn = excluded.churn",
+            [now.date(), at, *ids_params, at],
+        )
 
 
 def _num(v: float) -> float | None:

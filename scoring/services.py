@@ -201,7 +201,12 @@ def scorecard_load() -> Scorecard:
     )
 
 
-HISTORY_FIELDS = [f.name for f in ScoreHistory._meta.concrete_fields if f.name not in ("id", "account", "date")]
+# The score columns history copies from AccountScore (probabilities are added by the prediction step).
+HISTORY_FIELDS = [
+    f.name
+    for f in ScoreHistory._meta.concrete_fields
+    if f.name not in ("id", "account", "date", "conversion", "expansion", "churn")
+]
 # A history row is added when one of these differs from the account's current scores (or on its first rescore of a
 # day): the configuration version and the time alone are no change.
 CHANGE_FIELDS = [f for f in HISTORY_FIELDS if f not in ("config_version", "computed_at")]

@@ -322,3 +322,29 @@ def test_the_weekly_task_trains_and_is_scheduled(world, settings):
     result = train_models.apply().get()
     assert result["churn"] == "v1 (active)" and result["conversion"] == "v1 (active)"
     assert PredictiveModel.objects.filter(is_active=True).count() == 3
+
+
+def test_probabilities_are_kept_in_score_history_for_trends(trained):
+    from scoring.models import ScoreHistory
+
+    now, _ = trained
+    ids = list(Account.objects.filter(stage__kind="paying").values_list("pk", flat=True))
+    services.accounts_rescore(account_ids=ids, now=now)
+    rows = {r.account_id: r for r in ScoreHistory.objects.filter(account_id__in=ids, computed_at=now)}
+    predicted = dict(AccountPrediction.objects.filter(account_id__in=ids).values_list("account_id", "churn"))
+    assert rows and all(rows[a].churn == predicted[a] for a in rows)
+    assert any(r.churn is not None for r in rows.values())
+    # The probability moves while the scores do not: the account gets a row of its own at that rescore, with its
+    # current scores; accounts where nothing moved get none.
+    account = next(a for a, r in rows.items() if r.churn is not None)
+    PredictionSettings.objects.create(pk=1, smoothing_half_life_hours=0, smoothing_max_step=1)  # no smoothing
+    AccountPrediction.objects.filter(account_id=account).update(churn=0.99)
+    later = now + timedelta(minutes=5)
+    services.accounts_rescore(account_ids=ids, now=later)
+    fresh = ScoreHistory.objects.filter(computed_at=later)
+    assert list(fresh.values_list("account_id", flat=True)) == [account]
+    row = fresh.get()
+    assert row.churn == AccountPrediction.objects.get(account_id=account).churn != 0.99
+    assert row.lead == rows[account].lead
+    services.accounts_rescore(account_ids=ids, now=later)  # retried with the same clock: nothing added
+    assert ScoreHistory.objects.filter(computed_at=later).count() == 1
