@@ -40,6 +40,9 @@ from .models import (
     SmartSignalProposal,
 )
 
+# services never imports this module at import time (it keeps scikit-learn out of processes that do not predict)
+from .services import SignalArrays, _among, _pg_upsert, rescore_all_after_commit, signals_fetch
+
 REASON_GROUPS = 10  # reasons are looked for among a model's ten most impactful signals and measures
 PROPOSALS_PER_OUTCOME = 8
 
@@ -148,7 +151,6 @@ def history_load(*, account_ids: Sequence[int] | None, since: datetime, now: dat
 
 def _signals_read(*, account_ids: Sequence[int] | None, since: datetime, now: datetime) -> Any:
     """Signals as arrays: PostgreSQL's binary read of the rescore, or one ORM query elsewhere."""
-    from .services import SignalArrays, signals_fetch
 
     if connection.vendor == "postgresql":
         arrays = signals_fetch(account_ids=account_ids, since=since, now=now)
@@ -277,7 +279,7 @@ def models_train(
                           "model_version": version, "cutoffs": int(len(np.unique(ex.t)))},
             )  # fmt: skip
     if report.activated and rescore:
-        transaction.on_commit(_rescore_all_soon)
+        rescore_all_after_commit()
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 
@@ -303,7 +305,7 @@ def predictive_model_activate(*, model: PredictiveModel, rescore: bool = True) -
         model.activated_at = timezone.now()
         model.save(update_fields=["is_active", "activated_at"])
         if rescore:
-            transaction.on_commit(_rescore_all_soon)
+            rescore_all_after_commit()
     return model
 
 
@@ -317,12 +319,6 @@ def predictive_model_rollback(*, outcome: str) -> PredictiveModel | None:
     if target is None:
         return None
     return predictive_model_activate(model=target)
-
-
-def _rescore_all_soon() -> None:
-    from .tasks import rescore_all_enqueue
-
-    rescore_all_enqueue()
 
 
 # --- smart signals ------------------------------------------------------------------------------------------------
@@ -408,7 +404,7 @@ def proposal_confirm(*, proposal: SmartSignalProposal, user: Any = None, as_enga
         proposal.decided_at = timezone.now()
         proposal.decided_by = user if getattr(user, "pk", None) else None
         proposal.save()
-        transaction.on_commit(_rescore_all_soon)
+        rescore_all_after_commit()
     return proposal
 
 
@@ -492,14 +488,6 @@ class PredictionChanges:
 
 def _tracked(row: dict[str, Any]) -> tuple:
     return (*(None if row[o] is None else round(row[o], 2) for o in OUTCOMES), row["health"])
-
-
-def _among(field: str, ids: Sequence[int]) -> Any:
-    """``field`` among these ids as a range when they are all the ids between two (a rescore's chunk): an IN list of
-    thousands of parameters costs Django and the server far more than the rows it finds."""
-    from .services import _among as among
-
-    return among(field, ids)
 
 
 def predictions_refresh(
@@ -616,8 +604,6 @@ def predictions_refresh(
     columns["health_reasons"] = health_reasons
     columns["computed_at"] = [now] * n
     if connection.vendor == "postgresql":
-        from .services import _pg_upsert
-
         _pg_upsert(AccountPrediction, columns, ["account_id"])
     else:
         names = list(columns)

@@ -112,16 +112,21 @@ def scoring_defaults_ensure(*, force: bool = False) -> int:
             # commit (saving them one by one ran a full rescore per rule in eager mode).
             bulk_create_with_history(rules, EngagementRule, default_change_reason="default rules")
             config_version_bump()
-            transaction.on_commit(_rescore_all_enqueue)
+            rescore_all_after_commit()
         if rules or SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)).exists():
             ScoringSettings.objects.filter(pk=settings.pk).update(defaults_applied_at=timezone.now())
     return len(rules)
 
 
-def _rescore_all_enqueue() -> None:
-    from .tasks import rescore_all_enqueue  # tasks import this module
+def rescore_all_after_commit() -> None:
+    """Queue one debounced full rescore when the current transaction commits (a configuration or model change)."""
 
-    rescore_all_enqueue()
+    def enqueue() -> None:
+        from .tasks import rescore_all_enqueue  # tasks import this module
+
+        rescore_all_enqueue()
+
+    transaction.on_commit(enqueue)
 
 
 @dataclass(frozen=True)
