@@ -4,7 +4,10 @@ against one raw SQL aggregate over the same signals table in the same run.
     .venv/bin/python bench/rescore.py [--accounts 100000] [--signals 10000000]
                                       [--database-url postgres://postgres@127.0.0.1:5432/klearly_bench_rescore]
 
-The world is generated inside PostgreSQL (generate_series, not timed) and kept between runs of the same size.
+The world is generated inside PostgreSQL (generate_series, not timed) and kept between runs of the same size: the
+accounts, their signals, stage movements (conversions, expansions, churns) and a trained model of each outcome, so
+the rescores predict with active models as every rescore of a real deployment does. Run as in production: DEBUG off,
+the prediction code imported before the clock starts (a worker imports it when it starts).
 Baseline: ``SELECT account_id, type_id, count(*), max(occurred_at) FROM signals GROUP BY 1, 2`` — one scan and
 aggregate of every signal, the least any engine that reads them all must do. Goals (issue 4): the full rescore
 within 5 times the baseline; 1,000 marked accounts within 1 second.
@@ -38,6 +41,9 @@ def setup(database_url: str) -> None:
     # Marks are announced to a broker with no worker, so the marked accounts wait for the timed drain below.
     os.environ["CELERY_BROKER_URL"] = BROKER
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "klearly.settings")
+    # As in production (README): DEBUG off, so the database layer does not keep every query it ran.
+    os.environ.setdefault("DEBUG", "false")
+    os.environ.setdefault("SECRET_KEY", "bench-rescore")
     sys.path.insert(0, str(ROOT))
     import django
 
@@ -67,7 +73,7 @@ def build_world(accounts: int, signals: int) -> None:
         SignalType.objects.get_or_create(key=key, defaults={"label": key.replace("-", " ").capitalize()})
     source, _ = IngestionSource.objects.get_or_create(name="Bench rescore")
     with connection.cursor() as cursor:
-        cursor.execute("TRUNCATE signals_app_signal, accounts_rescoremark")
+        cursor.execute("TRUNCATE signals_app_signal, accounts_rescoremark, accounts_stagetransition")
         cursor.execute("DELETE FROM accounts_contact WHERE external_id LIKE 'rb-%%'")
         cursor.execute("DELETE FROM accounts_account WHERE external_id LIKE 'rb-%%'")
         cursor.execute(
@@ -105,6 +111,58 @@ def build_world(accounts: int, signals: int) -> None:
     print(f"built in {time.perf_counter() - started:.0f} s", flush=True)
 
 
+def build_journeys() -> None:
+    """Stage movements (entry to trial, conversions, expansions, churns; busier accounts convert more) and a trained
+    model of each outcome, so the timed rescores predict with active models as a real deployment does (not timed)."""
+    from django.db import connection
+
+    from scoring.models import PredictiveModel
+    from scoring.predictions import models_train
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM accounts_stagetransition")
+        if cursor.fetchone()[0] == 0:
+            print("adding stage movements (not timed) ...", flush=True)
+            cursor.execute("SELECT key, id FROM accounts_journeystage")
+            stage = dict(cursor.fetchall())
+            cursor.execute("SELECT min(id), max(id) FROM accounts_account WHERE external_id LIKE 'rb-%%'")
+            first, last = cursor.fetchone()
+            # Each account's fate is drawn once: converted (likelier for busier, low-id accounts), then expanded or
+            # churned; the times fall within the last 170 days, after the account entered the trial.
+            cursor.execute(
+                "CREATE TEMP TABLE fate AS SELECT id, created_at, "
+                "random() < 0.55 - 0.35 * (id - %s)::float / %s AS converted, random() AS r, "
+                "now() - ((20 + random() * 150) || ' days')::interval AS converted_at FROM accounts_account "
+                "WHERE external_id LIKE 'rb-%%'",
+                [first, last - first + 1],
+            )
+            moves = [
+                ("NULL", stage["trial"], "LEAST(created_at, converted_at - interval '30 days')", "entry", "true"),
+                (stage["trial"], stage["starter"], "converted_at", "conversion", "converted"),
+                (stage["starter"], stage["corporate"], "converted_at + (r * 15 || ' days')::interval", "expansion",
+                 "converted AND r < 0.25"),
+                (stage["starter"], stage["churn"], "converted_at + (r * 15 || ' days')::interval", "churn",
+                 "converted AND r > 0.9"),
+            ]  # fmt: skip
+            for from_stage, to_stage, at, movement, where in moves:
+                cursor.execute(
+                    "INSERT INTO accounts_stagetransition (account_id, from_stage_id, to_stage_id, changed_at, "
+                    f"movement, recorded_at) SELECT id, {from_stage}, {to_stage}, {at}, '{movement}', now() "
+                    f"FROM fate WHERE {where}"
+                )
+            cursor.execute(
+                "UPDATE accounts_account a SET stage_id = t.to_stage_id FROM (SELECT DISTINCT ON (account_id) "
+                "account_id, to_stage_id FROM accounts_stagetransition ORDER BY account_id, changed_at DESC) t "
+                "WHERE t.account_id = a.id"
+            )
+            cursor.execute("ANALYZE")
+    if not PredictiveModel.objects.filter(is_active=True).exists():
+        print("training the predictive models (not timed) ...", flush=True)
+        started = time.perf_counter()
+        report = models_train(rescore=False)
+        print(f"trained in {time.perf_counter() - started:.0f} s; skipped: {report.skipped or 'none'}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=100_000)
@@ -113,11 +171,13 @@ def main() -> None:
     args = parser.parse_args()
     setup(args.database_url)
     build_world(args.accounts, args.signals)
+    build_journeys()
 
     from django.db import connection
 
     from accounts.models import Account
     from accounts.services import accounts_mark_for_rescore
+    from scoring import predictions  # noqa: F401  (a worker imports it when it starts: klearly/celery.py)
     from scoring.services import accounts_rescore_all, accounts_rescore_marked
 
     with connection.cursor() as cursor:

@@ -43,6 +43,7 @@ from .models import (
 # services never imports this module at import time (it keeps scikit-learn out of processes that do not predict)
 from .services import SignalArrays, _among, _pg_upsert, rescore_all_after_commit, signals_fetch
 
+EMPTY_SIGNALS = SignalArrays(*(np.zeros(0, np.int64) for _ in range(5)), np.zeros(0, np.float64))
 REASON_GROUPS = 10  # reasons are looked for among a model's ten most impactful signals and measures
 PROPOSALS_PER_OUTCOME = 8
 
@@ -490,38 +491,85 @@ def _tracked(row: dict[str, Any]) -> tuple:
     return (*(None if row[o] is None else round(row[o], 2) for o in OUTCOMES), row["health"])
 
 
-def predictions_refresh(
+@dataclass
+class PredictionContext:
+    """What every chunk of one rescore predicts with, read once per run: settings, active models, movement counts."""
+
+    settings: PredictionSettings
+    models: dict[str, LoadedModel]
+    counts: dict[str, int]
+
+    @property
+    def predicting(self) -> bool:
+        """Whether any outcome has an active model and enough history, i.e. whether features (signals) are needed."""
+        need = self.settings.min_movements
+        return any(o in self.models and self.counts.get(OUTCOME_MOVEMENT[o], 0) >= need for o in OUTCOMES)
+
+
+def prediction_context_load() -> PredictionContext:
+    return PredictionContext(settings=PredictionSettings.load(), models=active_models(), counts=movement_counts())
+
+
+@dataclass
+class PredictionInputs:
+    """Everything read to predict for a chunk of accounts (``predictions_read``)."""
+
+    ids: list[int]
+    now: datetime
+    context: PredictionContext
+    history: History
+    previous: dict[int, dict[str, Any]]
+    trends: dict[int, float | None] | None = None  # read only when the caller will not give them
+
+
+@dataclass
+class PredictionResult:
+    """What ``predictions_write`` stores (AccountPrediction columns) and what ``scores_changed`` hears."""
+
+    ids: list[int]
+    now: datetime
+    columns: dict[str, list[Any]]
+    changes: PredictionChanges
+    moved: list[int]  # accounts whose tracked values moved (they get a score history row of their own)
+
+
+def predictions_read(
     *,
     account_ids: Sequence[int],
-    now: datetime | None = None,
+    now: datetime,
     signals: Any = None,
-    trends: dict[int, float | None] | None = None,
-) -> PredictionChanges:
-    """Predict every outcome for these accounts with the active models, smooth against their previous values, set
-    health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns the
-    tracked values before and after, for ``scores_changed``. ``trends``: the accounts' engagement trends just
-    computed by the rescore (else read from their scores)."""
-    now = now or timezone.now()
+    context: PredictionContext | None = None,
+    trends_given: bool = False,
+) -> PredictionInputs:
+    """The reads of a prediction (a fixed number of queries). Signals are only read (or kept) when a model will
+    predict: with none active, probabilities are not computed and features are not needed."""
+    context = context or prediction_context_load()
     ids = sorted({int(a) for a in account_ids})
-    if not ids:
-        return PredictionChanges()
-    settings = PredictionSettings.load()
-    models = active_models()
-    counts = movement_counts()
+    if not context.predicting:
+        signals = EMPTY_SIGNALS
     h = history_load(account_ids=ids, since=now - timedelta(days=LOOKBACK_DAYS), now=now, signals=signals)
-    n = h.n
-    t = now.timestamp()
-    prev_rows = {
+    previous = {
         r["account_id"]: r
         for r in AccountPrediction.objects.filter(_among("account_id", ids)).values(
             "account_id", "conversion", "expansion", "churn", "health", "health_since", "computed_at"
         )
     }
-    trend_of = trends
-    if trend_of is None:
-        trend_of = dict(
+    trends = None
+    if not trends_given:
+        trends = dict(
             AccountScore.objects.filter(_among("account_id", ids)).values_list("account_id", "engagement_trend")
         )
+    return PredictionInputs(ids=ids, now=now, context=context, history=h, previous=previous, trends=trends)
+
+
+def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None] | None = None) -> PredictionResult:
+    """Predict every outcome with the active models, smooth against the previous values, set health with hysteresis
+    (no database). ``trends``: the accounts' engagement trends just computed by the rescore."""
+    h, now, settings = inputs.history, inputs.now, inputs.context.settings
+    models, counts, prev_rows = inputs.context.models, inputs.context.counts, inputs.previous
+    n = h.n
+    t = now.timestamp()
+    trend_of = trends if trends is not None else inputs.trends or {}
     pk = h.account_ids.tolist()
     hours = np.array(
         [(t - prev_rows[a]["computed_at"].timestamp()) / 3600 if a in prev_rows else 0.0 for a in pk], dtype=np.float64
@@ -603,8 +651,22 @@ def predictions_refresh(
     columns["health_since"] = since_l
     columns["health_reasons"] = health_reasons
     columns["computed_at"] = [now] * n
+    changes = PredictionChanges(
+        before={a: _tracked(r) for a, r in prev_rows.items()},
+        after={a: _tracked({**{o: columns[o][i] for o in OUTCOMES}, "health": bands_l[i]}) for i, a in enumerate(pk)},
+    )
+    moved = [a for a, after in changes.after.items() if changes.before.get(a) != after]
+    return PredictionResult(ids=inputs.ids, now=now, columns=columns, changes=changes, moved=moved)
+
+
+def predictions_write(result: PredictionResult, raw: Any = None) -> None:
+    """Store the predictions (one upsert) and put the probabilities into score history. ``raw``: the psycopg
+    connection to write on (a full rescore's writer thread)."""
+    columns = result.columns
+    if not result.ids:
+        return
     if connection.vendor == "postgresql":
-        _pg_upsert(AccountPrediction, columns, ["account_id"])
+        _pg_upsert(AccountPrediction, columns, ["account_id"], raw)
     else:
         names = list(columns)
         objs = [AccountPrediction(**dict(zip(names, row, strict=True))) for row in zip(*columns.values(), strict=True)]
@@ -612,16 +674,30 @@ def predictions_refresh(
         AccountPrediction.objects.bulk_create(
             objs, update_conflicts=True, unique_fields=["account"], update_fields=fields
         )
-    changes = PredictionChanges(
-        before={a: _tracked(r) for a, r in prev_rows.items()},
-        after={a: _tracked({**{o: columns[o][i] for o in OUTCOMES}, "health": bands_l[i]}) for i, a in enumerate(pk)},
-    )
-    moved = [a for a, after in changes.after.items() if changes.before.get(a) != after]
-    _history_record(account_ids=ids, moved=moved, now=now)
-    return changes
+    _history_record(account_ids=result.ids, moved=result.moved, now=result.now, raw=raw)
 
 
-def _history_record(*, account_ids: Sequence[int], moved: Sequence[int], now: datetime) -> None:
+def predictions_refresh(
+    *,
+    account_ids: Sequence[int],
+    now: datetime | None = None,
+    signals: Any = None,
+    trends: dict[int, float | None] | None = None,
+) -> PredictionChanges:
+    """Predict every outcome for these accounts with the active models, smooth against their previous values, set
+    health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns the
+    tracked values before and after, for ``scores_changed``. ``trends``: the accounts' engagement trends just
+    computed by the rescore (else read from their scores)."""
+    now = now or timezone.now()
+    if not account_ids:
+        return PredictionChanges()
+    inputs = predictions_read(account_ids=account_ids, now=now, signals=signals, trends_given=trends is not None)
+    result = predictions_compute(inputs, trends)
+    predictions_write(result)
+    return result.changes
+
+
+def _history_record(*, account_ids: Sequence[int], moved: Sequence[int], now: datetime, raw: Any = None) -> None:
     """Probabilities into score history (one statement): the row this rescore wrote gets them, and an account whose
     probabilities moved while its scores did not gets a row of its own (its current scores with them)."""
     h, s, p = ScoreHistory._meta.db_table, AccountScore._meta.db_table, AccountPrediction._meta.db_table
@@ -633,7 +709,7 @@ def _history_record(*, account_ids: Sequence[int], moved: Sequence[int], now: da
         among = f"IN ({', '.join(['%s'] * len(account_ids))})"
         moved_among = f"IN ({', '.join(['%s'] * len(moved)) or 'NULL'})"
         ids_params = [*account_ids, *moved]
-    with connection.cursor() as cursor:
+    with connection.cursor() if raw is None else raw.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {h} (account_id, date, {scores}, computed_at, conversion, expansion, churn) "
             f"SELECT s.account_id, %s, {', '.join(f's.{c}' for c in scores.split(', '))}, %s, "

@@ -1260,74 +1260,108 @@ def _rescore_overlapped(
 ) -> RescoreStats:
     """A full rescore on PostgreSQL whose writes overlap the computing of the next chunk.
 
-    The database writes a chunk (its own transaction: scores, history, contact scores, marks) in a thread while
-    this one computes the next chunk, which it read just before; the connection is used by one at a time (reads,
-    then the writes in the thread while computing, which touches no database). A chunk's reads are therefore not in
-    its write transaction: like the signals read once at the start, and chunks never share accounts; marks the
-    ``watermark`` does not cover stay for the next run.
+    Per chunk, on this thread: its reads (scores' and predictions' inputs), the previous chunk's rule hits, then the
+    computing of its scores and predictions, which touches no database. Meanwhile a writer thread stores the
+    previous chunk (one transaction: scores, history, contact scores, predictions, marks). The connection is used by
+    one at a time (reads and rules, then the writes in the thread while computing). A chunk's reads are therefore
+    not in its write transaction: like the signals read once at the start, and chunks never share accounts; marks
+    the ``watermark`` does not cover stay for the next run. Listeners hear of a chunk's changes once it committed.
     """
+    from .predictions import prediction_context_load, predictions_compute, predictions_read, predictions_write
+
     raw = connection.connection
     stats = RescoreStats()
-    done: list[tuple[list[int], Measures, Computed]] = []
+    context = prediction_context_load()
 
-    def write(computed: Computed, ids: list[int], result: dict[str, Any]) -> None:
+    @dataclass
+    class Ready:  # a chunk computed and waiting to be written
+        ids: list[int]
+        computed: Computed
+        measures: Measures
+        predicted: Any
+        hits: RuleStats | None = None
+        thread: threading.Thread | None = None  # writing it
+        predictor: threading.Thread | None = None  # computing its predictions
+        result: dict[str, Any] = field(default_factory=dict)
+
+    def write(ready: Ready) -> None:
         try:
             with raw.transaction():
-                _write_pg(computed, raw)
-                result["cleared"] = marks_clear(account_ids=ids, watermark=watermark, raw=raw)
+                _write_pg(ready.computed, raw)
+                predictions_write(ready.predicted, raw)
+                ready.result["cleared"] = marks_clear(account_ids=ready.ids, watermark=watermark, raw=raw)
         except BaseException as error:  # re-raised by the caller
-            result["error"] = error
+            ready.result["error"] = error
 
-    def finish(job: tuple[threading.Thread, dict[str, Any], Computed, list[int]] | None) -> None:
-        if job is None:
+    def start(ready: Ready) -> None:
+        # Rules read no score back (the measures are given): they run before the writer takes the connection.
+        ready.hits = rule_hits_evaluate(account_ids=ready.ids, now=now, measures=ready.measures)
+        ready.thread = threading.Thread(target=write, args=(ready,), name="rescore-writer")
+        ready.thread.start()
+
+    def finish(ready: Ready | None) -> None:
+        if ready is None or ready.thread is None:
             return
-        thread, result, computed, ids = job
-        thread.join()
-        if "error" in result:
-            raise result["error"]
+        ready.thread.join()
+        ready.thread = None
+        if "error" in ready.result:
+            raise ready.result["error"]
+        computed = ready.computed
         stats.add(
             RescoreStats(
                 accounts=len(computed.account_ids),
                 chunks=1,
-                marks_cleared=result["cleared"],
+                marks_cleared=ready.result["cleared"],
                 newly_qualified=computed.newly_qualified,
                 config_version=card.version,
             )
         )
-        # The columns are kept until the rules have run; the explanations are let go (memory).
-        computed.scores["contributions"] = []
-        done.append((computed.account_ids, rule_measures(computed.scores), computed))
+        changes = computed.changes(ready.hits or RuleStats(), ready.predicted.changes)
+        scores_changed_announce(changes=changes, computed_at=now.isoformat())  # committed: heard at once
         if progress:
-            progress(len(ids))
+            progress(len(ready.ids))
 
-    def start(computed: Computed, ids: list[int]) -> tuple[threading.Thread, dict[str, Any], Computed, list[int]]:
-        result: dict[str, Any] = {}
-        thread = threading.Thread(target=write, args=(computed, ids, result), name="rescore-writer")
-        thread.start()
-        return thread, result, computed, ids
+    def predict(ready: Ready, inputs: Any) -> None:
+        try:
+            trends = dict(zip(ready.measures["account_id"], ready.measures["engagement_trend"], strict=True))
+            ready.predicted = predictions_compute(inputs, trends)
+        except BaseException as error:  # re-raised by the caller
+            ready.result["error"] = error
 
-    job = None
-    ready: tuple[Computed, list[int]] | None = None
+    def predicted(ready: Ready | None) -> None:
+        if ready is not None and ready.predictor is not None:
+            ready.predictor.join()
+            ready.predictor = None
+            if "error" in ready.result:
+                raise ready.result["error"]
+
+    pending: Ready | None = None
     try:
         for ids in chunks:  # the keyset query and the reads run while no write is under way
             chunk = chunk_read(account_ids=ids, card=card, now=now, signals=signals)
-            if ready is not None:
-                job = start(*ready)
+            inputs = predictions_read(
+                account_ids=ids, now=now, signals=signals.take(chunk.ids), context=context, trends_given=True
+            )
+            predicted(pending)
+            if pending is not None:
+                start(pending)
             computed = chunk_compute(chunk=chunk, card=card, now=now)
-            finish(job)
-            job, ready = None, (computed, ids)
-        if ready is not None:
-            job = start(*ready)
-            finish(job)
-            job = None
+            finish(pending)
+            pending = Ready(ids, computed, rule_measures(computed.scores), None)
+            # The chunk's predictions are computed by a thread while this one reads the next chunk (the models'
+            # tree walks release the GIL; the reads mostly wait for the database).
+            pending.predictor = threading.Thread(target=predict, args=(pending, inputs), name="rescore-predictor")
+            pending.predictor.start()
+        predicted(pending)
+        if pending is not None:
+            start(pending)
+            finish(pending)
+            pending = None
     finally:
-        if job is not None:
-            job[0].join()
-    # Rules read the scores just written, so they are evaluated once every chunk is in (no write under way now).
-    for ids, measures, computed in done:
-        hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)
-        ml = _predict(ids, now, signals, measures)
-        scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
+        if pending is not None:
+            for thread in (pending.predictor, pending.thread):
+                if thread is not None:
+                    thread.join()
     return stats
 
 

@@ -13,9 +13,12 @@ from collections import OrderedDict
 from typing import Any
 
 import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import FunctionTransformer
 
 from .features import Column, FeatureSpace
-from .training import CalibratedModel
+from .training import ML_THREADS, CalibratedModel, _logit, threads_for
 
 IRRELEVANT_IMPACT = 0.002  # a mean effect under 0.2 percentage points: the signal no longer matters to the model
 MIN_REASON_EFFECT = 0.005
@@ -71,15 +74,100 @@ def describe_group(space: FeatureSpace, name: str, cols: list[int], values: np.n
 
 
 def _effects(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray, space: FeatureSpace, names: list[str]):
-    base_p = model.predict(x)
+    """Each account's probability and, per group, p(account) − p(account with the group typical)."""
+    members = getattr(model, "members", None)
+    if members is not None:  # a blend is the mean of its members' probabilities: so are its effects
+        parts = [_effects(m, x, baseline, space, names) for m in members]
+        return np.mean([p for p, _ in parts], axis=0), np.mean([e for _, e in parts], axis=0)
     gmap = groups(space)
+    fast = _fast_raw(model, x) if len(x) else None
+    if fast is None:  # any model: predict every variant in full
+        base_p = model.predict(x)
+        out = np.zeros((len(x), len(names)))
+        for j, name in enumerate(names):
+            typical = x.copy()
+            typical[:, gmap[name]] = baseline[gmap[name]]
+            out[:, j] = base_p - model.predict(typical)
+        return base_p, out
+    # Known families, the same numbers for less work: only the rows whose group is not typical already are
+    # predicted again, and of a boosted model only the trees that split on the group's columns.
+    raw, again = fast
+    base_p = _calibrated(model, raw)
     out = np.zeros((len(x), len(names)))
     for j, name in enumerate(names):
         cols = gmap[name]
-        typical = x.copy()
+        rows = np.flatnonzero((x[:, cols] != baseline[cols]).any(axis=1))
+        if not len(rows):
+            continue
+        typical = x[rows]
         typical[:, cols] = baseline[cols]
-        out[:, j] = base_p - model.predict(typical)
+        out[rows, j] = base_p[rows] - _calibrated(model, raw[rows] + again(rows, typical, cols))
     return base_p, out
+
+
+def _calibrated(model: CalibratedModel, raw: np.ndarray) -> np.ndarray:
+    """``model.predict`` from the fitted estimator's raw output (the log-odds its predict_proba takes the sigmoid
+    of)."""
+    p = 1.0 / (1.0 + np.exp(-raw))
+    return 1.0 / (1.0 + np.exp(-(model.a * _logit(p) + model.b)))
+
+
+def _fast_raw(model: CalibratedModel, x: np.ndarray):
+    """The raw output of a logistic regression or gradient-boosted pipeline, and a function giving how it changes
+    for some rows set to other values in some columns; None for anything else (or if the shortcut does not
+    reproduce scikit-learn's own output on these rows, e.g. after a change of scikit-learn's internals)."""
+    pipeline = getattr(model, "model", None)
+    steps = getattr(pipeline, "steps", None)
+    if not steps:
+        return None
+    pre, est = pipeline[:-1], steps[-1][1]
+    with threads_for(len(x)):
+        z = np.ascontiguousarray(pre.transform(x), dtype=np.float64)
+        if isinstance(est, LogisticRegression) and est.coef_.shape[0] == 1:
+            raw = est.decision_function(z)
+
+            def again(rows: np.ndarray, typical: np.ndarray, cols: list[int]) -> np.ndarray:
+                return est.decision_function(np.asarray(pre.transform(typical), dtype=np.float64)) - raw[rows]
+
+        elif isinstance(est, HistGradientBoostingClassifier) and z.shape[1] == x.shape[1]:
+            trees = _trees(est)
+            if trees is None or not all(isinstance(s, FunctionTransformer) for _, s in steps[:-1]):
+                return None  # only elementwise preprocessing keeps a column where the trees expect it
+            predict, used = trees
+            per_tree = np.stack([predict(t, z) for t in range(len(used))], axis=1)
+            raw = per_tree.sum(axis=1) + float(np.ravel(est._baseline_prediction)[0])
+
+            def again(rows: np.ndarray, typical: np.ndarray, cols: list[int]) -> np.ndarray:
+                zt = np.ascontiguousarray(pre.transform(typical), dtype=np.float64)
+                affected = [t for t, u in enumerate(used) if u.intersection(cols)]
+                if not affected:
+                    return np.zeros(len(rows))
+                return sum(predict(t, zt) - per_tree[rows, t] for t in affected)
+
+        else:
+            return None
+        check = slice(0, min(len(x), 64))
+        if not np.allclose(1.0 / (1.0 + np.exp(-raw[check])), est.predict_proba(z[check])[:, 1], rtol=0, atol=1e-12):
+            return None
+    return raw, again
+
+
+def _trees(est: HistGradientBoostingClassifier):
+    """A function predicting one tree's output, and the columns each tree splits on (binary classification, no
+    categorical features); None where the fitted model is not laid out as this scikit-learn version lays it out."""
+    try:
+        predictors = [it[0] for it in est._predictors]
+        if any(len(it) != 1 for it in est._predictors) or est.is_categorical_ is not None:
+            return None
+        bitsets, f_idx_map = est._bin_mapper.make_known_categories_bitsets()
+        used = [set(p.nodes["feature_idx"][p.nodes["is_leaf"] == 0].tolist()) for p in predictors]
+    except (AttributeError, TypeError, ValueError, IndexError):
+        return None
+
+    def predict(t: int, z: np.ndarray) -> np.ndarray:
+        return predictors[t].predict(z, bitsets, f_idx_map, ML_THREADS)
+
+    return predict, used
 
 
 def impact(

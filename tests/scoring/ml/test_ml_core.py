@@ -15,7 +15,7 @@ from scoring.ml.features import FeatureSpace, features_at
 from scoring.ml.history import DAY, History
 from scoring.ml.labels import cutoffs_weekly, eligible_at, examples_build, labels_at
 from scoring.ml.synthetic import synthetic_history
-from scoring.ml.training import CalibratedModel, NotEnoughHistory, time_split, train_outcome
+from scoring.ml.training import BlendModel, CalibratedModel, NotEnoughHistory, fit, time_split, train_outcome
 
 T0 = 1_700_000_000.0
 
@@ -184,6 +184,34 @@ def test_reasons_name_what_drives_the_probability_in_product_words(trained):
     assert any(t.startswith("Login: ") for t in texts)
     assert all(r["effect"] > 0 for i in riskiest for r in why[i]["up"])
     assert all(r["effect"] < 0 for side in why for r in side["down"])
+
+
+@pytest.mark.parametrize("family", ["logistic", "gradient_boosting", "blend"])
+def test_effects_by_the_shortcut_equal_predicting_every_variant_in_full(trained, family):
+    """Reasons re-walk only the trees that split on a group, for the rows whose group is not typical already: the
+    numbers must be those of predicting each account with each group set typical, in full."""
+    _h, space, ex, _result = trained
+    x, y = ex.x[:1500], ex.y[:1500]
+    fitted = [fit(f, x, y, seed=1) for f in ("logistic", "gradient_boosting")]
+    for m in fitted:
+        m.calibrate(ex.x[1500:2500], ex.y[1500:2500])
+    model = {"logistic": fitted[0], "gradient_boosting": fitted[1], "blend": BlendModel(fitted)}[family]
+    baseline = np.nanmedian(x, axis=0).astype(np.float32)
+    names = list(explain.groups(space))
+    rows = ex.x[-300:]
+    p, effects = explain._effects(model, rows, baseline, space, names)
+
+    class Opaque:  # the same model behind a predict() the shortcut cannot see into
+        def predict(self, x):
+            return model.predict(x)
+
+    p_full, effects_full = explain._effects(Opaque(), rows, baseline, space, names)
+    # (scikit-learn's own path computes in the features' float32; the shortcut in float64: reasons keep 4 decimals)
+    np.testing.assert_allclose(p, p_full, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(effects, effects_full, rtol=0, atol=1e-6)
+    assert np.abs(effects).max() > 0.01  # the groups do move the probability: the comparison means something
+    if family != "logistic":
+        assert explain._fast_raw(fitted[1], rows) is not None  # the shortcut was taken, not the fallback
 
 
 def test_impact_change_marks_signals_that_became_irrelevant():
