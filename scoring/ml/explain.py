@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .features import Column, FeatureSpace
 from .training import ML_THREADS, CalibratedModel, _logit, threads_for
@@ -125,9 +126,16 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
         z = np.ascontiguousarray(pre.transform(x), dtype=np.float64)
         if isinstance(est, LogisticRegression) and est.coef_.shape[0] == 1:
             raw = est.decision_function(z)
+            outputs = _columnwise_outputs(pre, x.shape[1])
+            coef = est.coef_[0]
 
             def again(rows: np.ndarray, typical: np.ndarray, cols: list[int]) -> np.ndarray:
-                return est.decision_function(np.asarray(pre.transform(typical), dtype=np.float64)) - raw[rows]
+                if outputs is None:
+                    return est.decision_function(np.asarray(pre.transform(typical), dtype=np.float64)) - raw[rows]
+                # Each input column goes to its own output columns: only the group's change the decision.
+                out = [o for c in cols for o in outputs[c]]
+                zt = np.asarray(pre.transform(typical[:1]), dtype=np.float64)[0, out]
+                return (zt - z[np.ix_(rows, out)]) @ coef[out]
 
         elif isinstance(est, HistGradientBoostingClassifier) and z.shape[1] == x.shape[1]:
             trees = _trees(est)
@@ -150,6 +158,25 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
         if not np.allclose(1.0 / (1.0 + np.exp(-raw[check])), est.predict_proba(z[check])[:, 1], rtol=0, atol=1e-12):
             return None
     return raw, again
+
+
+def _columnwise_outputs(pre: Any, n: int) -> list[list[int]] | None:
+    """Which output columns of the preprocessing each input column becomes, when every step works column by column
+    (elementwise functions, scaling, imputing with indicators appended at the end); None otherwise."""
+    outputs = [[c] for c in range(n)]
+    width = n
+    for _, step in pre.steps:
+        if isinstance(step, (FunctionTransformer, StandardScaler)):
+            continue
+        if isinstance(step, SimpleImputer) and step.keep_empty_features and width == n:
+            indicator = step.indicator_
+            if indicator is not None:
+                for k, c in enumerate(indicator.features_):
+                    outputs[int(c)].append(n + k)
+                width = n + len(indicator.features_)
+            continue
+        return None
+    return outputs
 
 
 def _trees(est: HistGradientBoostingClassifier):
@@ -233,17 +260,15 @@ def reasons(
     names = [g for g in top_groups if g in gmap]
     p, eff = _effects(model, x, baseline, space, names)
     out = []
-    order = np.argsort(-eff, axis=1)
-    for i in range(len(x)):
-        up, down = [], []
-        for j in order[i]:
-            if eff[i, j] < MIN_REASON_EFFECT or len(up) >= per_side:
-                break
-            up.append(_reason(space, names[j], gmap, x[i], eff[i, j]))
-        for j in order[i][::-1]:
-            if eff[i, j] > -MIN_REASON_EFFECT or len(down) >= per_side:
-                break
-            down.append(_reason(space, names[j], gmap, x[i], eff[i, j]))
+    order = np.argsort(-eff, axis=1, kind="stable")
+    ups, downs = order[:, :per_side], order[:, ::-1][:, :per_side]
+    up_ok = np.take_along_axis(eff, ups, axis=1) >= MIN_REASON_EFFECT
+    down_ok = np.take_along_axis(eff, downs, axis=1) <= -MIN_REASON_EFFECT
+    sides = zip(ups.tolist(), up_ok.tolist(), downs.tolist(), down_ok.tolist(), strict=True)
+    for i, (u, uo, d, do) in enumerate(sides):
+        # the strongest first, each side stopping at its first effect too small to tell
+        up = [_reason(space, names[j], gmap, x[i], eff[i, j]) for j, ok in zip(u, uo, strict=True) if ok]
+        down = [_reason(space, names[j], gmap, x[i], eff[i, j]) for j, ok in zip(d, do, strict=True) if ok]
         out.append({"up": up, "down": down})
     return p, out
 
