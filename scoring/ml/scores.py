@@ -62,17 +62,37 @@ def _size_band(employees: np.ndarray) -> np.ndarray:
     ).astype(object)
 
 
+NUMERIC_FIELDS = ("employees", "annual_revenue", "tenure_days")
+
+
+def _numbers(h: History, name: str, idx: np.ndarray, t: float) -> np.ndarray:
+    if name == "employees":
+        return h.employees[idx]
+    if name == "annual_revenue":
+        return h.revenue[idx]
+    return np.floor(np.maximum((t - h.created[idx]) / DAY, 0.0))  # tenure in whole days, as the scorecard counts it
+
+
+def _numeric_matches(v: np.ndarray, operator: str, expected: Any) -> np.ndarray | None:
+    """``engine.value_matches`` over a float array (NaN: missing) for the operators that compare numbers; None for
+    the others (then compared value by value)."""
+    if operator == "missing":
+        return np.isnan(v)
+    if operator == "range":
+        if not isinstance(expected, dict):
+            return np.zeros(len(v), bool)
+        lo, hi = engine._number(expected.get("min")), engine._number(expected.get("max"))
+        with np.errstate(invalid="ignore"):
+            return ~np.isnan(v) & (v >= (-np.inf if lo is None else lo)) & (v <= (np.inf if hi is None else hi))
+    return None
+
+
 def _values(h: History, name: str, idx: np.ndarray, t: float) -> list[Any]:
-    if name == "industry":
-        return [v or None for v in h.industry[idx]]
-    if name == "country":
-        return [v or None for v in h.country[idx]]
-    if name in ("employees", "annual_revenue"):
-        v = h.employees[idx] if name == "employees" else h.revenue[idx]
-        return [None if np.isnan(x) else float(x) for x in v]
+    if name in ("industry", "country"):
+        return [v or None for v in (h.industry if name == "industry" else h.country)[idx]]
     if name == "size_band":
         return list(_size_band(h.employees[idx]))
-    return [float(max((t - c) / DAY, 0.0) // 1) for c in h.created[idx]]  # tenure_days, whole days as the scorecard
+    return [None if np.isnan(x) else float(x) for x in _numbers(h, name, idx, t)]
 
 
 def fit_at(spec: ScorecardSpec, h: History, t: float, idx: np.ndarray) -> np.ndarray:
@@ -82,7 +102,11 @@ def fit_at(spec: ScorecardSpec, h: History, t: float, idx: np.ndarray) -> np.nda
     row_of = None
     for field_name, operator, value, points in spec.fit_rules:
         if field_name in ACCOUNT_FIELDS:
-            hit = engine.matches(_values(h, field_name, idx, t), operator, value)
+            hit = None
+            if field_name in NUMERIC_FIELDS:
+                hit = _numeric_matches(_numbers(h, field_name, idx, t), operator, value)
+            if hit is None:
+                hit = engine.matches(_values(h, field_name, idx, t), operator, value)
         elif field_name.startswith("contact.") and field_name[8:] in h.ct_fields:
             if row_of is None:
                 row_of = np.full(h.n, -1, np.int64)
@@ -95,6 +119,18 @@ def fit_at(spec: ScorecardSpec, h: History, t: float, idx: np.ndarray) -> np.nda
             continue
         total += points * hit
     return np.clip(total, engine.SCORE_MIN, engine.SCORE_MAX)
+
+
+def _decay(rules: engine.EngagementRules, ev_type: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """``engine.decay_factor`` of every signal, in float32 with per-type constants (one pass over the signals: this
+    runs over every signal of every account at each cut-off)."""
+    has_window = ~np.isnan(rules.window_days)
+    inv_half = np.where(np.isnan(rules.half_life_days) | has_window, 0.0, 1.0 / rules.half_life_days)
+    decay = np.exp2(-age.astype(np.float32) * inv_half.astype(np.float32)[ev_type])
+    if has_window.any():
+        window = np.where(has_window, rules.window_days, np.inf).astype(np.float32)[ev_type]
+        decay = np.where(has_window[ev_type], (age <= window).astype(np.float32), decay)
+    return decay
 
 
 @dataclass(frozen=True)
@@ -122,11 +158,12 @@ def scores_at(
     rules = engine.EngagementRules.build(
         nt, [(i, *spec.engagement[key]) for i, key in enumerate(h.type_keys) if key in spec.engagement]
     )
-    topic_mult = np.array([spec.topic_multiplier.get(key, 1.0) for key in h.topic_keys] + [1.0])
-    mult = topic_mult[ev_topic]  # topic -1 (none) takes the last entry, 1
-    raw = rules.points[ev_type] * mult
-    decay = engine.decay_factor(age, rules.half_life_days[ev_type], rules.window_days[ev_type])
-    by_type = np.bincount(rows * nt + ev_type, weights=raw * decay, minlength=k * nt).reshape(k, nt)
+    raw = rules.points.astype(np.float32)[ev_type]
+    if spec.topic_multiplier:
+        topic_mult = np.array([spec.topic_multiplier.get(key, 1.0) for key in h.topic_keys] + [1.0], np.float32)
+        raw = raw * topic_mult[ev_topic]  # topic -1 (none) takes the last entry, 1
+    by_type = np.bincount(rows * nt + ev_type, weights=raw * _decay(rules, ev_type, age), minlength=k * nt)
+    by_type = by_type.reshape(k, nt)
     by_type = np.clip(by_type, -rules.cap, rules.cap)
     engagement = np.clip(by_type.sum(axis=1), engine.SCORE_MIN, engine.SCORE_MAX)
     recent = age < spec.trend_recent_days

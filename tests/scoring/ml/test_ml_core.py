@@ -149,6 +149,17 @@ def test_the_scorecards_scores_are_its_arithmetic():
     assert y[0, col["measure:engagement_score"]] == pytest.approx(sum(0.5 ** (a / 30) for a in (9, 5, 4)), rel=1e-5)
 
 
+def test_the_fast_decay_is_the_engines():
+    from scoring import engine
+    from scoring.ml.scores import _decay
+
+    rules = engine.EngagementRules.build(3, [(0, 5, 14, None, None), (1, 2, None, 30, None), (2, 1, None, None, None)])
+    ev_type = np.array([0, 0, 1, 1, 2, 0])
+    age = np.array([0.0, 14.0, 29.5, 30.5, 400.0, 100.0], dtype=np.float32)
+    expected = engine.decay_factor(age, rules.half_life_days[ev_type], rules.window_days[ev_type])
+    np.testing.assert_allclose(_decay(rules, ev_type, age), expected, rtol=1e-6)
+
+
 def test_a_model_trained_before_the_new_measures_keeps_its_columns():
     h = scored()
     space = FeatureSpace.from_history(h)
