@@ -12,9 +12,11 @@ of the training data was decided inside the test period. Features at a cut-off u
 
 Methods, all computed in this run:
 
-- **Klearly**: ``scoring.ml`` — point-in-time features, logistic regression and gradient boosting compared on a
-  time-based validation inside the training period, the better one kept and calibrated (exactly what
-  ``train_models`` does).
+- **Klearly**: ``scoring.ml`` — point-in-time features (the scorecard's own scores at each cut-off among them, from
+  the same default scorecard the lead-score baseline uses, as ``train_models`` passes the live one), logistic
+  regression, gradient boosting, the compact model over measures and scores, and their blend compared on a
+  time-based validation inside the training period, the best kept and calibrated (exactly what ``train_models``
+  does).
 - **Rule-based lead score**: Klearly's default scorecard (fit rules of the default ICP + engagement points with the
   default half-lives and caps, ``scoring.engine``) at each cut-off; for churn its opposite (100 − lead). A score is
   not a probability, so for the Brier score it is mapped to one by a logistic fit on the training period.

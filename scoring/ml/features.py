@@ -11,7 +11,9 @@ Columns, per account at cut-off ``t`` (windows end at ``t``, excluded):
 - measures as the scorecard knows them: engagement (points decayed by each type's half-life), engagement trend
   (points per day of the last 14 days / of the 60 before), active users in 7 and 30 days, users seen in the year,
   share of active users, adoption (key features used in 30 days / key features), activation (milestones reached in
-  the year / milestones), days since the last signal, signals in 30 days;
+  the year / milestones), days since the last signal, signals in 30 days; the scorecard's lead, fit, engagement
+  score and signal strength at ``t`` (``scores``); signals per day and stage changes per year over the account's life
+  (at least ``MIN_LIFE_DAYS``, at most the lookback);
 - fit fields: employees, annual revenue (missing stays missing), industry and country (the commonest ones);
 - tenure, stage (one column per stage), days in the stage, paying rank;
 - movements made before ``t`` (conversions, expansions, contractions, churns, reactivations);

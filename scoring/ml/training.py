@@ -1,12 +1,14 @@
-"""Training: a time-based split, two model families compared, calibrated probabilities, metrics and charts' data.
+"""Training: a time-based split, model families compared, calibrated probabilities, metrics and charts' data.
 
 The labelled cut-offs are cut by time into three blocks (never at random): *fit* (the earliest 60%), *calibrate*
 (the next 20%) and *validate* (the latest 20%). Examples whose horizon reaches into the next block are dropped from
 the earlier one (purged), so no label of a training example was decided inside the period it is judged on.
 
 Each family (a regularised logistic regression over log-scaled, standardised features; a histogram gradient-boosted
-tree ensemble) is fitted on *fit*, calibrated with Platt scaling on *calibrate* and scored on *validate*, and so is
-their blend (the mean of the two calibrated probabilities); the candidate with the higher PR AUC on *validate* is
+tree ensemble; the *compact* model, the same logistic regression over the measure, score and fit-field columns only,
+``FeatureSpace.compact()``: steadier where movements are few or behaviour says little) is fitted on *fit*, calibrated
+with Platt scaling on *calibrate* and scored on *validate*, and so is their blend (the mean of their calibrated
+probabilities); the candidate with the higher PR AUC on *validate* is
 kept (PR AUC: outcomes are rare, and it rewards finding them near the top).
 The metrics shown for a model are those validation figures. The stored model is then the kept family fitted on
 every example, with the Platt scaling a model fitted on *fit* + *calibrate* learnt on *validate*: it has learnt from
@@ -53,10 +55,10 @@ def take_columns(x: np.ndarray, columns: list[int]) -> np.ndarray:
 
 
 def family_build(name: str, *, seed: int = 0, compact: list[int] | None = None) -> Pipeline:
-    """An unfitted model of a family (``compact``: the columns the compact model reads, all when None)."""
+    """An unfitted model of a family (``compact``: the columns the compact model reads)."""
     if name == "compact":
         return make_pipeline(
-            FunctionTransformer(take_columns, kw_args={"columns": list(compact if compact is not None else [])}),
+            FunctionTransformer(take_columns, kw_args={"columns": list(compact or [])}),
             FunctionTransformer(signed_log1p),
             SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
             StandardScaler(),
