@@ -564,13 +564,13 @@ def predictions_refresh(
     now: datetime | None = None,
     signals: Any = None,
     trends: dict[int, float | None] | None = None,
-    scorecard: ScorecardSpec | None = None,
+    card: Scorecard | None = None,
 ) -> PredictionChanges:
     """Predict every outcome for these accounts with the active models, smooth against their previous values, set
     health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns the
     tracked values before and after, for ``scores_changed``. ``trends``: the accounts' engagement trends just
-    computed by the rescore (else read from their scores). ``scorecard``: the live scorecard as plain data (read
-    when not given: the scores at the time are features of the models)."""
+    computed by the rescore (else read from their scores). ``card``: the scorecard the rescore loaded (else loaded
+    here): its scores at the time are features of the models."""
     now = now or timezone.now()
     ids = sorted({int(a) for a in account_ids})
     if not ids:
@@ -578,8 +578,7 @@ def predictions_refresh(
     settings = PredictionSettings.load()
     models = active_models()
     counts = movement_counts()
-    if models and scorecard is None:
-        scorecard = scorecard_spec()
+    scorecard = scorecard_spec(card) if models else None
     h = history_load(
         account_ids=ids, since=now - timedelta(days=LOOKBACK_DAYS), now=now, signals=signals, scorecard=scorecard
     )
