@@ -12,9 +12,11 @@ of the training data was decided inside the test period. Features at a cut-off u
 
 Methods, all computed in this run:
 
-- **Klearly**: ``scoring.ml`` — point-in-time features, logistic regression and gradient boosting compared on a
-  time-based validation inside the training period, the better one kept and calibrated (exactly what
-  ``train_models`` does).
+- **Klearly**: ``scoring.ml`` — point-in-time features (the scorecard's own scores at each cut-off among them, from
+  the same default scorecard the lead-score baseline uses, as ``train_models`` passes the live one), logistic
+  regression, gradient boosting, the compact model over measures and scores, and their blend compared on a
+  time-based validation inside the training period, the best kept and calibrated (exactly what ``train_models``
+  does).
 - **Rule-based lead score**: Klearly's default scorecard (fit rules of the default ICP + engagement points with the
   default half-lives and caps, ``scoring.engine``) at each cut-off; for churn its opposite (100 − lead). A score is
   not a probability, so for the Brier score it is mapped to one by a logistic fit on the training period.
@@ -130,7 +132,21 @@ def demo_world(accounts: int, seed: int):
         "contacts": (w.c_account, w.c_created + t0, np.array(w.c_title, dtype=object)),
         "rules": {t.key: r for t, r in zip(types, rules, strict=True) if r},
     }
+    h.ct_account, h.ct_created = np.asarray(w.c_account, np.int64), np.asarray(w.c_created + t0, np.float64)
+    h.ct_fields = {"title": np.array(w.c_title, dtype=object)}
+    h.scorecard = default_scorecard(extra["rules"])
     return h, extra
+
+
+def default_scorecard(rules: dict):
+    """The scorecard the lead-score baseline uses (default fit rules, these engagement rules) as plain data: what
+    ``scoring.predictions`` passes Klearly's models from the live scorecard."""
+    import importlib
+
+    from scoring.ml.scores import ScorecardSpec
+
+    fit_rules = importlib.import_module("scoring.migrations.0002_default_scorecard").FIT_RULES
+    return ScorecardSpec(engagement=dict(rules), fit_rules=[(f, op, v, p) for _label, f, op, v, p in fit_rules])
 
 
 def _date(text: str) -> float:
@@ -220,6 +236,7 @@ def ravenstack_world(folder: Path):
         # no default rule knows these signals: one point each, a 30-day half-life, as an admin would start
         "rules": {k: (1.0, 30, None, 100) for k in type_keys},
     }
+    h.scorecard = default_scorecard(extra["rules"])
     return h, extra
 
 
@@ -302,7 +319,7 @@ def evaluate(name: str, h, extra, *, horizon: int, test_days: int, outcomes: tup
             out.append(row)
             continue
         try:
-            result = train_outcome(tr, horizon_days=horizon)
+            result = train_outcome(tr, horizon_days=horizon, compact=space.compact())
         except NotEnoughHistory as exc:
             row["skipped"] = f"Klearly refuses: {exc}"
             out.append(row)

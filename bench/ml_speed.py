@@ -6,10 +6,13 @@ The world is synthetic (``scoring.ml.synthetic``, not timed): arrays of the size
 outcomes that follow behaviour. Goals (issue 5): training on 100,000 accounts with weekly cut-offs over six months
 within 2 minutes; predicting for 100,000 accounts within 5 seconds.
 
+The history carries a scorecard (engagement rules of every type, three fit rules), as ``train_models`` passes the
+live one: the scorecard's scores at each cut-off are features.
+
 - *training* = the feature space, 26 weekly cut-offs (six months), examples of the three outcomes (at most
   ``max_examples`` = 150,000 each, a uniform sample, as ``PredictionSettings`` sets by default), the comparison of the
-  model families with calibration and the refit, and the impact of every signal and measure: all ``train_models``
-  does besides reading the database and storing the result.
+  candidates (logistic, gradient boosting, compact, blend) with calibration and the refit, and the impact of every
+  signal and measure: all ``train_models`` does besides reading the database and storing the result.
   Baseline, same run: scikit-learn's default ``LogisticRegression`` fitted once on the churn examples' matrix.
 - *predicting* = features of every account now and the three active models' probabilities; and, separately, with
   the reasons (top contributors up and down) of every account.
@@ -32,6 +35,7 @@ from scoring.ml import explain
 from scoring.ml.features import FeatureSpace, features_at
 from scoring.ml.history import OUTCOMES
 from scoring.ml.labels import cutoffs_weekly, eligible_at, examples_build
+from scoring.ml.scores import ScorecardSpec
 from scoring.ml.synthetic import synthetic_history
 from scoring.ml.training import train_outcome
 
@@ -49,7 +53,7 @@ def train_all(h):
     for outcome in OUTCOMES:
         t0 = time.perf_counter()
         ex = examples[outcome]
-        result = train_outcome(ex, horizon_days=HORIZON)
+        result = train_outcome(ex, horizon_days=HORIZON, compact=space.compact())  # as train_models does
         val = ex.t >= result.bounds["validate_from"]
         impact = explain.impact(result.model, ex.x[val], result.baseline, space)
         models[outcome] = (result, impact)
@@ -83,6 +87,12 @@ def main() -> None:
     args = parser.parse_args()
     t0 = time.perf_counter()
     h = synthetic_history(accounts=args.accounts, weeks=args.weeks, volume=args.volume, seed=1)
+    # a scorecard as the live one is passed: engagement rules of every type, fit rules over the account's fields
+    h.scorecard = ScorecardSpec(
+        engagement={k: (5.0, 14.0, None, 30.0) for k in h.type_keys},
+        fit_rules=[("industry", "in", ["Software", "Fintech"], 20.0), ("employees", "range", {"min": 50}, 25.0),
+                   ("country", "equals", "DE", 5.0)],
+    )  # fmt: skip
     print(f"world: {h.n:,} accounts, {len(h.ev_time):,} signals, {len(h.tr_time):,} movements "
           f"(built in {time.perf_counter() - t0:.1f} s, not timed)")  # fmt: skip
     from sklearn.linear_model import LogisticRegression

@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.db.models import Count, Max
 from django.utils import timezone
 
-from accounts.models import Account, JourneyStage, StageTransition
+from accounts.models import Account, Contact, JourneyStage, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
 
 from .choices import PredictionStatus, ProposalStatus
@@ -29,6 +29,7 @@ from .ml import explain, mining, steady
 from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
 from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History
 from .ml.labels import cutoffs_weekly, eligible_at, examples_build
+from .ml.scores import ScorecardSpec
 from .ml.training import CalibratedModel, NotEnoughHistory, train_outcome
 from .models import (
     AccountPrediction,
@@ -41,7 +42,15 @@ from .models import (
 )
 
 # services never imports this module at import time (it keeps scikit-learn out of processes that do not predict)
-from .services import SignalArrays, _among, _pg_upsert, rescore_all_after_commit, signals_fetch
+from .services import (
+    Scorecard,
+    SignalArrays,
+    _among,
+    _pg_upsert,
+    rescore_all_after_commit,
+    scorecard_load,
+    signals_fetch,
+)
 
 EMPTY_SIGNALS = SignalArrays(*(np.zeros(0, np.int64) for _ in range(5)), np.zeros(0, np.float64))
 REASON_GROUPS = 10  # reasons are looked for among a model's ten most impactful signals and measures
@@ -57,10 +66,64 @@ def _epoch(values: Sequence[datetime | None], missing: float = np.nan) -> np.nda
 # --- reading ------------------------------------------------------------------------------------------------------
 
 
-def history_load(*, account_ids: Sequence[int] | None, since: datetime, now: datetime, signals: Any = None) -> History:
+CONTACT_FIELDS = ("title", "email", "first_name", "last_name")  # what fit rules over contacts read from a history
+
+
+def scorecard_spec(card: Scorecard | None = None) -> ScorecardSpec:
+    """The live scorecard (``scoring.services.scorecard_load``) as the plain data ``scoring.ml`` computes the
+    scorecard's scores at past cut-offs from: the same in training and in prediction, so the columns match."""
+    card = card or scorecard_load()
+    keys = dict(SignalType.objects.values_list("pk", "key"))
+    topics = dict(SignalTopic.objects.values_list("pk", "key"))
+    r = card.rules
+
+    def number(v: float) -> float | None:
+        return None if math.isnan(v) or math.isinf(v) else float(v)
+
+    engagement = {
+        keys[int(tid)]: (float(r.points[i]), number(r.half_life_days[i]), number(r.window_days[i]), number(r.cap[i]))
+        for i, tid in enumerate(card.type_ids.tolist())
+        if r.points[i] and int(tid) in keys
+    }
+    return ScorecardSpec(
+        engagement=engagement,
+        fit_rules=[(rule.field, rule.operator, rule.value, float(rule.points)) for rule in card.fit_rules],
+        topic_multiplier={topics[t]: float(m) for t, m in card.topic_multiplier.items() if t in topics},
+        trend_recent_days=float(card.settings.trend_recent_days),
+    )
+
+
+def _contacts_read(account_ids: Sequence[int] | None, scorecard: ScorecardSpec | None) -> dict[str, Any]:
+    """The contacts' fields the scorecard's fit rules read (one query; none when no rule reads a contact)."""
+    wanted = {f[len("contact.") :] for f, *_ in (scorecard.fit_rules if scorecard else []) if f.startswith("contact.")}
+    fields = [f for f in CONTACT_FIELDS if f in wanted or (f == "email" and "email_domain" in wanted)]
+    if not fields:
+        return {}
+    qs = Contact.objects.filter(account_id__isnull=False).order_by()
+    if account_ids is not None:
+        qs = qs.filter(_among("account_id", account_ids))
+    rows = list(qs.values_list("account_id", "created_at", *fields))
+    out = {"account": np.array([r[0] for r in rows], dtype=np.int64), "created": _epoch([r[1] for r in rows])}
+    values = {f: np.array([r[2 + j] or "" for r in rows], dtype=object) for j, f in enumerate(fields)}
+    if "email_domain" in wanted:
+        values["email_domain"] = np.array([(e or "").rpartition("@")[2].lower() or None for e in values["email"]],
+                                          dtype=object)  # fmt: skip
+    out["fields"] = values
+    return out
+
+
+def history_load(
+    *,
+    account_ids: Sequence[int] | None,
+    since: datetime,
+    now: datetime,
+    signals: Any = None,
+    scorecard: ScorecardSpec | None = None,
+) -> History:
     """The history of these accounts (None: all) as arrays: signals in [since, now), every stage movement, rule hits,
     fit fields, signal types with their engagement rules. ``signals``: a ``scoring.services.SignalArrays`` already
-    read by the rescore (saves reading them twice)."""
+    read by the rescore (saves reading them twice). ``scorecard``: the live scorecard as plain data
+    (:func:`scorecard_spec`), with the contacts its fit rules read."""
     accounts = Account.objects.order_by("pk")
     if account_ids is not None:
         accounts = accounts.filter(_among("pk", account_ids))
@@ -111,6 +174,7 @@ def history_load(*, account_ids: Sequence[int] | None, since: datetime, now: dat
         hits = hits.filter(_among("account_id", account_ids))
     tr_rows = list(tr.values_list("account_id", "to_stage_id", "changed_at", "movement"))
     hit_rows = list(hits.values_list("account_id", "rule_id", "set_at", "cleared_at"))
+    contacts = _contacts_read(account_ids, scorecard)
     return History(
         account_ids=ids,
         created=_epoch([r[1] for r in rows]),
@@ -147,6 +211,10 @@ def history_load(*, account_ids: Sequence[int] | None, since: datetime, now: dat
         ),
         type_key_feature=np.array([t[3] for t in types], dtype=bool),
         type_milestone=np.array([t[4] for t in types], dtype=bool),
+        ct_account=index(contacts["account"]) if contacts else None,
+        ct_created=contacts.get("created"),
+        ct_fields=contacts.get("fields", {}),
+        scorecard=scorecard,
     )
 
 
@@ -221,7 +289,7 @@ def models_train(
         report.seconds = round(time.perf_counter() - started, 2)
         return report
     since = now - timedelta(days=settings.training_span_days + LOOKBACK_DAYS + settings.horizon_days)
-    h = history_load(account_ids=None, since=since, now=now)
+    h = history_load(account_ids=None, since=since, now=now, scorecard=scorecard_spec())
     space = FeatureSpace.from_history(h)
     cuts = cutoffs_weekly(
         h,
@@ -239,7 +307,7 @@ def models_train(
     for outcome in wanted:
         ex = examples[outcome]
         try:
-            result = train_outcome(ex, horizon_days=settings.horizon_days)
+            result = train_outcome(ex, horizon_days=settings.horizon_days, compact=space.compact())
         except NotEnoughHistory as exc:
             report.skipped[outcome] = f"Not enough history yet: {exc}."
             continue
@@ -498,6 +566,7 @@ class PredictionContext:
     settings: PredictionSettings
     models: dict[str, LoadedModel]
     counts: dict[str, int]
+    scorecard: Any = None  # the scorecard's spec when a model is active (its scores are features)
 
     @property
     def predicting(self) -> bool:
@@ -506,8 +575,15 @@ class PredictionContext:
         return any(o in self.models and self.counts.get(OUTCOME_MOVEMENT[o], 0) >= need for o in OUTCOMES)
 
 
-def prediction_context_load() -> PredictionContext:
-    return PredictionContext(settings=PredictionSettings.load(), models=active_models(), counts=movement_counts())
+def prediction_context_load(card: Scorecard | None = None) -> PredictionContext:
+    """``card``: the scorecard the rescore loaded (else loaded here when a model needs it)."""
+    models = active_models()
+    return PredictionContext(
+        settings=PredictionSettings.load(),
+        models=models,
+        counts=movement_counts(),
+        scorecard=scorecard_spec(card) if models else None,
+    )
 
 
 @dataclass
@@ -540,14 +616,21 @@ def predictions_read(
     signals: Any = None,
     context: PredictionContext | None = None,
     trends_given: bool = False,
+    card: Scorecard | None = None,
 ) -> PredictionInputs:
     """The reads of a prediction (a fixed number of queries). Signals are only read (or kept) when a model will
     predict: with none active, probabilities are not computed and features are not needed."""
-    context = context or prediction_context_load()
+    context = context or prediction_context_load(card)
     ids = sorted({int(a) for a in account_ids})
     if not context.predicting:
         signals = EMPTY_SIGNALS
-    h = history_load(account_ids=ids, since=now - timedelta(days=LOOKBACK_DAYS), now=now, signals=signals)
+    h = history_load(
+        account_ids=ids,
+        since=now - timedelta(days=LOOKBACK_DAYS),
+        now=now,
+        signals=signals,
+        scorecard=context.scorecard,
+    )
     previous = {
         r["account_id"]: r
         for r in AccountPrediction.objects.filter(_among("account_id", ids)).values(
@@ -683,15 +766,19 @@ def predictions_refresh(
     now: datetime | None = None,
     signals: Any = None,
     trends: dict[int, float | None] | None = None,
+    card: Scorecard | None = None,
 ) -> PredictionChanges:
     """Predict every outcome for these accounts with the active models, smooth against their previous values, set
     health with hysteresis, and store it all with the reasons (a fixed number of queries per call). Returns the
     tracked values before and after, for ``scores_changed``. ``trends``: the accounts' engagement trends just
-    computed by the rescore (else read from their scores)."""
+    computed by the rescore (else read from their scores). ``card``: the scorecard the rescore loaded (else loaded
+    here): its scores at the time are features of the models."""
     now = now or timezone.now()
     if not account_ids:
         return PredictionChanges()
-    inputs = predictions_read(account_ids=account_ids, now=now, signals=signals, trends_given=trends is not None)
+    inputs = predictions_read(
+        account_ids=account_ids, now=now, signals=signals, trends_given=trends is not None, card=card
+    )
     result = predictions_compute(inputs, trends)
     predictions_write(result)
     return result.changes

@@ -1114,7 +1114,7 @@ def _chunk_rescore(
         _write(computed)
         measures = rule_measures(computed.scores)
         hits = rule_hits_evaluate(account_ids=computed.account_ids, now=now, measures=measures)
-        ml = _predict(account_ids, now, signals or chunk.signals, measures)  # the signals just read, not again
+        ml = _predict(account_ids, now, signals or chunk.signals, measures, card)  # the signals just read, not again
         # Listeners (playbooks) hear of the changed accounts once this transaction has committed.
         scores_changed_announce(changes=computed.changes(hits, ml), computed_at=now.isoformat())
         cleared = marks_clear(account_ids=account_ids, watermark=watermark)
@@ -1271,7 +1271,7 @@ def _rescore_overlapped(
 
     raw = connection.connection
     stats = RescoreStats()
-    context = prediction_context_load()
+    context = prediction_context_load(card)
 
     @dataclass
     class Ready:  # a chunk computed and waiting to be written
@@ -1370,10 +1370,11 @@ def _predict(
     now: datetime,
     signals: SignalBuckets | SignalArrays | None,
     measures: Measures | None = None,
+    card: Scorecard | None = None,
 ) -> Any:
     """Probabilities, reasons and health of the chunk with the active models (``scoring.predictions``); returns
     their before/after values for ``scores_changed``. ``measures``: the chunk's just computed columns (its
-    engagement trends are not read back)."""
+    engagement trends are not read back). ``card``: the rescore's scorecard (the models' score features use it)."""
     from .predictions import predictions_refresh
 
     ids = np.array(sorted(account_ids), dtype=np.int64)
@@ -1381,4 +1382,4 @@ def _predict(
     trends = None
     if measures is not None:
         trends = dict(zip(measures["account_id"], measures["engagement_trend"], strict=True))
-    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals, trends=trends)
+    return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals, trends=trends, card=card)

@@ -19,7 +19,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .features import Column, FeatureSpace
-from .training import ML_THREADS, CalibratedModel, _logit, threads_for
+from .training import ML_THREADS, CalibratedModel, _logit, missing_as_minus_one, signed_log1p, take_columns, threads_for
 
 IRRELEVANT_IMPACT = 0.002  # a mean effect under 0.2 percentage points: the signal no longer matters to the model
 MIN_REASON_EFFECT = 0.005
@@ -139,7 +139,8 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
 
         elif isinstance(est, HistGradientBoostingClassifier) and z.shape[1] == x.shape[1]:
             trees = _trees(est)
-            if trees is None or not all(isinstance(s, FunctionTransformer) for _, s in steps[:-1]):
+            elementwise = all(isinstance(s, FunctionTransformer) and s.func in ELEMENTWISE for _, s in steps[:-1])
+            if trees is None or not elementwise:
                 return None  # only elementwise preprocessing keeps a column where the trees expect it
             predict, used = trees
             per_tree = np.stack([predict(t, z) for t in range(len(used))], axis=1)
@@ -160,20 +161,33 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
     return raw, again
 
 
+ELEMENTWISE = (signed_log1p, missing_as_minus_one)
+
+
 def _columnwise_outputs(pre: Any, n: int) -> list[list[int]] | None:
     """Which output columns of the preprocessing each input column becomes, when every step works column by column
-    (elementwise functions, scaling, imputing with indicators appended at the end); None otherwise."""
+    (the elementwise functions above, a selection of columns, scaling, imputing with indicators appended at the
+    end); None otherwise."""
     outputs = [[c] for c in range(n)]
     width = n
     for _, step in pre.steps:
-        if isinstance(step, (FunctionTransformer, StandardScaler)):
+        if isinstance(step, FunctionTransformer) and step.func in ELEMENTWISE or isinstance(step, StandardScaler):
             continue
-        if isinstance(step, SimpleImputer) and step.keep_empty_features and width == n:
+        if isinstance(step, FunctionTransformer) and step.func is take_columns:
+            taken = list((step.kw_args or {}).get("columns", []))
+            position = {c: [] for c in range(width)}
+            for k, c in enumerate(taken):
+                position[c].append(k)
+            outputs = [[k for o in outs for k in position[o]] for outs in outputs]
+            width = len(taken)
+            continue
+        if isinstance(step, SimpleImputer) and step.keep_empty_features:
             indicator = step.indicator_
             if indicator is not None:
-                for k, c in enumerate(indicator.features_):
-                    outputs[int(c)].append(n + k)
-                width = n + len(indicator.features_)
+                owner = {o: c for c, outs in enumerate(outputs) for o in outs}
+                for k, o in enumerate(indicator.features_):
+                    outputs[owner[int(o)]].append(width + k)
+                width += len(indicator.features_)
             continue
         return None
     return outputs

@@ -11,7 +11,9 @@ Columns, per account at cut-off ``t`` (windows end at ``t``, excluded):
 - measures as the scorecard knows them: engagement (points decayed by each type's half-life), engagement trend
   (points per day of the last 14 days / of the 60 before), active users in 7 and 30 days, users seen in the year,
   share of active users, adoption (key features used in 30 days / key features), activation (milestones reached in
-  the year / milestones), days since the last signal, signals in 30 days;
+  the year / milestones), days since the last signal, signals in 30 days; the scorecard's lead, fit, engagement
+  score and signal strength at ``t`` (``scores``); signals per day and stage changes per year over the account's life
+  (at least ``MIN_LIFE_DAYS``, at most the lookback);
 - fit fields: employees, annual revenue (missing stays missing), industry and country (the commonest ones);
 - tenure, stage (one column per stage), days in the stage, paying rank;
 - movements made before ``t`` (conversions, expansions, contractions, churns, reactivations);
@@ -26,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from .history import DAY, History
+from .scores import ScorecardSpec, scores_at
 
 WINDOWS = (7, 30, 90)
 LOOKBACK_DAYS = 365  # nothing older counts: the same reach in training and in the nightly prediction
@@ -34,6 +37,36 @@ DEFAULT_HALF_LIFE_DAYS = 30.0
 TOP_CATEGORIES = 15
 MAX_TOPICS = 40
 PAST_MOVEMENTS = ("conversion", "expansion", "contraction", "churn", "reactivation")
+MIN_LIFE_DAYS = 30  # rates per day of an account's life count at least a month (a 2-day-old account is no outlier)
+
+# The measures (key, words, unit). A feature space stores the keys it was built with: a model trained before a
+# measure existed keeps its columns (LEGACY_MEASURES when its space does not say).
+MEASURES = (
+    ("engagement", "Engagement (decayed points)", ""),
+    ("engagement_trend", "Engagement trend", "×"),
+    ("active_users_7d", "Active users in 7 days", ""),
+    ("active_users_30d", "Active users in 30 days", ""),
+    ("total_users", "Users seen in the last year", ""),
+    ("active_ratio_30d", "Share of users active in 30 days", "%"),
+    ("adoption", "Key features used in 30 days", "%"),
+    ("activation", "Activation milestones reached", "%"),
+    ("days_since_last_signal", "Days since the last signal", "days"),
+    ("signals_30d", "Signals in 30 days", ""),
+    ("tenure_days", "Tenure", "days"),
+    ("days_in_stage", "Days in the current stage", "days"),
+    ("paying_rank", "Plan rank", ""),
+    ("employees", "Employees", ""),
+    ("annual_revenue", "Annual revenue", ""),
+    # the scorecard's own scores at the time (scores.py), and rates over the account's life
+    ("lead_score", "Lead score", "score"),
+    ("fit_score", "Fit score", "score"),
+    ("engagement_score", "Engagement score", "score"),
+    ("signal_strength", "Signal strength", "score"),
+    ("signals_per_day", "Signals per day (over its life, up to a year)", ""),
+    ("stage_changes_per_year", "Stage changes per year", ""),
+)
+LEGACY_MEASURES = [m[0] for m in MEASURES[:15]]
+SCORE_MEASURES = ("lead_score", "fit_score", "engagement_score", "signal_strength")
 
 # Measures the signal-rule language knows (signals_app.rule_conditions.MEASURES): a candidate over one of these can
 # become a rule condition as it is.
@@ -69,6 +102,8 @@ class Column:
             return f"{self.label}: {_num(value)} before"
         if not np.isfinite(value):
             return f"{self.label}: unknown"
+        if self.unit == "score":
+            return f"{self.label} {value:.0f} at the time"
         if self.unit == "%":
             return f"{self.label}: {100 * value:.0f}%"
         if self.unit == "×":
@@ -95,6 +130,7 @@ class FeatureSpace:
     stage_keys: list[str]
     stage_labels: list[str]
     rule_names: list[str]
+    measure_keys: list[str] = field(default_factory=lambda: [m[0] for m in MEASURES])
     columns: list[Column] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -127,24 +163,9 @@ class FeatureSpace:
             cols.append(Column(f"type:{key}:trend", label, "signal_trend", key, 30))
         for key, label in zip(self.topic_keys, self.topic_labels, strict=True):
             cols.append(Column(f"topic:{key}:30d", f"Signals about {label}", "topic_count", key, 30))
-        measures = [
-            ("engagement", "Engagement (decayed points)", ""),
-            ("engagement_trend", "Engagement trend", "×"),
-            ("active_users_7d", "Active users in 7 days", ""),
-            ("active_users_30d", "Active users in 30 days", ""),
-            ("total_users", "Users seen in the last year", ""),
-            ("active_ratio_30d", "Share of users active in 30 days", "%"),
-            ("adoption", "Key features used in 30 days", "%"),
-            ("activation", "Activation milestones reached", "%"),
-            ("days_since_last_signal", "Days since the last signal", "days"),
-            ("signals_30d", "Signals in 30 days", ""),
-            ("tenure_days", "Tenure", "days"),
-            ("days_in_stage", "Days in the current stage", "days"),
-            ("paying_rank", "Plan rank", ""),
-            ("employees", "Employees", ""),
-            ("annual_revenue", "Annual revenue", ""),
-        ]
-        for key, label, unit in measures:
+        known = dict((key, (label, unit)) for key, label, unit in MEASURES)
+        for key in self.measure_keys:
+            label, unit = known[key]
             kind = "field" if key in ("employees", "annual_revenue") else "measure"
             cols.append(Column(f"measure:{key}", label, kind, key, 0, unit))
         cols += [Column(f"industry:{v}", f"Industry is {v}", "category", v) for v in self.industries]
@@ -168,7 +189,12 @@ class FeatureSpace:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FeatureSpace:
-        return cls(**{k: list(v) for k, v in data.items()})
+        return cls(**{"measure_keys": LEGACY_MEASURES, **{k: list(v) for k, v in data.items()}})
+
+    def compact(self) -> list[int]:
+        """The columns of the compact model: measures, scores and fit fields (no per-type, topic, category, stage,
+        movement or rule column)."""
+        return [i for i, c in enumerate(self.columns) if c.kind in ("measure", "field")]
 
 
 def _commonest(values: np.ndarray) -> list[str]:
@@ -322,6 +348,21 @@ def features_at(
         x[np.flatnonzero(has), first + smap[has]] = 1.0
     for m in PAST_MOVEMENTS:
         x[:, col[f"movement:{m}"]] = h.movements_between(m, idx, 0.0, t - 1e-6)
+
+    # rates over the account's life (up to the lookback) and the scorecard's scores at the time
+    life = np.clip((t - h.created[idx]) / DAY, MIN_LIFE_DAYS, LOOKBACK_DAYS)
+    if "measure:signals_per_day" in col:
+        x[:, col["measure:signals_per_day"]] = np.bincount(r, minlength=k) / life
+    if "measure:stage_changes_per_year" in col:
+        changes = h.changes_between(idx, t - LOOKBACK_DAYS * DAY, t - 1e-6)
+        x[:, col["measure:stage_changes_per_year"]] = changes * 365.0 / life
+    if any(f"measure:{m}" in col for m in SCORE_MEASURES):
+        spec = h.scorecard if h.scorecard is not None else ScorecardSpec.from_history(h)
+        got = scores_at(spec, h, t, idx, rows=r, ev_type=ev_type, ev_topic=ev_topic, age=age)
+        for key, values in (("lead_score", got.lead), ("fit_score", got.fit), ("engagement_score", got.engagement),
+                            ("signal_strength", got.strength)):  # fmt: skip
+            if f"measure:{key}" in col:
+                x[:, col[f"measure:{key}"]] = values
 
     # rule hits open at t
     if space.rule_names and len(h.hit_account):

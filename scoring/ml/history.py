@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -61,6 +62,11 @@ class History:
     type_half_life: np.ndarray | None = None  # days; NaN: no decay rule (30 days used)
     type_key_feature: np.ndarray | None = None
     type_milestone: np.ndarray | None = None
+    # contacts, for the scorecard's fit rules over contact fields (a contact counts from when it was created)
+    ct_account: np.ndarray | None = None
+    ct_created: np.ndarray | None = None
+    ct_fields: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. {"title": (contacts,) str}
+    scorecard: Any = None  # a scores.ScorecardSpec: the live scorecard (None: engagement from type_points)
 
     def __post_init__(self) -> None:
         n, t = len(self.account_ids), len(self.type_keys)
@@ -96,6 +102,9 @@ class History:
             np.zeros(t, bool) if self.type_key_feature is None else _arr(self.type_key_feature, bool)
         )
         self.type_milestone = np.zeros(t, bool) if self.type_milestone is None else _arr(self.type_milestone, bool)
+        self.ct_account = _arr([] if self.ct_account is None else self.ct_account, np.int64)
+        self.ct_created = _arr([] if self.ct_created is None else self.ct_created, np.float64)
+        self.ct_fields = {k: _arr(v, object) for k, v in self.ct_fields.items()}
         # transitions by (account, time), for "stage at t"
         tr_order = np.lexsort((self.tr_time, self.tr_account))
         self.tr_account, self.tr_stage = self.tr_account[tr_order], self.tr_stage[tr_order]
@@ -160,6 +169,16 @@ class History:
         hi = np.searchsorted(key, base + end, side="right")
         lo = np.searchsorted(key, base + start, side="right")
         return hi - lo
+
+    def changes_between(self, idx: np.ndarray, start: float, end: float) -> np.ndarray:
+        """How many stage changes (any movement but the first entry) each account made in (start, end]."""
+        idx = np.asarray(idx, dtype=np.int64)
+        sel = self.tr_movement != "entry"
+        if not sel.any():
+            return np.zeros(len(idx), np.int64)
+        key = self.tr_account[sel].astype(np.float64) * 1e10 + (self.tr_time[sel] - 1e9)
+        base = idx.astype(np.float64) * 1e10 - 1e9
+        return np.searchsorted(key, base + end, side="right") - np.searchsorted(key, base + start, side="right")
 
     def movement_count(self, movement: str, *, before: float | None = None) -> int:
         """How many movements of a kind are known (before a moment)."""

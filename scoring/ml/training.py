@@ -1,12 +1,14 @@
-"""Training: a time-based split, two model families compared, calibrated probabilities, metrics and charts' data.
+"""Training: a time-based split, model families compared, calibrated probabilities, metrics and charts' data.
 
 The labelled cut-offs are cut by time into three blocks (never at random): *fit* (the earliest 60%), *calibrate*
 (the next 20%) and *validate* (the latest 20%). Examples whose horizon reaches into the next block are dropped from
 the earlier one (purged), so no label of a training example was decided inside the period it is judged on.
 
 Each family (a regularised logistic regression over log-scaled, standardised features; a histogram gradient-boosted
-tree ensemble) is fitted on *fit*, calibrated with Platt scaling on *calibrate* and scored on *validate*, and so is
-their blend (the mean of the two calibrated probabilities); the candidate with the higher PR AUC on *validate* is
+tree ensemble; the *compact* model, the same logistic regression over the measure, score and fit-field columns only,
+``FeatureSpace.compact()``: steadier where movements are few or behaviour says little) is fitted on *fit*, calibrated
+with Platt scaling on *calibrate* and scored on *validate*, and so is their blend (the mean of their calibrated
+probabilities); the candidate with the higher PR AUC on *validate* is
 kept (PR AUC: outcomes are rare, and it rewards finding them near the top).
 The metrics shown for a model are those validation figures. The stored model is then the kept family fitted on
 every example, with the Platt scaling a model fitted on *fit* + *calibrate* learnt on *validate*: it has learnt from
@@ -34,7 +36,7 @@ from threadpoolctl import threadpool_limits
 from .history import DAY
 from .labels import Examples
 
-FAMILIES = ("logistic", "gradient_boosting")
+FAMILIES = ("logistic", "gradient_boosting", "compact")
 SPLIT = (0.6, 0.2, 0.2)
 MIN_BLOCK_POSITIVES = 2  # fewer positives in a block and its figures (or its calibration) mean nothing
 
@@ -48,8 +50,20 @@ def missing_as_minus_one(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), -1.0, x)
 
 
-def family_build(name: str, *, seed: int = 0) -> Pipeline:
-    """An unfitted model of a family."""
+def take_columns(x: np.ndarray, columns: list[int]) -> np.ndarray:
+    return x[:, columns]
+
+
+def family_build(name: str, *, seed: int = 0, compact: list[int] | None = None) -> Pipeline:
+    """An unfitted model of a family (``compact``: the columns the compact model reads)."""
+    if name == "compact":
+        return make_pipeline(
+            FunctionTransformer(take_columns, kw_args={"columns": list(compact or [])}),
+            FunctionTransformer(signed_log1p),
+            SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
+            StandardScaler(),
+            LogisticRegression(C=0.3, max_iter=500),
+        )
     if name == "logistic":
         return make_pipeline(
             FunctionTransformer(signed_log1p),
@@ -136,8 +150,10 @@ class BlendModel:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def fit(family: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0) -> CalibratedModel:
-    model = family_build(family, seed=seed)
+def fit(
+    family: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0, compact: list[int] | None = None
+) -> CalibratedModel:
+    model = family_build(family, seed=seed, compact=compact)
     with threads_for(len(x)):
         model.fit(x, y)
     return CalibratedModel(family, model)
@@ -254,6 +270,7 @@ def train_outcome(
     families: tuple[str, ...] = FAMILIES,
     refit: bool = True,
     seed: int = 0,
+    compact: list[int] | None = None,
 ) -> TrainResult:
     """Compare the families on the time-based validation, keep the better one, calibrate it. Raises
     :class:`NotEnoughHistory` when a block has too few positives to fit or judge."""
@@ -270,8 +287,10 @@ def train_outcome(
     xv, yv = ex.x[split.validate], ex.y[split.validate]
     comparison: dict[str, dict[str, Any]] = {}
     fitted: dict[str, tuple[CalibratedModel, np.ndarray]] = {}
+    if compact is None:  # no compact columns known: the compact model is not a candidate
+        families = tuple(f for f in families if f != "compact")
     for family in families:
-        model = fit(family, xf, yf, seed=seed)
+        model = fit(family, xf, yf, seed=seed, compact=compact)
         model.calibrate(xc, yc)
         p = model.predict(xv)
         comparison[family] = metrics(yv, p)
@@ -291,9 +310,9 @@ def train_outcome(
             # Platt scaling learnt on the latest period by a model that had not seen it, then kept for the same
             # family fitted on every example (the most recent movements included): the held-out test of
             # bench/ml_eval.py improved on every world with it (e.g. demo churn ROC AUC 0.80 → 0.90).
-            held_out = fit(family, ex.x[earlier], ex.y[earlier], seed=seed)
+            held_out = fit(family, ex.x[earlier], ex.y[earlier], seed=seed, compact=compact)
             held_out.calibrate(xv, yv)
-            member = fit(family, ex.x, ex.y, seed=seed)
+            member = fit(family, ex.x, ex.y, seed=seed, compact=compact)
             member.a, member.b = held_out.a, held_out.b
             members.append(member)
         model = BlendModel(members) if best == "blend" else members[0]

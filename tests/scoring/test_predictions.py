@@ -10,7 +10,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from accounts.models import Account, JourneyStage, StageTransition
+from accounts.models import Account, Contact, JourneyStage, StageTransition
 from scoring import predictions, services
 from scoring.choices import PredictionStatus, ProposalStatus
 from scoring.ml.history import DAY
@@ -83,8 +83,8 @@ def test_training_stores_an_active_version_per_outcome_with_its_metrics(trained)
     assert set(report.trained) == {"conversion", "expansion", "churn"}
     for model in report.trained.values():
         assert model.is_active and model.version == 1
-        assert model.family in ("logistic", "gradient_boosting", "blend")
-        assert set(model.comparison) == {"logistic", "gradient_boosting", "blend"}
+        assert model.family in ("logistic", "gradient_boosting", "compact", "blend")
+        assert set(model.comparison) == {"logistic", "gradient_boosting", "compact", "blend"}
         for key in ("roc_auc", "pr_auc", "brier", "base_rate", "positives", "negatives"):
             assert key in model.metrics
         assert model.train_from < model.train_to < model.validate_from <= model.validate_to < now
@@ -348,3 +348,36 @@ def test_probabilities_are_kept_in_score_history_for_trends(trained):
     assert row.lead == rows[account].lead
     services.accounts_rescore(account_ids=ids, now=later)  # retried with the same clock: nothing added
     assert ScoreHistory.objects.filter(computed_at=later).count() == 1
+
+
+def test_the_live_scorecard_becomes_features_in_training_and_prediction_alike(world):
+    """The scorecard's own scores at the time are features: the live fit rules and engagement rules reach them."""
+    from scoring.ml.features import features_at
+    from scoring.models import EngagementRule, FitRule
+
+    FitRule.objects.all().delete()
+    FitRule.objects.create(label="Software", field="industry", operator="in", value=["software"], points=40)
+    FitRule.objects.create(label="A VP", field="contact.title", operator="contains", value="VP", points=15)
+    login = SignalType.objects.get(key="login")
+    EngagementRule.objects.update_or_create(signal_type=login, defaults={"points": 2, "half_life_days": 10, "cap": 50})
+    spec = predictions.scorecard_spec()
+    assert spec.engagement["login"] == (2.0, 10.0, None, 50.0)
+    assert ("industry", "in", ["software"], 40.0) in spec.fit_rules
+    account = Account.objects.filter(industry="Software").first() or Account.objects.first()
+    Account.objects.filter(pk=account.pk).update(industry="Software")
+    Contact.objects.create(
+        account=account, email="vp@example.com", title="VP Sales", created_at=world - timedelta(days=3)
+    )
+    h = predictions.history_load(account_ids=[account.pk], since=world - timedelta(days=365), now=world, scorecard=spec)
+    space = predictions.FeatureSpace.from_history(h)
+    col = space.index
+    x_now = features_at(h, space, world.timestamp(), np.array([0]))
+    x_before = features_at(h, space, (world - timedelta(days=5)).timestamp(), np.array([0]))
+    assert x_now[0, col["measure:fit_score"]] == 55  # the industry and the VP known now
+    assert x_before[0, col["measure:fit_score"]] == 40  # the VP was not known five days before
+    logins = Signal.objects.filter(account=account, type=login, occurred_at__lt=world)
+    if logins.exists():
+        assert x_now[0, col["measure:engagement_score"]] > 0
+    assert x_now[0, col["measure:lead_score"]] == pytest.approx(
+        min(100, 55 + x_now[0, col["measure:engagement_score"]])
+    )

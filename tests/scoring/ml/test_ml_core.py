@@ -11,9 +11,10 @@ import pytest
 
 import scoring.ml as ml_package
 from scoring.ml import explain, mining, steady
-from scoring.ml.features import FeatureSpace, features_at
+from scoring.ml.features import LEGACY_MEASURES, FeatureSpace, features_at
 from scoring.ml.history import DAY, History
 from scoring.ml.labels import cutoffs_weekly, eligible_at, examples_build, labels_at
+from scoring.ml.scores import ScorecardSpec
 from scoring.ml.synthetic import synthetic_history
 from scoring.ml.training import BlendModel, CalibratedModel, NotEnoughHistory, fit, time_split, train_outcome
 
@@ -82,6 +83,93 @@ def test_features_at_a_cutoff_read_only_what_happened_before_it():
     # and the features do see what came before: one signal more on day 9 changes them
     earlier = tiny(extra_events=[(0, 1, T0 + 9 * DAY)])
     assert not np.array_equal(before, features_at(earlier, FeatureSpace.from_history(earlier), t, np.array([0, 1])))
+
+
+SCORECARD = ScorecardSpec(
+    engagement={"pricing-page-view": (10.0, 7.0, None, 15.0), "login": (1.0, None, 30.0, None)},
+    fit_rules=[("industry", "in", ["software"], 30.0), ("contact.title", "contains", "VP", 20.0),
+               ("employees", "range", {"min": 10, "max": 49}, 10.0), ("traits.plan", "equals", "x", 50.0)],
+    trend_recent_days=14.0,
+)  # fmt: skip
+
+
+def scored(extra_events=(), extra_moves=(), extra_hits=(), contacts=((0, T0 - 20 * DAY, "Engineer"),)) -> History:
+    """``tiny`` with a scorecard and contacts (account, created, title)."""
+    h = tiny(extra_events, extra_moves, extra_hits)
+    h.scorecard = SCORECARD
+    h.ct_account = np.array([c[0] for c in contacts], np.int64)
+    h.ct_created = np.array([c[1] for c in contacts], np.float64)
+    h.ct_fields = {"title": np.array([c[2] for c in contacts], dtype=object)}
+    return h
+
+
+def test_the_scorecards_scores_at_a_cutoff_are_point_in_time_too():
+    t = T0 + 10 * DAY
+    h = scored()
+    space = FeatureSpace.from_history(h)
+    before = features_at(h, space, t, np.array([0, 1]))
+    later = scored(
+        extra_events=[(0, 1, T0 + 10 * DAY), (0, 1, T0 + 11 * DAY), (1, 0, T0 + 30 * DAY)],
+        extra_moves=[(0, 2, T0 + 10 * DAY + 1, "churn")],
+        extra_hits=[(0, 0, T0 + 10 * DAY, np.inf)],
+        contacts=[(0, T0 - 20 * DAY, "Engineer"), (0, T0 + 10 * DAY, "VP Sales"), (1, T0 + 12 * DAY, "VP")],
+    )
+    np.testing.assert_array_equal(before, features_at(later, FeatureSpace.from_history(later), t, np.array([0, 1])))
+    # a VP known before t, a pricing view the day before and a stage change before t do count
+    earlier = scored(extra_events=[(0, 1, T0 + 9 * DAY)], extra_moves=[(1, 3, T0 + 8 * DAY, "expansion")],
+                     contacts=[(0, T0 - 20 * DAY, "Engineer"), (0, T0 + 9 * DAY, "VP Sales")])  # fmt: skip
+    x = features_at(earlier, FeatureSpace.from_history(earlier), t, np.array([0, 1]))
+    col = space.index
+    for name in ("lead_score", "fit_score", "engagement_score", "signal_strength", "signals_per_day"):
+        assert x[0, col[f"measure:{name}"]] > before[0, col[f"measure:{name}"]], name
+    assert x[1, col["measure:stage_changes_per_year"]] > before[1, col["measure:stage_changes_per_year"]]
+
+
+def test_the_scorecards_scores_are_its_arithmetic():
+    h = scored()
+    space = FeatureSpace.from_history(h)
+    t = T0 + 10 * DAY
+    x = features_at(h, space, t, np.array([0, 1]))
+    col = space.index
+    # account 0: Software (30) + 10–49 employees (10); the traits rule is not known to a history: left out
+    assert x[0, col["measure:fit_score"]] == 40 and x[1, col["measure:fit_score"]] == 0
+    # pricing views on days 1 and 5 (10 points, 7-day half-life: 9 and 5 days old), capped at 15; a login on day 6
+    # (1 point, a 30-day window)
+    pricing = min(10 * 0.5 ** (9 / 7) + 10 * 0.5 ** (5 / 7), 15)
+    assert x[0, col["measure:engagement_score"]] == pytest.approx(pricing + 1, rel=1e-5)
+    assert x[0, col["measure:lead_score"]] == pytest.approx(40 + pricing + 1, rel=1e-5)
+    assert x[0, col["measure:signal_strength"]] == pytest.approx(21)  # undecayed points of the last 14 days
+    assert x[1, col["measure:engagement_score"]] == pytest.approx(1)
+    assert x[0, col["measure:signals_per_day"]] == pytest.approx(3 / 40)  # 3 signals over its 40 days
+    assert x[0, col["measure:stage_changes_per_year"]] == 0  # its entry is no change
+    assert space.columns[col["measure:lead_score"]].describe(72.4) == "Lead score 72 at the time"
+    # without a scorecard: one point per signal, a 30-day half-life (the history has no engagement points)
+    plain = tiny()
+    y = features_at(plain, FeatureSpace.from_history(plain), t, np.array([0]))
+    assert y[0, col["measure:engagement_score"]] == pytest.approx(sum(0.5 ** (a / 30) for a in (9, 5, 4)), rel=1e-5)
+
+
+def test_the_fast_decay_is_the_engines():
+    from scoring import engine
+    from scoring.ml.scores import _decay
+
+    rules = engine.EngagementRules.build(3, [(0, 5, 14, None, None), (1, 2, None, 30, None), (2, 1, None, None, None)])
+    ev_type = np.array([0, 0, 1, 1, 2, 0])
+    age = np.array([0.0, 14.0, 29.5, 30.5, 400.0, 100.0], dtype=np.float32)
+    expected = engine.decay_factor(age, rules.half_life_days[ev_type], rules.window_days[ev_type])
+    np.testing.assert_allclose(_decay(rules, ev_type, age), expected, rtol=1e-6)
+
+
+def test_a_model_trained_before_the_new_measures_keeps_its_columns():
+    h = scored()
+    space = FeatureSpace.from_history(h)
+    stored = space.to_json()
+    assert stored["measure_keys"] == space.measure_keys and "lead_score" in space.measure_keys
+    stored.pop("measure_keys")  # as a model stored before measure_keys existed
+    old = FeatureSpace.from_json(stored)
+    assert old.measure_keys == LEGACY_MEASURES and "measure:lead_score" not in old.index
+    x = features_at(h, old, T0 + 10 * DAY, np.array([0, 1]))
+    assert x.shape == (2, len(old.columns)) == (2, len(space.columns) - 6)
 
 
 def test_features_say_what_the_account_did():
@@ -164,6 +252,24 @@ def test_training_compares_both_families_and_their_blend_and_keeps_the_best_cali
     np.testing.assert_allclose(again.predict(ex.x[:50]), p[:50], rtol=1e-6)
 
 
+def test_the_compact_model_is_a_candidate_and_reads_only_measures(trained):
+    _h, space, ex, _result = trained
+    compact = space.compact()
+    assert compact and all(space.columns[i].kind in ("measure", "field") for i in compact)
+    result = train_outcome(ex, horizon_days=21, compact=compact)
+    assert set(result.comparison) == {"logistic", "gradient_boosting", "compact", "blend"}
+    assert result.comparison["compact"]["roc_auc"] > 0.6
+    model = train_outcome(ex, horizon_days=21, compact=compact, families=("compact",)).model
+    assert model.family == "compact"
+    x = ex.x[:200].copy()
+    p = model.predict(x)
+    others = [i for i in range(x.shape[1]) if i not in set(compact)]
+    x[:, others] = 7.0  # whatever the per-type, stage and rule columns say
+    np.testing.assert_allclose(model.predict(x), p)
+    x[:, compact[0]] += 50.0
+    assert not np.allclose(model.predict(x), p)
+
+
 def test_training_refuses_without_enough_positives():
     h = synthetic_history(accounts=60, weeks=10, seed=4)
     space = FeatureSpace.from_history(h)
@@ -186,32 +292,37 @@ def test_reasons_name_what_drives_the_probability_in_product_words(trained):
     assert all(r["effect"] < 0 for side in why for r in side["down"])
 
 
-@pytest.mark.parametrize("family", ["logistic", "gradient_boosting", "blend"])
+@pytest.mark.parametrize("family", ["logistic", "gradient_boosting", "compact", "blend"])
 def test_effects_by_the_shortcut_equal_predicting_every_variant_in_full(trained, family):
-    """Reasons re-walk only the trees that split on a group, for the rows whose group is not typical already: the
-    numbers must be those of predicting each account with each group set typical, in full."""
+    """Reasons re-walk only the trees that split on a group, and a linear model's change comes from the group's own
+    columns, for the rows whose group is not typical already: the numbers must be those of predicting each account
+    with each group set typical, in full."""
     _h, space, ex, _result = trained
-    x, y = ex.x[:1500], ex.y[:1500]
-    fitted = [fit(f, x, y, seed=1) for f in ("logistic", "gradient_boosting")]
-    for m in fitted:
+    x, y = ex.x[:1500].copy(), ex.y[:1500]
+    x[::7, 3] = np.nan  # a column with missing values: the logistic pipelines add an indicator column for it
+    compact = [3, *range(10, 20)]
+    fitted = {f: fit(f, x, y, seed=1, compact=compact) for f in ("logistic", "gradient_boosting", "compact")}
+    for m in fitted.values():
         m.calibrate(ex.x[1500:2500], ex.y[1500:2500])
-    model = {"logistic": fitted[0], "gradient_boosting": fitted[1], "blend": BlendModel(fitted)}[family]
+    model = BlendModel(list(fitted.values())) if family == "blend" else fitted[family]
     baseline = np.nanmedian(x, axis=0).astype(np.float32)
     names = list(explain.groups(space))
-    rows = ex.x[-300:]
-    p, effects = explain._effects(model, rows, baseline, space, names)
+    rows = ex.x[-300:].copy()
+    rows[::5, 3] = np.nan
 
     class Opaque:  # the same model behind a predict() the shortcut cannot see into
         def predict(self, x):
             return model.predict(x)
 
+    p, effects = explain._effects(model, rows, baseline, space, names)
     p_full, effects_full = explain._effects(Opaque(), rows, baseline, space, names)
     # (scikit-learn's own path computes in the features' float32; the shortcut in float64: reasons keep 4 decimals)
     np.testing.assert_allclose(p, p_full, rtol=0, atol=1e-6)
     np.testing.assert_allclose(effects, effects_full, rtol=0, atol=1e-6)
     assert np.abs(effects).max() > 0.01  # the groups do move the probability: the comparison means something
-    if family != "logistic":
-        assert explain._fast_raw(fitted[1], rows) is not None  # the shortcut was taken, not the fallback
+    for m in fitted.values():  # the shortcut was taken, not the fallback
+        assert explain._fast_raw(m, rows) is not None
+    assert explain._columnwise_outputs(fitted["logistic"].model[:-1], x.shape[1])[3] == [3, x.shape[1]]
 
 
 def test_impact_change_marks_signals_that_became_irrelevant():
