@@ -273,20 +273,22 @@ def reasons(
     gmap = groups(space)
     names = [g for g in top_groups if g in gmap]
     p, eff = _effects(model, x, baseline, space, names)
-    out = []
     order = np.argsort(-eff, axis=1, kind="stable")
     ups, downs = order[:, :per_side], order[:, ::-1][:, :per_side]
     up_ok = np.take_along_axis(eff, ups, axis=1) >= MIN_REASON_EFFECT
     down_ok = np.take_along_axis(eff, downs, axis=1) <= -MIN_REASON_EFFECT
-    sides = zip(ups.tolist(), up_ok.tolist(), downs.tolist(), down_ok.tolist(), strict=True)
-    for i, (u, uo, d, do) in enumerate(sides):
-        # the strongest first, each side stopping at its first effect too small to tell
-        up = [_reason(space, names[j], gmap, x[i], eff[i, j]) for j, ok in zip(u, uo, strict=True) if ok]
-        down = [_reason(space, names[j], gmap, x[i], eff[i, j]) for j, ok in zip(d, do, strict=True) if ok]
-        out.append({"up": up, "down": down})
+    # The strongest first, each side stopping at its first effect too small to tell. Texts are made a group at a
+    # time from plain numbers (no NumPy scalar per reason).
+    rows, slots = np.nonzero(np.concatenate([up_ok, down_ok], axis=1))
+    groups_of = np.concatenate([ups, downs], axis=1)[rows, slots]
+    text: dict[tuple[int, int], str] = {}
+    for j in np.unique(groups_of).tolist():
+        cols = gmap[names[j]]
+        which = rows[groups_of == j]
+        for i, values in zip(which.tolist(), x[np.ix_(which, cols)].tolist(), strict=True):
+            text[i, j] = describe_group(space, names[j], cols, values)
+    effect = np.round(eff, 4).tolist()
+    out: list[dict[str, list[dict[str, Any]]]] = [{"up": [], "down": []} for _ in range(len(x))]
+    for i, slot, j in zip(rows.tolist(), slots.tolist(), groups_of.tolist(), strict=True):
+        out[i]["up" if slot < per_side else "down"].append({"text": text[i, j], "effect": effect[i][j]})
     return p, out
-
-
-def _reason(space: FeatureSpace, name: str, gmap: dict[str, list[int]], row: np.ndarray, effect: float) -> dict:
-    cols = gmap[name]
-    return {"text": describe_group(space, name, cols, row[cols]), "effect": round(float(effect), 4)}

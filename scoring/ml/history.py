@@ -77,7 +77,7 @@ class History:
         self.industry = _arr(self.industry, object)
         self.country = _arr(self.country, object)
         m = len(self.ev_account)
-        order = np.argsort(_arr(self.ev_time, np.float64), kind="stable")
+        order = np.argsort(_arr(self.ev_time, np.float64))  # ties in any order: features are sums over windows
         self.ev_time = _arr(self.ev_time, np.float64)[order]
         self.ev_account = _arr(self.ev_account, np.int64)[order]
         self.ev_type = _arr(self.ev_type, np.int64)[order]
