@@ -10,7 +10,9 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -48,6 +50,8 @@ from .models import (
     SegmentBoost,
     TopicImportance,
 )
+from .pgarrays import binary_array
+from .pgarrays import register as register_arrays
 from .rules import Measures, RuleStats, rule_hits_evaluate, rule_measures
 
 CHUNK_SIZE = 5000
@@ -1056,10 +1060,13 @@ def _pg_upsert(
         + (f"DO UPDATE SET {updates}" if update else "DO NOTHING")
     )
     values = [  # JSON given as text (the rescore's explanations) goes as it is
-        [v if isinstance(v, str) else orjson.dumps(v).decode() for v in columns[n]] if t == "jsonb" else columns[n]
+        binary_array([v if isinstance(v, str) else orjson.dumps(v).decode() for v in columns[n]], "text")
+        if t == "jsonb"
+        else binary_array(columns[n], t)
         for n, t in zip(names, types, strict=True)
     ]
     with psycopg.Cursor(raw or connection.connection) as cursor:  # server-side binding: arrays go as parameters
+        register_arrays(cursor.adapters)
         cursor.execute(sql, values)
 
 
@@ -1258,111 +1265,72 @@ def _rescore_overlapped(
     watermark: MarksWatermark,
     progress: Progress | None,
 ) -> RescoreStats:
-    """A full rescore on PostgreSQL whose writes overlap the computing of the next chunk.
+    """A full rescore on PostgreSQL as a pipeline of three threads, each chunk passing through them in order.
 
-    Per chunk, on this thread: its reads (scores' and predictions' inputs), the previous chunk's rule hits, then the
-    computing of its scores and predictions, which touches no database. Meanwhile a writer thread stores the
-    previous chunk (one transaction: scores, history, contact scores, predictions, marks). The connection is used by
-    one at a time (reads and rules, then the writes in the thread while computing). A chunk's reads are therefore
-    not in its write transaction: like the signals read once at the start, and chunks never share accounts; marks
-    the ``watermark`` does not cover stay for the next run. Listeners hear of a chunk's changes once it committed.
+    This thread reads a chunk (scores' and predictions' inputs) and computes its scores, which touches no database;
+    a predictor thread computes its probabilities and reasons (the models' tree walks release the GIL); a writer
+    thread, on a connection of its own, evaluates its rules and stores it in one transaction (scores, history,
+    contact scores, predictions, marks). So reading, computing, predicting and writing different chunks overlap. A
+    chunk's reads are not in its write transaction: like the signals read once at the start, and chunks never share
+    accounts; marks the ``watermark`` does not cover stay for the next run. Listeners hear of a chunk's changes
+    (here, in chunk order) once it committed. At most ``AHEAD`` chunks wait between the threads (memory).
     """
     from .predictions import prediction_context_load, predictions_compute, predictions_read, predictions_write
 
-    raw = connection.connection
     stats = RescoreStats()
     context = prediction_context_load(card)
 
-    @dataclass
-    class Ready:  # a chunk computed and waiting to be written
-        ids: list[int]
-        computed: Computed
-        measures: Measures
-        predicted: Any
-        hits: RuleStats | None = None
-        thread: threading.Thread | None = None  # writing it
-        predictor: threading.Thread | None = None  # computing its predictions
-        result: dict[str, Any] = field(default_factory=dict)
+    def write(ids: list[int], computed: Computed, measures: Measures, predicting: Future) -> tuple:
+        predicted = predicting.result()
+        hits = rule_hits_evaluate(account_ids=ids, now=now, measures=measures)  # rules read no score back
+        connection.ensure_connection()
+        raw = connection.connection  # the writer thread's own
+        with raw.transaction():
+            _write_pg(computed, raw)
+            predictions_write(predicted, raw)
+            cleared = marks_clear(account_ids=ids, watermark=watermark, raw=raw)
+        return cleared, computed.changes(hits, predicted.changes)
 
-    def write(ready: Ready) -> None:
-        try:
-            with raw.transaction():
-                _write_pg(ready.computed, raw)
-                predictions_write(ready.predicted, raw)
-                ready.result["cleared"] = marks_clear(account_ids=ready.ids, watermark=watermark, raw=raw)
-        except BaseException as error:  # re-raised by the caller
-            ready.result["error"] = error
-
-    def start(ready: Ready) -> None:
-        # Rules read no score back (the measures are given): they run before the writer takes the connection.
-        ready.hits = rule_hits_evaluate(account_ids=ready.ids, now=now, measures=ready.measures)
-        ready.thread = threading.Thread(target=write, args=(ready,), name="rescore-writer")
-        ready.thread.start()
-
-    def finish(ready: Ready | None) -> None:
-        if ready is None or ready.thread is None:
-            return
-        ready.thread.join()
-        ready.thread = None
-        if "error" in ready.result:
-            raise ready.result["error"]
-        computed = ready.computed
+    def finish(ids: list[int], computed: Computed, writing: Future) -> None:
+        cleared, changes = writing.result()
         stats.add(
             RescoreStats(
                 accounts=len(computed.account_ids),
                 chunks=1,
-                marks_cleared=ready.result["cleared"],
+                marks_cleared=cleared,
                 newly_qualified=computed.newly_qualified,
                 config_version=card.version,
             )
         )
-        changes = computed.changes(ready.hits or RuleStats(), ready.predicted.changes)
         scores_changed_announce(changes=changes, computed_at=now.isoformat())  # committed: heard at once
         if progress:
-            progress(len(ready.ids))
+            progress(len(ids))
 
-    def predict(ready: Ready, inputs: Any) -> None:
+    pending: deque[tuple[list[int], Computed, Future]] = deque()
+    with ThreadPoolExecutor(1, "rescore-predictor") as predictor, ThreadPoolExecutor(1, "rescore-writer") as writer:
         try:
-            trends = dict(zip(ready.measures["account_id"], ready.measures["engagement_trend"], strict=True))
-            ready.predicted = predictions_compute(inputs, trends)
-        except BaseException as error:  # re-raised by the caller
-            ready.result["error"] = error
-
-    def predicted(ready: Ready | None) -> None:
-        if ready is not None and ready.predictor is not None:
-            ready.predictor.join()
-            ready.predictor = None
-            if "error" in ready.result:
-                raise ready.result["error"]
-
-    pending: Ready | None = None
-    try:
-        for ids in chunks:  # the keyset query and the reads run while no write is under way
-            chunk = chunk_read(account_ids=ids, card=card, now=now, signals=signals)
-            inputs = predictions_read(
-                account_ids=ids, now=now, signals=signals.take(chunk.ids), context=context, trends_given=True
-            )
-            predicted(pending)
-            if pending is not None:
-                start(pending)
-            computed = chunk_compute(chunk=chunk, card=card, now=now)
-            finish(pending)
-            pending = Ready(ids, computed, rule_measures(computed.scores), None)
-            # The chunk's predictions are computed by a thread while this one reads the next chunk (the models'
-            # tree walks release the GIL; the reads mostly wait for the database).
-            pending.predictor = threading.Thread(target=predict, args=(pending, inputs), name="rescore-predictor")
-            pending.predictor.start()
-        predicted(pending)
-        if pending is not None:
-            start(pending)
-            finish(pending)
-            pending = None
-    finally:
-        if pending is not None:
-            for thread in (pending.predictor, pending.thread):
-                if thread is not None:
-                    thread.join()
+            for ids in chunks:
+                chunk = chunk_read(account_ids=ids, card=card, now=now, signals=signals)
+                inputs = predictions_read(
+                    account_ids=ids, now=now, signals=signals.take(chunk.ids), context=context, trends_given=True
+                )
+                computed = chunk_compute(chunk=chunk, card=card, now=now)
+                measures = rule_measures(computed.scores)
+                trends = dict(zip(measures["account_id"], measures["engagement_trend"], strict=True))
+                predicting = predictor.submit(predictions_compute, inputs, trends)
+                pending.append((ids, computed, writer.submit(write, ids, computed, measures, predicting)))
+                while len(pending) > AHEAD:
+                    finish(*pending.popleft())
+            while pending:
+                finish(*pending.popleft())
+        finally:
+            for _ids, _computed, writing in pending:
+                writing.cancel()
+            writer.submit(lambda: connection.close()).result()  # the writer thread's own connection (looked up there)
     return stats
+
+
+AHEAD = 2  # chunks read and computed ahead of the last one written
 
 
 def _predict(
