@@ -138,11 +138,13 @@ def history_load(
     now: datetime,
     signals: Any = None,
     scorecard: ScorecardSpec | None = None,
-) -> History:
+    deferred: bool = False,
+) -> Any:
     """The history of these accounts (None: all) as arrays: signals in [since, now), every stage movement, rule hits,
     fit fields, signal types with their engagement rules. ``signals``: a ``scoring.services.SignalArrays`` already
     read by the rescore (saves reading them twice). ``scorecard``: the live scorecard as plain data
-    (:func:`scorecard_spec`), with the contacts its fit rules read."""
+    (:func:`scorecard_spec`), with the contacts its fit rules read. ``deferred``: return a function that makes the
+    History from what was read (no database): a rescore's predictor thread does that work, not its reader."""
     accounts = Account.objects.order_by("pk")
     if account_ids is not None:
         accounts = accounts.filter(_among("pk", account_ids))
@@ -178,12 +180,6 @@ def history_load(
 
     if signals is None:
         signals = _signals_read(account_ids=account_ids, since=since, now=now)
-    else:
-        keep = (signals.epoch >= since.timestamp()) & (signals.epoch < now.timestamp())
-        signals = signals._select(np.flatnonzero(keep))
-    ev_account = index(signals.account)
-    ev_type = lookup(type_ids, signals.type)
-    ok = (ev_account >= 0) & (ev_type >= 0)
 
     tr = StageTransition.objects.order_by()
     hits = RuleHit.objects.order_by()
@@ -195,47 +191,58 @@ def history_load(
     tr_rows = list(tr.values_list("account_id", "to_stage_id", changed, "movement"))
     hit_rows = list(hits.values_list("account_id", "rule_id", *hit_times))
     contacts = _contacts_read(account_ids, scorecard)
-    return History(
-        account_ids=ids,
-        created=_epoch([r[1] for r in rows]),
-        employees=np.array([np.nan if r[2] is None else float(r[2]) for r in rows]),
-        revenue=np.array([np.nan if r[3] is None else float(r[3]) for r in rows]),
-        industry=np.array([r[4] or "" for r in rows], dtype=object),
-        country=np.array([r[5] or "" for r in rows], dtype=object),
-        type_keys=[t[1] for t in types],
-        type_labels=[t[2] for t in types],
-        topic_keys=[t[1] for t in topics],
-        topic_labels=[t[2] for t in topics],
-        ev_account=ev_account[ok],
-        ev_type=ev_type[ok],
-        ev_time=signals.epoch[ok],
-        ev_topic=lookup(topic_ids, signals.topic)[ok],
-        ev_contact=signals.contact[ok],
-        stage_keys=[s[1] for s in stages],
-        stage_labels=[s[2] for s in stages],
-        stage_kinds=[s[3] for s in stages],
-        stage_ranks=np.array([s[4] for s in stages], dtype=np.int64),
-        tr_account=index(np.array([r[0] for r in tr_rows], dtype=np.int64)),
-        tr_stage=np.array([stage_pos[r[1]] for r in tr_rows], dtype=np.int64),
-        tr_time=_epoch([r[2] for r in tr_rows]),
-        tr_movement=np.array([r[3] for r in tr_rows], dtype=object),
-        stage_now=np.array([stage_pos.get(r[6], -1) if r[6] else -1 for r in rows], dtype=np.int64),
-        rule_names=[r[1] for r in rules],
-        hit_account=index(np.array([h[0] for h in hit_rows], dtype=np.int64)),
-        hit_rule=np.array([rule_pos[h[1]] for h in hit_rows], dtype=np.int64),
-        hit_set=_epoch([h[2] for h in hit_rows]),
-        hit_cleared=_epoch([h[3] for h in hit_rows], missing=np.inf),
-        type_points=np.array([eng.get(t[0], (0.0, None))[0] for t in types], dtype=np.float64),
-        type_half_life=np.array(
-            [np.nan if eng.get(t[0], (0, None))[1] is None else eng[t[0]][1] for t in types], dtype=np.float64
-        ),
-        type_key_feature=np.array([t[3] for t in types], dtype=bool),
-        type_milestone=np.array([t[4] for t in types], dtype=bool),
-        ct_account=index(contacts["account"]) if contacts else None,
-        ct_created=contacts.get("created"),
-        ct_fields=contacts.get("fields", {}),
-        scorecard=scorecard,
-    )
+
+    def build() -> History:
+        nonlocal signals
+        keep = (signals.epoch >= since.timestamp()) & (signals.epoch < now.timestamp())
+        if not keep.all():
+            signals = signals._select(np.flatnonzero(keep))
+        ev_account = index(signals.account)
+        ev_type = lookup(type_ids, signals.type)
+        ok = (ev_account >= 0) & (ev_type >= 0)
+        return History(
+            account_ids=ids,
+            created=_epoch([r[1] for r in rows]),
+            employees=np.array([np.nan if r[2] is None else float(r[2]) for r in rows]),
+            revenue=np.array([np.nan if r[3] is None else float(r[3]) for r in rows]),
+            industry=np.array([r[4] or "" for r in rows], dtype=object),
+            country=np.array([r[5] or "" for r in rows], dtype=object),
+            type_keys=[t[1] for t in types],
+            type_labels=[t[2] for t in types],
+            topic_keys=[t[1] for t in topics],
+            topic_labels=[t[2] for t in topics],
+            ev_account=ev_account[ok],
+            ev_type=ev_type[ok],
+            ev_time=signals.epoch[ok],
+            ev_topic=lookup(topic_ids, signals.topic)[ok],
+            ev_contact=signals.contact[ok],
+            stage_keys=[s[1] for s in stages],
+            stage_labels=[s[2] for s in stages],
+            stage_kinds=[s[3] for s in stages],
+            stage_ranks=np.array([s[4] for s in stages], dtype=np.int64),
+            tr_account=index(np.array([r[0] for r in tr_rows], dtype=np.int64)),
+            tr_stage=np.array([stage_pos[r[1]] for r in tr_rows], dtype=np.int64),
+            tr_time=_epoch([r[2] for r in tr_rows]),
+            tr_movement=np.array([r[3] for r in tr_rows], dtype=object),
+            stage_now=np.array([stage_pos.get(r[6], -1) if r[6] else -1 for r in rows], dtype=np.int64),
+            rule_names=[r[1] for r in rules],
+            hit_account=index(np.array([h[0] for h in hit_rows], dtype=np.int64)),
+            hit_rule=np.array([rule_pos[h[1]] for h in hit_rows], dtype=np.int64),
+            hit_set=_epoch([h[2] for h in hit_rows]),
+            hit_cleared=_epoch([h[3] for h in hit_rows], missing=np.inf),
+            type_points=np.array([eng.get(t[0], (0.0, None))[0] for t in types], dtype=np.float64),
+            type_half_life=np.array(
+                [np.nan if eng.get(t[0], (0, None))[1] is None else eng[t[0]][1] for t in types], dtype=np.float64
+            ),
+            type_key_feature=np.array([t[3] for t in types], dtype=bool),
+            type_milestone=np.array([t[4] for t in types], dtype=bool),
+            ct_account=index(contacts["account"]) if contacts else None,
+            ct_created=contacts.get("created"),
+            ct_fields=contacts.get("fields", {}),
+            scorecard=scorecard,
+        )
+
+    return build if deferred else build()
 
 
 def _signals_read(*, account_ids: Sequence[int] | None, since: datetime, now: datetime) -> Any:
@@ -613,7 +620,7 @@ class PredictionInputs:
     ids: list[int]
     now: datetime
     context: PredictionContext
-    history: History
+    history: Callable[[], History]  # makes the History from what was read
     previous: dict[int, dict[str, Any]]
     trends: dict[int, float | None] | None = None  # read only when the caller will not give them
 
@@ -650,6 +657,7 @@ def predictions_read(
         now=now,
         signals=signals,
         scorecard=context.scorecard,
+        deferred=True,  # the arrays are made by predictions_compute (a rescore's predictor thread)
     )
     before, (computed,) = _seconds(AccountPrediction.objects.filter(_among("account_id", ids)), "computed_at")
     previous = {
@@ -667,7 +675,7 @@ def predictions_read(
 def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None] | None = None) -> PredictionResult:
     """Predict every outcome with the active models, smooth against the previous values, set health with hysteresis
     (no database). ``trends``: the accounts' engagement trends just computed by the rescore."""
-    h, now, settings = inputs.history, inputs.now, inputs.context.settings
+    h, now, settings = inputs.history(), inputs.now, inputs.context.settings
     models, counts, prev_rows = inputs.context.models, inputs.context.counts, inputs.previous
     n = h.n
     t = now.timestamp()
