@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -529,6 +530,11 @@ class LoadedModel:
     baseline: np.ndarray
     top_groups: list[str]
 
+    @cached_property
+    def space_key(self) -> str:
+        """Models trained together share one feature space: their features are built once for all of them."""
+        return json.dumps(self.space.to_json(), sort_keys=True)
+
 
 _LOADED: dict[int, LoadedModel] = {}  # by PredictiveModel id: a version never changes once stored
 
@@ -692,7 +698,7 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
     # Models trained together share one feature space: their features are built once for all outcomes.
     features_by: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for loaded in models.values():
-        key = json.dumps(loaded.space.to_json(), sort_keys=True)
+        key = loaded.space_key
         if key not in features_by:
             union = np.unique(np.concatenate([applies_by[o] for o in OUTCOMES]))
             features_by[key] = (union, features_at(h, loaded.space, t, union, current_stage=True))
@@ -711,7 +717,7 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
             message = "No active model yet: run “manage.py train_models” (or wait for the weekly training)."
         why: list[dict[str, Any]] = []
         if loaded is not None and have >= need and len(applies):
-            union, x_all = features_by[json.dumps(loaded.space.to_json(), sort_keys=True)]
+            union, x_all = features_by[loaded.space_key]
             x = x_all[np.searchsorted(union, applies)]
             p, why = explain.reasons(loaded.model, x, loaded.baseline, loaded.space, loaded.top_groups)
             raw[applies] = p

@@ -147,7 +147,9 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
             raw = per_tree.sum(axis=1) + float(np.ravel(est._baseline_prediction)[0])
 
             def again(rows: np.ndarray, typical: np.ndarray, cols: list[int]) -> np.ndarray:
-                zt = np.ascontiguousarray(pre.transform(typical), dtype=np.float64)
+                # elementwise preprocessing: the rows' own transformed values, the group's set typical
+                zt = z[rows]
+                zt[:, cols] = np.asarray(pre.transform(typical[:1]), dtype=np.float64)[0, cols]
                 affected = [t for t, u in enumerate(used) if u.intersection(cols)]
                 if not affected:
                     return np.zeros(len(rows))

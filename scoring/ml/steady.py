@@ -86,11 +86,11 @@ def health(
 def health_reasons(churn: float, trend: float, band: str, previous: str | None, th: HealthThresholds) -> list[str]:
     """Why an account has its band, in words."""
     words = []
-    if np.isnan(churn):
+    if churn != churn:  # NaN (math.isnan without a NumPy call per account)
         words.append("No churn probability yet (too little history): health from the engagement trend only")
     else:
         words.append(f"Churn probability {100 * churn:.0f}%")
-    if not np.isnan(trend):
+    if trend == trend:
         words.append(f"Engagement trend ×{trend:.2f} (recent points per day against the weeks before)")
     if previous and previous != band:
         words.append(f"Moved from {previous} to {band}")
