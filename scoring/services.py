@@ -8,11 +8,13 @@ members, previous scores), computes with ``scoring.engine`` over arrays, and wri
 from __future__ import annotations
 
 import dataclasses
+import gc
 import math
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -1205,7 +1207,8 @@ def accounts_rescore_marked(
         if not ids:
             break
         card = card or scorecard_load()
-        done = accounts_rescore(account_ids=ids, chunk_size=chunk_size, progress=progress, card=card)
+        with _fewer_collections():
+            done = accounts_rescore(account_ids=ids, chunk_size=chunk_size, progress=progress, card=card)
         # New signals are what marked most of these accounts: their contacts' last activity moves with them (done
         # here, off the ingestion path, so concurrent event batches never write contact rows).
         contacts_last_seen_from_scores(account_ids=ids)
@@ -1315,7 +1318,8 @@ def _rescore_overlapped(
             progress(len(ids))
 
     pending: deque[tuple[list[int], Computed, Future]] = deque()
-    with ThreadPoolExecutor(1, "rescore-predictor") as predictor, ThreadPoolExecutor(1, "rescore-writer") as writer:
+    predictor, writer = ThreadPoolExecutor(1, "rescore-predictor"), ThreadPoolExecutor(1, "rescore-writer")
+    with _fewer_collections(), predictor, writer:
         try:
             for ids in chunks:
                 chunk = chunk_read(account_ids=ids, card=card, now=now, signals=signals)
@@ -1339,6 +1343,20 @@ def _rescore_overlapped(
 
 
 AHEAD = 2  # chunks read and computed ahead of the last one written
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """The cyclic garbage collector less often while a full rescore runs. It makes millions of short-lived objects
+    (rows, explanations, reasons), which set off a collection every 700 allocations and a full one every hundred:
+    4.9 s of a 36 s full rescore with every thread stopped, against 0.6 s with a collection every 50,000 (the bench).
+    Also around marked rescores (a worker drains them a chunk at a time)."""
+    before = gc.get_threshold()
+    gc.set_threshold(50_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def _predict(
