@@ -81,7 +81,7 @@ def _effects(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray, space:
         parts = [_effects(m, x, baseline, space, names) for m in members]
         return np.mean([p for p, _ in parts], axis=0), np.mean([e for _, e in parts], axis=0)
     gmap = groups(space)
-    fast = _fast_raw(model, x) if len(x) else None
+    fast = _fast_raw(model, x, baseline) if len(x) else None
     if fast is None:  # any model: predict every variant in full
         base_p = model.predict(x)
         out = np.zeros((len(x), len(names)))
@@ -113,7 +113,7 @@ def _calibrated(model: CalibratedModel, raw: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-(model.a * _logit(p) + model.b)))
 
 
-def _fast_raw(model: CalibratedModel, x: np.ndarray):
+def _fast_raw(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray):
     """The raw output of a logistic regression or gradient-boosted pipeline, and a function giving how it changes
     for some rows set to other values in some columns; None for anything else (or if the shortcut does not
     reproduce scikit-learn's own output on these rows, e.g. after a change of scikit-learn's internals)."""
@@ -124,6 +124,8 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
     pre, est = pipeline[:-1], steps[-1][1]
     with threads_for(len(x)):
         z = np.ascontiguousarray(pre.transform(x), dtype=np.float64)
+        # the typical account once through the preprocessing (column by column: any group's columns are taken there)
+        zb = np.asarray(pre.transform(np.asarray(baseline, dtype=x.dtype)[None, :]), dtype=np.float64)[0]
         if isinstance(est, LogisticRegression) and est.coef_.shape[0] == 1:
             raw = est.decision_function(z)
             outputs = _columnwise_outputs(pre, x.shape[1])
@@ -134,8 +136,7 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
                     return est.decision_function(np.asarray(pre.transform(typical), dtype=np.float64)) - raw[rows]
                 # Each input column goes to its own output columns: only the group's change the decision.
                 out = [o for c in cols for o in outputs[c]]
-                zt = np.asarray(pre.transform(typical[:1]), dtype=np.float64)[0, out]
-                return (zt - z[np.ix_(rows, out)]) @ coef[out]
+                return (zb[out] - z[np.ix_(rows, out)]) @ coef[out]
 
         elif isinstance(est, HistGradientBoostingClassifier) and z.shape[1] == x.shape[1]:
             trees = _trees(est)
@@ -149,7 +150,7 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray):
             def again(rows: np.ndarray, typical: np.ndarray, cols: list[int]) -> np.ndarray:
                 # elementwise preprocessing: the rows' own transformed values, the group's set typical
                 zt = z[rows]
-                zt[:, cols] = np.asarray(pre.transform(typical[:1]), dtype=np.float64)[0, cols]
+                zt[:, cols] = zb[cols]
                 affected = [t for t, u in enumerate(used) if u.intersection(cols)]
                 if not affected:
                     return np.zeros(len(rows))

@@ -321,7 +321,7 @@ def test_effects_by_the_shortcut_equal_predicting_every_variant_in_full(trained,
     np.testing.assert_allclose(effects, effects_full, rtol=0, atol=1e-6)
     assert np.abs(effects).max() > 0.01  # the groups do move the probability: the comparison means something
     for m in fitted.values():  # the shortcut was taken, not the fallback
-        assert explain._fast_raw(m, rows) is not None
+        assert explain._fast_raw(m, rows, baseline) is not None
     assert explain._columnwise_outputs(fitted["logistic"].model[:-1], x.shape[1])[3] == [3, x.shape[1]]
 
 
