@@ -22,6 +22,7 @@ Columns, per account at cut-off ``t`` (windows end at ``t``, excluded):
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -92,15 +93,15 @@ class Column:
         if self.kind == "signal_count" or self.kind == "topic_count":
             return f"{self.label}: {_num(value)} in {self.window_days} days"
         if self.kind == "signal_trend":
-            if not np.isfinite(value):
+            if not math.isfinite(value):
                 return f"{self.label}: no trend yet"
-            factor = float(np.exp(value))
+            factor = math.exp(min(value, 700.0))  # (a log ratio: never near that)
             return f"{self.label} {'up' if factor >= 1 else 'down'} ×{factor:.1f} (30 days vs the 30 before)"
         if self.kind in ("category", "stage", "rule"):
             return self.label if value >= 0.5 else f"not {self.label[0].lower()}{self.label[1:]}"
         if self.kind == "movement":
             return f"{self.label}: {_num(value)} before"
-        if not np.isfinite(value):
+        if not math.isfinite(value):
             return f"{self.label}: unknown"
         if self.unit == "score":
             return f"{self.label} {value:.0f} at the time"
@@ -112,7 +113,7 @@ class Column:
 
 
 def _num(value: float) -> str:
-    if not np.isfinite(value):
+    if not math.isfinite(value):
         return "unknown"
     return f"{value:,.0f}" if abs(value) >= 10 or float(value).is_integer() else f"{value:.2g}"
 
