@@ -270,7 +270,8 @@ def lead_score(h, extra, t: float, idx: np.ndarray) -> np.ndarray:
                 titles.setdefault(row_of[a], []).append(title or "")
     for _label, field, op, value, points in fit_rules:
         if field == "industry" and op == "in":
-            fit += points * np.isin(ind, value)
+            # without case, as the engine compares (RavenStack's "FinTech" is the default ICP's "Fintech")
+            fit += points * np.isin([str(i).casefold() for i in ind], [str(v).casefold() for v in value])
         elif field == "industry" and op == "missing":
             fit += points * (ind == "")
         elif field in ("employees", "annual_revenue"):
