@@ -343,3 +343,67 @@ def test_the_full_rescore_outside_a_transaction_matches_rescoring_chunk_by_chunk
     for account in accounts:
         accounts_rescore(account_ids=[account.pk], now=NOW)
     assert rows() == full and len(full) == 6
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined full rescore is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_the_pipelined_full_rescore_stores_predictions_and_announces_each_change_once(card):
+    """Reader, predictor and writer threads: every account gets its prediction row (here "not enough history"),
+    listeners hear of every changed account exactly once after its chunk committed, and a second run announces
+    nothing new."""
+    from scoring.hooks import scores_changed
+    from scoring.models import AccountPrediction
+
+    kind = EngagementRuleFactory(points=4).signal_type
+    accounts = [AccountFactory() for _ in range(7)]
+    for i, account in enumerate(accounts):
+        for k in range(i):
+            signal(account, kind, k + 1)
+    heard: list[int] = []
+
+    def listen(sender, changes, **kwargs):
+        heard.extend(c["account"] for c in changes)
+
+    scores_changed.connect(listen)
+    try:
+        accounts_rescore_all(now=NOW, chunk_size=2)
+        first = sorted(heard)
+        heard.clear()
+        accounts_rescore_all(now=NOW, chunk_size=2)
+    finally:
+        scores_changed.disconnect(listen)
+    assert first == sorted(a.pk for a in accounts)  # each new account once, from four chunks
+    assert heard == []  # nothing moved on the second run
+    assert AccountPrediction.objects.count() == 7
+    assert set(AccountPrediction.objects.values_list("churn_status", flat=True)) <= {
+        "not_enough_history",
+        "not_applicable",
+    }
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the pipelined full rescore is PostgreSQL's")
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_chunk_write_stops_the_full_rescore_with_its_error_and_keeps_the_chunks_written(card, monkeypatch):
+    import threading
+
+    import scoring.services as services
+
+    accounts = [AccountFactory() for _ in range(6)]
+    real = services._write_pg
+    calls = []
+
+    def failing_on_the_second_chunk(computed, raw=None):
+        calls.append(computed.account_ids)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        real(computed, raw)
+
+    monkeypatch.setattr(services, "_write_pg", failing_on_the_second_chunk)
+    threads_before = threading.active_count()
+    with pytest.raises(RuntimeError, match="disk full"):
+        accounts_rescore_all(now=NOW, chunk_size=2)
+    assert threading.active_count() == threads_before  # no thread of the pipeline left behind
+    written = set(AccountScore.objects.values_list("account_id", flat=True))
+    assert set(calls[0]) <= written  # the chunk committed before the failure stays
+    assert not set(calls[1]) & written  # the failed chunk's transaction wrote nothing
+    assert len(written) < len(accounts)
