@@ -1259,6 +1259,39 @@ def accounts_rescore_all(
     return stats
 
 
+def score_history_backfill(
+    *, moments: Sequence[datetime], chunk_size: int = CHUNK_SIZE, progress: Progress | None = None
+) -> int:
+    """Score history for past moments (a demo's months before today; signals imported from before Klearly): each
+    account's scores as of each moment, computed as a backtest computes them (signals, milestones, segment
+    membership and stage as known then; account fields as they are today), stored as ``ScoreHistory`` rows only.
+    Current scores, rule hits, predictions and listeners are left alone. Accounts created after a moment get no
+    row for it. Idempotent: one row per account and moment. Returns the rows written."""
+    card = scorecard_load()
+    written = 0
+    for at in sorted(moments):
+        for ids in _keyset(chunk_size):
+            chunk = chunk_read(account_ids=ids, card=card, now=at)
+            computed = chunk_compute(chunk=chunk, card=card, now=at)
+            c = computed.scores
+            existed = [i for i, created in enumerate(chunk.accounts["created_at"]) if created <= at]
+            rows = [
+                ScoreHistory(account_id=c["account_id"][i], date=computed.today, **{f: c[f][i] for f in HISTORY_FIELDS})
+                for i in existed
+            ]
+            ScoreHistory.objects.bulk_create(
+                rows,
+                update_conflicts=True,
+                unique_fields=["account", "computed_at"],
+                update_fields=[f for f in HISTORY_FIELDS if f != "computed_at"],
+                batch_size=1000,
+            )
+            written += len(rows)
+            if progress:
+                progress(len(ids))
+    return written
+
+
 def _keyset(chunk_size: int) -> Iterable[list[int]]:
     """Every account id in chunks, by keyset pagination (no OFFSET)."""
     last = 0

@@ -328,3 +328,21 @@ def test_scoring_the_demo_runs_the_shipped_playbooks(demo_world, django_capture_
         assert task.playbook.name in {spec["name"] for spec in DEMO_PLAYBOOKS}
         assert task.reason["summary"] and task.title
         assert task.assignee is not None or task.team is not None
+
+
+@pytest.mark.django_db
+def test_the_command_gives_every_account_score_history_before_today():
+    """The account page's chart has a trend from the first visit: points every two weeks over six months, before the
+    scores of today."""
+    from scoring.models import AccountScore, ScoreHistory
+
+    call_command("seed_demo", accounts=TINY, no_progress=True, stdout=StringIO())
+    scored = AccountScore.objects.count()
+    days = {a: set() for a in AccountScore.objects.values_list("account_id", flat=True)}
+    for account_id, day in ScoreHistory.objects.values_list("account_id", "date"):
+        days[account_id].add(day)
+    assert scored == TINY
+    today = max(max(d) for d in days.values())
+    # an account that existed half a year ago has 13 past points and today's; younger ones those since they began
+    assert max(len(d) for d in days.values()) >= 14
+    assert sum(len(d) > 1 and min(d) < today for d in days.values()) >= TINY // 2

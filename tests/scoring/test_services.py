@@ -407,3 +407,36 @@ def test_a_failed_chunk_write_stops_the_full_rescore_with_its_error_and_keeps_th
     assert set(calls[0]) <= written  # the chunk committed before the failure stays
     assert not set(calls[1]) & written  # the failed chunk's transaction wrote nothing
     assert len(written) < len(accounts)
+
+
+def test_score_history_backfill_stores_past_scores_as_a_rescore_then_would_and_touches_nothing_else(card):
+    from scoring.services import score_history_backfill
+
+    kind = EngagementRuleFactory(points=6).signal_type
+    old = AccountFactory(created_at=NOW - timedelta(days=60))
+    new = AccountFactory(created_at=NOW - timedelta(days=5))
+    for days in (40, 20, 2):
+        signal(old, kind, days)
+    signal(new, kind, 1)
+    accounts_rescore(account_ids=[old.pk, new.pk], now=NOW)
+    current = list(AccountScore.objects.order_by("account_id").values_list("account_id", "engagement", "computed_at"))
+    history_now = ScoreHistory.objects.count()
+    moments = [NOW - timedelta(days=30), NOW - timedelta(days=10)]
+
+    assert score_history_backfill(moments=moments) == 2  # the new account did not exist yet at either moment
+    assert score_history_backfill(moments=moments) == 2  # again: the same rows, none added
+    past = list(
+        ScoreHistory.objects.filter(computed_at__lt=NOW - timedelta(days=1)).order_by("computed_at")
+        .values_list("account_id", "computed_at", "engagement")
+    )  # fmt: skip
+    assert [(a, at) for a, at, _ in past] == [(old.pk, moments[0]), (old.pk, moments[1])]
+    assert past[0][2] < past[1][2]  # 30 days ago only the 40-day-old signal had happened; 10 days ago two had
+    assert ScoreHistory.objects.count() == history_now + 2
+    assert (
+        list(AccountScore.objects.order_by("account_id").values_list("account_id", "engagement", "computed_at"))
+        == current
+    )
+
+    # the same numbers a rescore as of that moment stores
+    accounts_rescore(account_ids=[old.pk], now=moments[1])
+    assert score(old).engagement == past[1][2]

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 from tqdm import tqdm
 
 from klearly.demo import DEMO_SOURCE_NAME, SEGMENT_SOURCE_NAME, DemoReport, demo_world_build
 from playbooks.models import Task
 from scoring.predictions import models_train
-from scoring.services import accounts_rescore_all
+from scoring.services import accounts_rescore_all, score_history_backfill
 
 
 class Command(BaseCommand):
@@ -51,6 +53,12 @@ class Command(BaseCommand):
             trained = models_train(rescore=False)
             on_step(", ".join(f"{o} v{m.version} ({m.family}, ROC AUC {m.metrics['roc_auc']})"
                               for o, m in trained.trained.items()) or "no model: too little history")  # fmt: skip
+            # Six months of score history (every two weeks, the scores as they were then), so the account pages'
+            # charts show a trend from the first visit, not a single point.
+            on_step("score history of the last six months (every two weeks)")
+            now = timezone.now()
+            rows = score_history_backfill(moments=[now - timedelta(days=d) for d in range(182, 0, -14)])
+            on_step(f"{rows:,} history points")
             # Scores, measures and explanations for every account, so the demo opens with numbers to read.
             on_step("scoring every account")
             stats = accounts_rescore_all()
