@@ -336,7 +336,8 @@ def test_the_command_gives_every_account_score_history_before_today():
     scores of today."""
     from scoring.models import AccountScore, ScoreHistory
 
-    call_command("seed_demo", accounts=TINY, no_progress=True, stdout=StringIO())
+    # (--reset: the module's shared world is there; this test's transaction brings it back afterwards)
+    call_command("seed_demo", accounts=TINY, reset=True, no_progress=True, stdout=StringIO())
     scored = AccountScore.objects.count()
     days = {a: set() for a in AccountScore.objects.values_list("account_id", flat=True)}
     for account_id, day in ScoreHistory.objects.values_list("account_id", "date"):
