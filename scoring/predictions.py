@@ -817,6 +817,29 @@ def predictions_refresh(
     return result.changes
 
 
+def probabilities_at(*, account_ids: Sequence[int], at: datetime) -> dict[str, dict[int, float]]:
+    """Each outcome's calibrated probability for these accounts as of a past moment, by the active models, from what
+    was known then (signals, movements, rule hits and stage before ``at``; features exactly as a training example
+    at that cut-off). Not smoothed. For score history of the past (``scoring.services.score_history_backfill``):
+    today's models applied to then, as the backfilled scores are today's scorecard applied to then."""
+    context = prediction_context_load()
+    if not context.predicting or not account_ids:
+        return {}
+    ids = sorted({int(a) for a in account_ids})
+    h = history_load(account_ids=ids, since=at - timedelta(days=LOOKBACK_DAYS), now=at, scorecard=context.scorecard)
+    t = at.timestamp()
+    out: dict[str, dict[int, float]] = {}
+    for outcome, loaded in context.models.items():
+        if context.counts.get(OUTCOME_MOVEMENT[outcome], 0) < context.settings.min_movements:
+            continue
+        applies = eligible_at(h, outcome, t)
+        if not len(applies):
+            continue
+        p = loaded.model.predict(features_at(h, loaded.space, t, applies))
+        out[outcome] = dict(zip(h.account_ids[applies].tolist(), np.round(p, 4).tolist(), strict=True))
+    return out
+
+
 def _history_record(*, account_ids: Sequence[int], moved: Sequence[int], now: datetime, raw: Any = None) -> None:
     """Probabilities into score history (one statement): the row this rescore wrote gets them, and an account whose
     probabilities moved while its scores did not gets a row of its own (its current scores with them)."""

@@ -1265,8 +1265,12 @@ def score_history_backfill(
     """Score history for past moments (a demo's months before today; signals imported from before Klearly): each
     account's scores as of each moment, computed as a backtest computes them (signals, milestones, segment
     membership and stage as known then; account fields as they are today), stored as ``ScoreHistory`` rows only.
-    Current scores, rule hits, predictions and listeners are left alone. Accounts created after a moment get no
-    row for it. Idempotent: one row per account and moment. Returns the rows written."""
+    Current scores, rule hits, predictions and listeners are left alone. With active models the rows also get the
+    probabilities the models give for what was known then (``scoring.predictions.probabilities_at``, not smoothed).
+    Accounts created after a moment get no row for it. Idempotent: one row per account and moment. Returns the rows
+    written."""
+    from .predictions import probabilities_at
+
     card = scorecard_load()
     written = 0
     for at in sorted(moments):
@@ -1275,15 +1279,21 @@ def score_history_backfill(
             computed = chunk_compute(chunk=chunk, card=card, now=at)
             c = computed.scores
             existed = [i for i, created in enumerate(chunk.accounts["created_at"]) if created <= at]
+            probabilities = probabilities_at(account_ids=[c["account_id"][i] for i in existed], at=at)
             rows = [
-                ScoreHistory(account_id=c["account_id"][i], date=computed.today, **{f: c[f][i] for f in HISTORY_FIELDS})
+                ScoreHistory(
+                    account_id=c["account_id"][i],
+                    date=computed.today,
+                    **{f: c[f][i] for f in HISTORY_FIELDS},
+                    **{o: by.get(c["account_id"][i]) for o, by in probabilities.items()},
+                )
                 for i in existed
             ]
             ScoreHistory.objects.bulk_create(
                 rows,
                 update_conflicts=True,
                 unique_fields=["account", "computed_at"],
-                update_fields=[f for f in HISTORY_FIELDS if f != "computed_at"],
+                update_fields=[f for f in HISTORY_FIELDS if f != "computed_at"] + list(probabilities),
                 batch_size=1000,
             )
             written += len(rows)

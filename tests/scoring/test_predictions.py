@@ -381,3 +381,31 @@ def test_the_live_scorecard_becomes_features_in_training_and_prediction_alike(wo
     assert x_now[0, col["measure:lead_score"]] == pytest.approx(
         min(100, 55 + x_now[0, col["measure:engagement_score"]])
     )
+
+
+def test_history_of_the_past_gets_the_probabilities_of_what_was_known_then(trained):
+    """score_history_backfill puts the active models' probabilities into the past rows: for a moment, exactly the
+    probability the model gives the features of that cut-off (later signals and movements change nothing)."""
+    from scoring.ml.features import features_at
+    from scoring.ml.labels import eligible_at
+    from scoring.models import ScoreHistory
+    from scoring.services import score_history_backfill
+
+    now, _report = trained
+    at = now - timedelta(days=21)
+    assert score_history_backfill(moments=[at]) > 0
+    rows = {a: (c, e, ch) for a, c, e, ch in ScoreHistory.objects.filter(computed_at=at).values_list(
+        "account_id", "conversion", "expansion", "churn")}  # fmt: skip
+    assert any(c is not None for c, _e, _ch in rows.values()) and any(ch is not None for *_x, ch in rows.values())
+
+    # the same number, computed by hand from a history that ends at the moment
+    churn = predictions.active_models()["churn"]
+    h = predictions.history_load(account_ids=sorted(rows), since=at - timedelta(days=365), now=at,
+                                 scorecard=predictions.scorecard_spec())  # fmt: skip
+    idx = eligible_at(h, "churn", at.timestamp())
+    expected = churn.model.predict(features_at(h, churn.space, at.timestamp(), idx))
+    got = [rows[a][2] for a in h.account_ids[idx].tolist()]
+    assert got == pytest.approx(expected.tolist(), abs=1e-4)
+    # accounts churn does not apply to then (not paying at that moment) have none
+    paying_then = set(h.account_ids[idx].tolist())
+    assert all(ch is None for a, (_c, _e, ch) in rows.items() if a not in paying_then)
