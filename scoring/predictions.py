@@ -601,11 +601,15 @@ class PredictionContext:
     counts: dict[str, int]
     scorecard: Any = None  # the scorecard's spec when a model is active (its scores are features)
 
+    def model_for(self, outcome: str) -> LoadedModel | None:
+        """The outcome's active model when there is one and enough past movements to trust it, else None."""
+        enough = self.counts.get(OUTCOME_MOVEMENT[outcome], 0) >= self.settings.min_movements
+        return self.models.get(outcome) if enough else None
+
     @property
     def predicting(self) -> bool:
         """Whether any outcome has an active model and enough history, i.e. whether features (signals) are needed."""
-        need = self.settings.min_movements
-        return any(o in self.models and self.counts.get(OUTCOME_MOVEMENT[o], 0) >= need for o in OUTCOMES)
+        return any(self.model_for(o) is not None for o in OUTCOMES)
 
 
 def prediction_context_load(card: Scorecard | None = None) -> PredictionContext:
@@ -817,22 +821,24 @@ def predictions_refresh(
     return result.changes
 
 
-def probabilities_at(*, account_ids: Sequence[int], at: datetime) -> dict[str, dict[int, float]]:
+def probabilities_at(
+    *, account_ids: Sequence[int], at: datetime, context: PredictionContext | None = None
+) -> dict[str, dict[int, float]]:
     """Each outcome's calibrated probability for these accounts as of a past moment, by the active models, from what
     was known then (signals, movements, rule hits and stage before ``at``; features exactly as a training example
     at that cut-off). Not smoothed. For score history of the past (``scoring.services.score_history_backfill``):
-    today's models applied to then, as the backfilled scores are today's scorecard applied to then."""
-    context = prediction_context_load()
+    today's models applied to then, as the backfilled scores are today's scorecard applied to then. ``context``: read
+    once by a caller that asks for many moments or chunks."""
+    context = context or prediction_context_load()
     if not context.predicting or not account_ids:
         return {}
     ids = sorted({int(a) for a in account_ids})
     h = history_load(account_ids=ids, since=at - timedelta(days=LOOKBACK_DAYS), now=at, scorecard=context.scorecard)
     t = at.timestamp()
     out: dict[str, dict[int, float]] = {}
-    for outcome, loaded in context.models.items():
-        if context.counts.get(OUTCOME_MOVEMENT[outcome], 0) < context.settings.min_movements:
-            continue
-        applies = eligible_at(h, outcome, t)
+    for outcome in OUTCOMES:
+        loaded = context.model_for(outcome)
+        applies = eligible_at(h, outcome, t) if loaded is not None else []
         if not len(applies):
             continue
         p = loaded.model.predict(features_at(h, loaded.space, t, applies))

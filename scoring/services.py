@@ -731,11 +731,12 @@ class Computed:
         values = ml.merged(before=before, after=after) if ml is not None else {"before": before, "after": after}
         return score_changes(**values, hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs)
 
-    def history_objects(self) -> list[ScoreHistory]:
+    def history_objects(self, positions: Sequence[int] | None = None) -> list[ScoreHistory]:
+        """ScoreHistory rows of the accounts at these positions (default: those that get a row, ``history``)."""
         c = self.scores
         return [
             ScoreHistory(account_id=c["account_id"][i], date=self.today, **{f: c[f][i] for f in HISTORY_FIELDS})
-            for i in self.history
+            for i in (self.history if positions is None else positions)
         ]
 
     def contact_score_objects(self) -> list[ContactScore]:
@@ -1269,9 +1270,10 @@ def score_history_backfill(
     probabilities the models give for what was known then (``scoring.predictions.probabilities_at``, not smoothed).
     Accounts created after a moment get no row for it. Idempotent: one row per account and moment. Returns the rows
     written."""
-    from .predictions import probabilities_at
+    from .predictions import prediction_context_load, probabilities_at
 
     card = scorecard_load()
+    context = prediction_context_load(card)
     written = 0
     for at in sorted(moments):
         for ids in _keyset(chunk_size):
@@ -1279,16 +1281,11 @@ def score_history_backfill(
             computed = chunk_compute(chunk=chunk, card=card, now=at)
             c = computed.scores
             existed = [i for i, created in enumerate(chunk.accounts["created_at"]) if created <= at]
-            probabilities = probabilities_at(account_ids=[c["account_id"][i] for i in existed], at=at)
-            rows = [
-                ScoreHistory(
-                    account_id=c["account_id"][i],
-                    date=computed.today,
-                    **{f: c[f][i] for f in HISTORY_FIELDS},
-                    **{o: by.get(c["account_id"][i]) for o, by in probabilities.items()},
-                )
-                for i in existed
-            ]
+            probabilities = probabilities_at(account_ids=[c["account_id"][i] for i in existed], at=at, context=context)
+            rows = computed.history_objects(existed)
+            for row in rows:
+                for outcome, by_account in probabilities.items():
+                    setattr(row, outcome, by_account.get(row.account_id))
             ScoreHistory.objects.bulk_create(
                 rows,
                 update_conflicts=True,
@@ -1371,8 +1368,7 @@ def _rescore_overlapped(
                 )
                 computed = chunk_compute(chunk=chunk, card=card, now=now)
                 measures = rule_measures(computed.scores)
-                trends = dict(zip(measures["account_id"], measures["engagement_trend"], strict=True))
-                predicting = predictor.submit(predictions_compute, inputs, trends)
+                predicting = predictor.submit(predictions_compute, inputs, _trends(measures))
                 pending.append((ids, computed, writer.submit(write, ids, computed, measures, predicting)))
                 while len(pending) > AHEAD:
                     finish(*pending.popleft())
@@ -1416,7 +1412,10 @@ def _predict(
 
     ids = np.array(sorted(account_ids), dtype=np.int64)
     chunk_signals = None if signals is None else signals.take(ids)
-    trends = None
-    if measures is not None:
-        trends = dict(zip(measures["account_id"], measures["engagement_trend"], strict=True))
+    trends = None if measures is None else _trends(measures)
     return predictions_refresh(account_ids=ids.tolist(), now=now, signals=chunk_signals, trends=trends, card=card)
+
+
+def _trends(measures: Measures) -> dict[int, float | None]:
+    """Each account's engagement trend from a chunk's just-computed measures (the predictions' health reads it)."""
+    return dict(zip(measures["account_id"], measures["engagement_trend"], strict=True))
