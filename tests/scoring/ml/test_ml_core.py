@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-import pkgutil
-import sys
-
 import numpy as np
 import pytest
 
-import scoring.ml as ml_package
 from scoring.ml import explain, mining, steady
 from scoring.ml.features import LEGACY_MEASURES, FeatureSpace, features_at
 from scoring.ml.history import DAY, History
@@ -57,15 +52,6 @@ def tiny(extra_events: list[tuple[int, int, float]] = (), extra_moves=(), extra_
         hit_set=[h[2] for h in hits],
         hit_cleared=[h[3] for h in hits],
     )
-
-
-def test_the_ml_package_imports_no_django():
-    for info in pkgutil.iter_modules(ml_package.__path__):
-        module = importlib.import_module(f"scoring.ml.{info.name}")
-        with open(module.__file__) as f:
-            source = f.read()
-        assert "django" not in source.replace("Django", "").lower().replace("no django", ""), info.name
-    assert all(not name.startswith("scoring.ml") or "django" not in name for name in sys.modules)
 
 
 def test_features_at_a_cutoff_read_only_what_happened_before_it():
