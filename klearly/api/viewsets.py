@@ -3,11 +3,17 @@ pagination, and an exception handler that turns database refusals into 4xx answe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from django.db.models import Model
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import authentication, exceptions, renderers
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.pagination import BasePagination
+from rest_framework.parsers import BaseParser
+from rest_framework.renderers import BaseRenderer
+from rest_framework.throttling import BaseThrottle
 
 from .authentication import KeyAuthentication
 from .exceptions import api_exception_handler
@@ -23,13 +29,17 @@ MAX_PK = 2**63 - 1
 class ApiViewSetMixin:
     """Mixed into every ``/api/v1/`` viewset (before the DRF viewset class)."""
 
-    authentication_classes = (KeyAuthentication, authentication.SessionAuthentication)
-    permission_classes = (ScopePermission,)
-    throttle_classes = (KeyRateThrottle,)
-    parser_classes = (StrictJSONParser,)
-    renderer_classes = (renderers.JSONRenderer,)
-    filter_backends = (DjangoFilterBackend,)
-    pagination_class = PagePagination
+    # Typed as DRF's own attributes, so the mixin and APIView agree on them (mypy checks both bases).
+    authentication_classes: Sequence[type[BaseAuthentication]] = (
+        KeyAuthentication,
+        authentication.SessionAuthentication,
+    )
+    permission_classes: Sequence[Any] = (ScopePermission,)
+    throttle_classes: Sequence[type[BaseThrottle]] = (KeyRateThrottle,)
+    parser_classes: Sequence[type[BaseParser]] = (StrictJSONParser,)
+    renderer_classes: Sequence[type[BaseRenderer]] = (renderers.JSONRenderer,)
+    filter_backends: Sequence[Any] = (DjangoFilterBackend,)
+    pagination_class: type[BasePagination] | None = PagePagination
     #: actions a write key (ingest scope) may call; empty for everything but signals
     write_key_actions: tuple[str, ...] = ()
 
