@@ -31,7 +31,7 @@ from signals_app.rule_conditions import (
 EXTRA_ACCOUNT_FIELDS = ("owner_email", "name", "domain", "external_id")
 
 
-# Conditions may read the ML work's predictions (AccountPrediction), under the names scores_changed uses.
+# Conditions may read the predictions (AccountPrediction), under the names scores_changed uses.
 PREDICTION_FIELDS = (
     {"conversion_probability": "conversion", "expansion_probability": "expansion", "churn_probability": "churn",
      "health": "health"} if hasattr(scoring_models, "AccountPrediction") else {}

@@ -130,7 +130,7 @@ class TaskFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(title__icontains=value) | Q(account__name__icontains=value))
 
 
-# --- web UI account lists (added by the inbox work) ----------------------------------------------------------------
+# --- web UI account lists ----------------------------------------------------------------------------------------
 
 # Probabilities and health live in scoring.AccountPrediction (``account.prediction``); the lists fall back to the
 # lead score (and rule hits) until a model has predicted.

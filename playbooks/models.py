@@ -231,7 +231,7 @@ class Task(models.Model):
             models.Index(fields=["account", "status"], name="task_account_status_idx"),
             models.Index(fields=["playbook", "status"], name="task_playbook_status_idx"),
             models.Index(fields=["status", "snoozed_until"], name="task_snoozed_idx"),
-            # The web inbox (added by the inbox work): "my team" sorted by due date or likelihood walks these in
+            # The web inbox: "my team" sorted by due date or likelihood walks these in
             # order; the unassigned count per team reads the partial index alone; the accounts an operator sees
             # through their own and their team's tasks are read from (assignee, account) and (team, account) alone.
             models.Index(fields=["team", "status", "due_at"], name="task_team_due_idx"),
@@ -295,7 +295,7 @@ class WebhookDelivery(models.Model):
         return f"{self.url} ({self.status}, {self.attempts} attempts)"
 
 
-# --- web UI (added by the inbox work) ------------------------------------------------------------------------------
+# --- web UI ------------------------------------------------------------------------------------------------------
 
 
 class SavedView(models.Model):

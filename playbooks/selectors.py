@@ -9,7 +9,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import Account
 
-from .models import Playbook, PlaybookRun, Task, TaskComment, Team, WebhookDelivery
+from .models import Playbook, Task, TaskComment, Team
 
 # What a task row needs for the inbox and the API, joined in the same query.
 TASK_RELATED = ("account", "account__stage", "account__owner", "account__score", "playbook", "assignee", "team")
@@ -129,22 +129,11 @@ def playbook_active_list() -> list[Playbook]:
     return list(playbook_list().filter(is_active=True))
 
 
-def run_list(*, playbook: Playbook | None = None) -> QuerySet[PlaybookRun]:
-    """Runs, newest first, with playbook and account joined in."""
-    queryset = PlaybookRun.objects.select_related("playbook", "account")
-    return queryset.filter(playbook=playbook) if playbook else queryset
+# --- web UI reads ------------------------------------------------------------------------------------------------
 
 
-def delivery_list() -> QuerySet[WebhookDelivery]:
-    """Webhook deliveries, newest first."""
-    return WebhookDelivery.objects.select_related("playbook").order_by("-created_at", "-id")
-
-
-# --- web UI reads (added by the inbox work) ------------------------------------------------------------------------
-
-
-# Probabilities and health (scoring.AccountPrediction, from the ML work) are joined in once that model exists.
-_PREDICTION = ("prediction",) if any(r.name == "prediction" for r in Account._meta.related_objects) else ()
+# Probabilities and health (scoring.AccountPrediction) come with the account in one join.
+_PREDICTION = ("prediction",)
 
 
 def task_inbox_for_user(*, user: Any, view: str) -> QuerySet[Task]:

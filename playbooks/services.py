@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from .choices import ACTIVE_STATUSES, DismissReason, TaskOutcome, TaskStatus
-from .models import SavedView, Task, TaskComment, Team
+from .models import SavedView, Task, TaskComment
 from .selectors import task_visibility_q
 
 MAX_BULK = 1000
@@ -228,14 +228,7 @@ def tasks_wake(*, now: datetime | None = None) -> int:
     )
 
 
-@transaction.atomic
-def team_set_members(*, team: Team, user_ids: Iterable[int]) -> Team:
-    """Replace a team's members."""
-    team.members.set(list(user_ids))
-    return team
-
-
-# --- web UI writes (added by the inbox work) -----------------------------------------------------------------------
+# --- web UI writes -----------------------------------------------------------------------------------------------
 
 
 @transaction.atomic

@@ -9,8 +9,8 @@ whose tracked values changed or whose rule hits were set or cleared::
                 "hits_set": [3], "hits_cleared": []}, ...]   # signal rule ids
     computed_at = "2026-06-01T12:00:00+00:00"               # the rescore's time (ISO 8601)
 
-Only plain values (JSON-ready), so a receiver can hand them to a Celery task as they are. ``TRACKED_FIELDS`` are
-the AccountScore columns compared; the ML work adds its probabilities (``conversion_probability``,
+Only plain values (JSON-ready), so a receiver can hand them to a Celery task as they are. ``ANNOUNCED_SCORE_FIELDS``
+are the AccountScore columns compared; predictions add their probabilities (``conversion_probability``,
 ``expansion_probability``, ``churn_probability``) and ``health`` to the list.
 """
 
@@ -23,7 +23,16 @@ from django.dispatch import Signal as Hook
 
 scores_changed = Hook()  # sent with changes: list[dict], computed_at: str
 
-TRACKED_FIELDS = ("lead", "fit", "engagement", "signal_strength", "grade", "temperature", "qualified", "surging")
+ANNOUNCED_SCORE_FIELDS = (
+    "lead",
+    "fit",
+    "engagement",
+    "signal_strength",
+    "grade",
+    "temperature",
+    "qualified",
+    "surging",
+)
 
 
 def score_changes(
@@ -32,7 +41,7 @@ def score_changes(
     after: Sequence[dict[str, Any]],
     hits_set: Sequence[tuple[int, int]] = (),
     hits_cleared: Sequence[tuple[int, int]] = (),
-    fields: Sequence[str] = TRACKED_FIELDS,
+    fields: Sequence[str] = ANNOUNCED_SCORE_FIELDS,
 ) -> list[dict[str, Any]]:
     """The compact changes of a chunk: ``before`` maps account id to its previous values (in ``fields`` order),
     ``after`` holds the new score rows, hits are (rule id, account id) pairs. Plain Python: about a millisecond for

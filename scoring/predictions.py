@@ -26,6 +26,7 @@ from accounts.models import Account, Contact, JourneyStage, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
 
 from .choices import PredictionStatus, ProposalStatus
+from .hooks import ANNOUNCED_SCORE_FIELDS
 from .ml import explain, mining, steady
 from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
 from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History
@@ -567,7 +568,7 @@ def _health_thresholds(s: PredictionSettings) -> steady.HealthThresholds:
 
 # What predictions add to ``scoring.hooks.scores_changed``'s before/after values (probabilities to a percentage
 # point, so the smoothing's small steps toward the model's value are not announced as changes every rescore).
-TRACKED_FIELDS = ("conversion_probability", "expansion_probability", "churn_probability", "health")
+ANNOUNCED_PREDICTION_FIELDS = ("conversion_probability", "expansion_probability", "churn_probability", "health")
 
 
 @dataclass
@@ -579,13 +580,15 @@ class PredictionChanges:
 
     def merged(self, *, before: dict[int, tuple], after: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """Arguments for ``scoring.hooks.score_changes`` with these values added to the scores' own."""
-        from .hooks import TRACKED_FIELDS as SCORE_FIELDS
-
-        empty = (None,) * len(TRACKED_FIELDS)
+        empty = (None,) * len(ANNOUNCED_PREDICTION_FIELDS)
         merged_before = {a: tuple(v) + (self.before.get(a) or empty) for a, v in before.items()}
-        rows = [{**row, **dict(zip(TRACKED_FIELDS, self.after.get(row["account_id"], empty), strict=True))}
+        rows = [{**row, **dict(zip(ANNOUNCED_PREDICTION_FIELDS, self.after.get(row["account_id"], empty), strict=True))}
                 for row in after]  # fmt: skip
-        return {"before": merged_before, "after": rows, "fields": (*SCORE_FIELDS, *TRACKED_FIELDS)}
+        return {
+            "before": merged_before,
+            "after": rows,
+            "fields": (*ANNOUNCED_SCORE_FIELDS, *ANNOUNCED_PREDICTION_FIELDS),
+        }
 
 
 def _tracked(row: dict[str, Any]) -> tuple:

@@ -12,11 +12,6 @@ def account_score_list() -> QuerySet[AccountScore]:
     return AccountScore.objects.select_related("account", "account__prediction")
 
 
-def account_score_get(*, account_id: int) -> AccountScore | None:
-    """An account's current scores, or None before its first rescore."""
-    return account_score_list().filter(account_id=account_id).first()
-
-
 def score_history_list(*, account_id: int) -> QuerySet[ScoreHistory]:
     """An account's score history (a row at every change, at least one per day rescored), oldest first."""
     return ScoreHistory.objects.filter(account_id=account_id).order_by("computed_at")

@@ -39,7 +39,7 @@ from signals_app.models import Signal, SignalTopic, SignalType
 from . import engine
 from .choices import ContributionSource as Src
 from .defaults import DEFAULT_ENGAGEMENT_RULES
-from .hooks import TRACKED_FIELDS, score_changes, scores_changed_announce
+from .hooks import ANNOUNCED_SCORE_FIELDS, score_changes, scores_changed_announce
 from .models import (
     AccountScore,
     ConfigVersion,
@@ -222,7 +222,7 @@ HISTORY_FIELDS = [
 # day): the configuration version and the time alone are no change.
 CHANGE_FIELDS = [f for f in HISTORY_FIELDS if f not in ("config_version", "computed_at")]
 # What a chunk reads of its accounts' current scores: the history's fields, then those ``scores_changed`` reports.
-PREVIOUS_FIELDS = [*CHANGE_FIELDS, *(f for f in TRACKED_FIELDS if f not in CHANGE_FIELDS)]
+PREVIOUS_FIELDS = [*CHANGE_FIELDS, *(f for f in ANNOUNCED_SCORE_FIELDS if f not in CHANGE_FIELDS)]
 
 # --- reading a chunk ---------------------------------------------------------------------------------------------
 
@@ -720,14 +720,16 @@ class Computed:
         if not candidates:
             return []
         at = [i for i, a in enumerate(self.account_ids) if a in candidates]
-        tracked = [PREVIOUS_FIELDS.index(f) for f in TRACKED_FIELDS]
+        tracked = [PREVIOUS_FIELDS.index(f) for f in ANNOUNCED_SCORE_FIELDS]
         before = {}
         for i in at:
             account_id = self.account_ids[i]
             was = self.previous.get(account_id)
             if was is not None:
                 before[account_id] = tuple(was.values[k] for k in tracked)
-        after = [{"account_id": self.account_ids[i], **{f: self.scores[f][i] for f in TRACKED_FIELDS}} for i in at]
+        after = [
+            {"account_id": self.account_ids[i], **{f: self.scores[f][i] for f in ANNOUNCED_SCORE_FIELDS}} for i in at
+        ]
         values = ml.merged(before=before, after=after) if ml is not None else {"before": before, "after": after}
         return score_changes(**values, hits_set=hits.opened_pairs, hits_cleared=hits.cleared_pairs)
 
@@ -1029,13 +1031,9 @@ def _history_rows(
     return history, changed
 
 
-def _ratio(value: float) -> float | None:
-    return None if math.isnan(value) else round(float(value), 4)
-
-
 # --- writing -----------------------------------------------------------------------------------------------------
 
-SCORE_FIELDS = [f.name for f in AccountScore._meta.concrete_fields if f.name != "account"]
+ACCOUNT_SCORE_COLUMNS = [f.name for f in AccountScore._meta.concrete_fields if f.name != "account"]
 CONTACT_SCORE_FIELDS = ["account", "engagement", "last_activity_at", "active", "computed_at"]
 
 
@@ -1098,7 +1096,10 @@ def _write(computed: Computed) -> None:
         _write_pg(computed)
         return
     AccountScore.objects.bulk_create(
-        computed.account_score_objects(), update_conflicts=True, unique_fields=["account"], update_fields=SCORE_FIELDS
+        computed.account_score_objects(),
+        update_conflicts=True,
+        unique_fields=["account"],
+        update_fields=ACCOUNT_SCORE_COLUMNS,
     )
     ScoreHistory.objects.bulk_create(
         computed.history_objects(),

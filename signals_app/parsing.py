@@ -97,10 +97,6 @@ def parse_datetime(value: str) -> datetime:
     return parsed
 
 
-def parse_optional_datetime(value: str | None) -> datetime | None:
-    return parse_datetime(value) if value and value.strip() else None
-
-
 def parse_int(value: str | None, *, minimum: int = 0) -> int | None:
     text = (value or "").strip().replace(",", "").replace("_", "")
     if not text:

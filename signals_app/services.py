@@ -111,30 +111,3 @@ def _as_text(value: object) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
-
-
-def contacts_last_seen_refresh(*, account_ids: list[int]) -> int:
-    """Move the contacts of these accounts' last_seen_at forward to their latest inbound signal (set-based:
-    one UPDATE per chunk of accounts, through the (contact, occurred_at) index). Returns contacts changed."""
-    from django.db.models import F, OuterRef, Q, Subquery
-
-    from accounts.models import Contact
-
-    from .models import Signal
-
-    latest = Subquery(
-        Signal.objects.filter(contact_id=OuterRef("pk"), direction="inbound")
-        .order_by("-occurred_at")
-        .values("occurred_at")[:1]
-    )
-    changed = 0
-    ids = sorted(set(account_ids))
-    for start in range(0, len(ids), 1000):
-        stale = (
-            Contact.objects.filter(account_id__in=ids[start : start + 1000])
-            .annotate(latest=latest)
-            .filter(latest__isnull=False)
-            .filter(Q(last_seen_at__isnull=True) | Q(last_seen_at__lt=F("latest")))
-        )
-        changed += Contact.objects.filter(pk__in=stale.values("pk")).update(last_seen_at=latest)
-    return changed
