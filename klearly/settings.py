@@ -7,6 +7,7 @@ CELERY_BROKER_URL, SECRET_KEY, DEBUG=false and ALLOWED_HOSTS.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -256,6 +257,22 @@ KLEARLY_INGEST_RATE = env_rate("KLEARLY_INGEST_RATE", "6000/min")
 KLEARLY_WEBHOOK_TIMEOUT = env_int("KLEARLY_WEBHOOK_TIMEOUT", 5)
 KLEARLY_WEBHOOK_MAX_ATTEMPTS = env_int("KLEARLY_WEBHOOK_MAX_ATTEMPTS", 6)
 KLEARLY_WEBHOOK_BACKOFF_SECONDS = env_int("KLEARLY_WEBHOOK_BACKOFF_SECONDS", 30)
+
+
+def env_hosts(name: str) -> list[str]:
+    """Host names (``hooks.corp``; ``.corp`` for its subdomains) and addresses or networks (``10.20.0.0/16``)."""
+    items = env_list(name, "")
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip("[]"), strict=False)
+        except ValueError:
+            if not re.fullmatch(r"\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?", item):
+                raise ImproperlyConfigured(f"{name}: {item!r} is not a host name, an address or a network") from None
+    return items
+
+
+# Webhooks call public addresses only; internal receivers the operator trusts are named here (comma-separated).
+KLEARLY_WEBHOOK_ALLOWED_HOSTS = env_hosts("KLEARLY_WEBHOOK_ALLOWED_HOSTS")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Klearly API",
     "DESCRIPTION": (

@@ -14,6 +14,7 @@ from signals_app.models import SignalRule
 
 from .choices import AssignMode, GoalKind, TriggerKind
 from .conditions import ConditionError, conditions_compile
+from .egress import webhook_url_refusal
 from .triggers import TriggerParamsError, trigger_params_clean
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ def playbook_errors(playbook: Playbook) -> dict[str, str]:
         errors["assign_user"] = "Name the person who gets the tasks."
     if playbook.assign_mode == AssignMode.ROUND_ROBIN and not playbook.assign_team_id:
         errors["assign_team"] = "Round-robin needs a team."
+    if playbook.webhook_url and (problem := webhook_url_refusal(playbook.webhook_url)):
+        errors["webhook_url"] = problem
     if playbook.webhook_url and not playbook.webhook_secret:
         errors["webhook_secret"] = "A webhook needs a secret to sign its payloads."
     if playbook.goal_kind == GoalKind.STAGE_REACHED and not playbook.goal_stage:

@@ -40,7 +40,9 @@ def errors_of(**fields) -> dict[str, list[str]]:
 def test_titles_and_bodies_are_plain_text_and_the_inbox_escapes_them_once(client):
     owner = UserFactory(username="cs.olga")
     account = AccountFactory(name="O'Brien & <Sons>", owner=owner)
-    PlaybookFactory(task_title_template="Call {{ account.name }}", task_body_template="{{ account.name }}: {{ reason.summary }}")
+    PlaybookFactory(
+        task_title_template="Call {{ account.name }}", task_body_template="{{ account.name }}: {{ reason.summary }}"
+    )
     fire(account)
     task = Task.objects.get(account=account)
     assert task.title == "Call O'Brien & <Sons>"  # stored as written: no &#x27;, no &amp;
