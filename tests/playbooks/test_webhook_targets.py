@@ -353,3 +353,47 @@ def test_a_bad_allow_list_entry_stops_the_start(monkeypatch):
     monkeypatch.setenv("KLEARLY_WEBHOOK_ALLOWED_HOSTS", "10.0.0.0/33")
     with pytest.raises(ImproperlyConfigured, match="is not a host name, an address or a network"):
         env_hosts("KLEARLY_WEBHOOK_ALLOWED_HOSTS")
+
+
+@pytest.fixture
+def tls_server(tmp_path, servers):
+    """A local HTTPS server with a self-signed certificate for hooks.example.com, recording the SNI it is asked."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=hooks.example.com",
+         "-addext", "subjectAltName=DNS:hooks.example.com", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    names: list[str | None] = []
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    server = servers(answer_with(200, SECRET_BODY))
+    server.server.socket = context.wrap_socket(server.server.socket, server_side=True)
+    return server, cert, names
+
+
+def test_https_is_pinned_with_the_name_kept_for_sni_and_the_certificate(tls_server, settings, resolver, monkeypatch):
+    import ssl
+
+    server, cert, names = tls_server
+    settings.KLEARLY_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.0/8"]
+    resolver["hooks.example.com"] = ["127.0.0.1"]
+    url = f"https://hooks.example.com:{server.port}/in"
+    delivery = fire(url)  # the certificate is not signed by a known authority: refused by the TLS check
+    webhook_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.error == "TLS certificate not valid for hooks.example.com" and server.requests == []
+    assert names == ["hooks.example.com"]
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *a, **k: real(cafile=str(cert)))  # now trusted
+    delivery = fire(url)
+    assert webhook_attempt(delivery_id=delivery.pk).delivered
+    assert server.requests[0]["headers"]["Host"] == f"hooks.example.com:{server.port}"
+    assert SECRET_BODY not in stored_text(delivery)
