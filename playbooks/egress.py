@@ -226,6 +226,8 @@ def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
                     raise
         connection.request("POST", target.path, body=body, headers=headers)
         status = connection.getresponse().status  # the body is never read
+    except (http.client.InvalidURL, UnicodeEncodeError):  # spaces, control or non-ASCII characters in the path
+        return Answer(None, "refused: the URL's path cannot be sent as it is (percent-encode it)", refused=True)
     except TimeoutError:
         return Answer(None, f"timeout after {timeout:g} s")
     except ConnectionRefusedError:

@@ -397,3 +397,13 @@ def test_https_is_pinned_with_the_name_kept_for_sni_and_the_certificate(tls_serv
     assert webhook_attempt(delivery_id=delivery.pk).delivered
     assert server.requests[0]["headers"]["Host"] == f"hooks.example.com:{server.port}"
     assert SECRET_BODY not in stored_text(delivery)
+
+
+@pytest.mark.parametrize("path", ["/é", "/a b"])
+def test_a_path_that_cannot_be_sent_is_refused_not_a_crash(path, servers, settings):
+    settings.KLEARLY_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    server = servers(answer_with(200, "ok"))
+    delivery = fire(server.url.replace("/hook", path))
+    assert webhook_attempt(delivery_id=delivery.pk).retry_in is None
+    delivery.refresh_from_db()
+    assert delivery.error.startswith("refused: the URL's path cannot be sent") and server.requests == []
