@@ -80,7 +80,7 @@ def test_the_nested_loop_template_is_refused_on_save_at_once():
 def test_a_stored_nested_loop_template_does_not_stall_a_run():
     """A template saved before the sandbox existed (not through the form) is refused when the run compiles it: the
     task still opens, with a plain title and the reason as body, at once."""
-    PlaybookFactory(name="Old", task_title_template=NESTED_LITERAL, task_body_template=NESTED)
+    PlaybookFactory(name="Old", task_title_template=NESTED, task_body_template=NESTED_LITERAL)
     account = AccountFactory(name="x" * 120)
     started = time.perf_counter()
     fire(account)
