@@ -7,8 +7,10 @@ CELERY_BROKER_URL, SECRET_KEY, DEBUG=false and ALLOWED_HOSTS.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -73,6 +75,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "import_export",
     "simple_history",
+    "axes",
     "klearly",
     "accounts",
     "signals_app",
@@ -91,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records who changed a scoring rule, weight or band, also outside the admin.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Login throttling: turns a locked login into the page that says so (last, as django-axes asks).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "klearly.urls"
@@ -126,6 +131,31 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Login throttling (klearly/login_throttle.py, django-axes): a username is locked after KLEARLY_LOGIN_FAILURE_LIMIT
+# failed logins from anywhere, a client address after KLEARLY_LOGIN_IP_FAILURE_LIMIT failures on any usernames (an
+# office behind one address has several people), each for KLEARLY_LOGIN_COOLOFF_MINUTES.
+AUTHENTICATION_BACKENDS = [
+    "klearly.login_throttle.LoginThrottleBackend",  # first: a locked login is refused before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+KLEARLY_LOGIN_FAILURE_LIMIT = env_int("KLEARLY_LOGIN_FAILURE_LIMIT", 5)
+KLEARLY_LOGIN_IP_FAILURE_LIMIT = env_int("KLEARLY_LOGIN_IP_FAILURE_LIMIT", 20)
+KLEARLY_LOGIN_COOLOFF_MINUTES = env_int("KLEARLY_LOGIN_COOLOFF_MINUTES", 15)
+if min(KLEARLY_LOGIN_FAILURE_LIMIT, KLEARLY_LOGIN_IP_FAILURE_LIMIT, KLEARLY_LOGIN_COOLOFF_MINUTES) < 1:
+    raise ImproperlyConfigured("KLEARLY_LOGIN_FAILURE_LIMIT, _IP_FAILURE_LIMIT and _COOLOFF_MINUTES must be 1 or more")
+# Proxies in front of Klearly that append the client's address to X-Forwarded-For (0: none, REMOTE_ADDR is the
+# client). Only a count the operator states is trusted: login throttling and the API's rate limits read it.
+KLEARLY_TRUSTED_PROXY_COUNT = env_int("KLEARLY_TRUSTED_PROXY_COUNT", 0)
+AXES_HANDLER = "klearly.login_throttle.LoginThrottleHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # the handler reads them in this order
+AXES_FAILURE_LIMIT = KLEARLY_LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=KLEARLY_LOGIN_COOLOFF_MINUTES)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # the lock ends when the page said it would
+AXES_CLIENT_IP_CALLABLE = "klearly.login_throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "klearly.login_throttle.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept (until the cool-off ends); successful logins are not logged
+AXES_VERBOSE = False
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -238,6 +268,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Anonymous callers are told apart by address: REMOTE_ADDR, or X-Forwarded-For through the trusted proxies only.
+    "NUM_PROXIES": KLEARLY_TRUSTED_PROXY_COUNT,
 }
 
 
@@ -256,6 +288,22 @@ KLEARLY_INGEST_RATE = env_rate("KLEARLY_INGEST_RATE", "6000/min")
 KLEARLY_WEBHOOK_TIMEOUT = env_int("KLEARLY_WEBHOOK_TIMEOUT", 5)
 KLEARLY_WEBHOOK_MAX_ATTEMPTS = env_int("KLEARLY_WEBHOOK_MAX_ATTEMPTS", 6)
 KLEARLY_WEBHOOK_BACKOFF_SECONDS = env_int("KLEARLY_WEBHOOK_BACKOFF_SECONDS", 30)
+
+
+def env_hosts(name: str) -> list[str]:
+    """Host names (``hooks.corp``; ``.corp`` for its subdomains) and addresses or networks (``10.20.0.0/16``)."""
+    items = env_list(name, "")
+    for item in items:
+        try:
+            ipaddress.ip_network(item.strip("[]"), strict=False)
+        except ValueError:
+            if not re.fullmatch(r"\.?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?", item):
+                raise ImproperlyConfigured(f"{name}: {item!r} is not a host name, an address or a network") from None
+    return items
+
+
+# Webhooks call public addresses only; internal receivers the operator trusts are named here (comma-separated).
+KLEARLY_WEBHOOK_ALLOWED_HOSTS = env_hosts("KLEARLY_WEBHOOK_ALLOWED_HOSTS")
 SPECTACULAR_SETTINGS = {
     "TITLE": "Klearly API",
     "DESCRIPTION": (

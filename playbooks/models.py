@@ -278,8 +278,10 @@ class WebhookDelivery(models.Model):
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
     status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_excerpt = models.CharField(max_length=500, blank=True)
-    error = models.CharField(max_length=500, blank=True)
+    error = models.CharField(
+        max_length=500, blank=True, help_text="Why the last attempt failed: HTTP status, refused target, timeout… "
+        "(the receiver's answer itself is never kept)."
+    )  # fmt: skip
     log = models.JSONField(default=list, blank=True, help_text="Every attempt: time, status code or error.")
     created_at = models.DateTimeField(default=timezone.now)
     last_attempt_at = models.DateTimeField(null=True, blank=True)

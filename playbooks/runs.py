@@ -18,7 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Round
-from django.template import Context
+from django.template import Template
 from django.utils import timezone
 
 from accounts.choices import Movement
@@ -39,7 +39,13 @@ from .matching import (
 )
 from .models import Playbook, PlaybookRun, Task, Team, WebhookDelivery
 from .selectors import playbook_active_list
-from .validation import TEMPLATE_ENGINE
+from .validation import (
+    BODY_TEMPLATE_MAX_CHARS,
+    TITLE_TEMPLATE_MAX_CHARS,
+    TaskTemplateError,
+    task_template_compile,
+    task_text_render,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -352,8 +358,7 @@ def _tasks_create(
         assignee = assignees[i]
         pb = f.playbook
         if pb.pk not in compiled:
-            compiled[pb.pk] = (TEMPLATE_ENGINE.from_string(pb.task_title_template or pb.name),
-                               TEMPLATE_ENGINE.from_string(pb.task_body_template or ""))  # fmt: skip
+            compiled[pb.pk] = _task_templates(pb)
         account, score = accounts.get(f.account_id), scores.get(f.account_id)
         if account is None:  # deleted meanwhile
             continue
@@ -366,7 +371,7 @@ def _tasks_create(
                                                            *PREDICTION_FIELDS)},
             "top": _top_contributors(score, f.detail.get("score")),
         }  # fmt: skip
-        context = Context({
+        data = {
             "account": {"name": account["name"] or account["external_id"], "external_id": account["external_id"],
                         "domain": account["domain"], "industry": account["industry"],
                         "employees": account["employees"], "country": account["country"],
@@ -375,13 +380,16 @@ def _tasks_create(
             "score": {k: v for k, v in (score or {}).items() if k != "contributions"},
             "reason": reason,
             "playbook": {"name": pb.name},
-        })  # fmt: skip
+        }  # fmt: skip
+        plain_title = f"{pb.name}: {account['name'] or account['external_id']}"
+        title_template, body_template = compiled[pb.pk]
         try:
-            title = compiled[pb.pk][0].render(context).strip() or pb.name
-            body = compiled[pb.pk][1].render(context).strip()
+            title = task_text_render(title_template, data, max_chars=300) if title_template is not None else plain_title
+            body = task_text_render(body_template, data) if body_template is not None else reason["summary"]
+            title = title or pb.name
         except Exception:  # a template that passed validation but fails on these values: keep the task, plainly
             logger.exception("Task template of playbook %s failed for account %s", pb.pk, f.account_id)
-            title, body = f"{pb.name}: {account['name'] or account['external_id']}", reason["summary"]
+            title, body = plain_title, reason["summary"]
         team_id = pb.assign_team_id or (teams_of.get(assignee) if assignee else None)
         due = add_business_days(now, pb.due_in_business_days) if pb.due_in_business_days is not None else None
         tasks.append(Task(account_id=f.account_id, playbook=pb, run=run, reason_key=f.reason_key[:120],
@@ -391,6 +399,20 @@ def _tasks_create(
     # One active task per account, playbook and reason: an open one already there wins (conflict ignored).
     Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)
     return Task.objects.filter(run_id__in=[run.pk for _, run in with_task]).count()
+
+
+def _task_templates(pb: Playbook) -> tuple[Template | None, Template | None]:
+    """A playbook's title and body templates compiled in the task-template sandbox; None for one that is refused
+    there (saved before the sandbox existed): its tasks get a plain title or the reason's summary."""
+    result: list[Template | None] = []
+    for text, max_chars in ((pb.task_title_template or pb.name, TITLE_TEMPLATE_MAX_CHARS),
+                            (pb.task_body_template or "", BODY_TEMPLATE_MAX_CHARS)):  # fmt: skip
+        try:
+            result.append(task_template_compile(text, max_chars=max_chars))
+        except TaskTemplateError as exc:
+            logger.warning("Task template of playbook %s refused: %s", pb.pk, exc)
+            result.append(None)
+    return result[0], result[1]
 
 
 def _assign(with_task: list[tuple[Firing, PlaybookRun]], accounts: dict[int, dict]) -> dict[int, int | None]:

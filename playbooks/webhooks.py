@@ -1,5 +1,6 @@
 """Webhook deliveries: a JSON payload per playbook run, signed with HMAC-SHA256 of the body and the playbook's
-secret, POSTed with the standard library, every attempt logged on the ``WebhookDelivery`` row.
+secret, POSTed through ``egress.webhook_post`` (public addresses only, no redirects), every attempt logged on the
+``WebhookDelivery`` row with its status code and a short summary (never the response body).
 
 Receivers verify ``X-Klearly-Signature: sha256=<hex>`` = HMAC-SHA256(secret, timestamp + "." + body), where the
 timestamp is ``X-Klearly-Timestamp`` (Unix seconds; refuse old ones to stop replays).
@@ -10,8 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .choices import DeliveryStatus
+from .egress import webhook_post
 from .models import PlaybookRun, WebhookDelivery
 
 RETRY_STATUS = {408, 425, 429}  # besides 5xx: worth trying again; other 4xx mean the receiver refuses it
@@ -82,35 +82,27 @@ def webhook_attempt(*, delivery_id: int) -> Attempt:
         body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True).encode()
         timestamp = str(int(timezone.now().timestamp()))
         sig = signature(secret=secret, timestamp=timestamp, body=body)
-        request = urllib.request.Request(
-            delivery.url,
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "User-Agent": "Klearly-Webhooks/1",
-                "X-Klearly-Event": "playbook.fired",
-                "X-Klearly-Delivery": str(delivery.pk),
-                "X-Klearly-Timestamp": timestamp,
-                "X-Klearly-Signature": sig,
-            },  # fmt: skip
-        )
-        status_code, excerpt, error = None, "", ""
-        try:
-            with urllib.request.urlopen(request, timeout=settings.KLEARLY_WEBHOOK_TIMEOUT) as response:
-                status_code, excerpt = response.status, response.read(500).decode("utf-8", "replace")
-        except urllib.error.HTTPError as exc:
-            status_code, excerpt = exc.code, exc.read(500).decode("utf-8", "replace")
-            error = f"HTTP {exc.code}"
-        except Exception as exc:  # connection refused, timeout, DNS, TLS
-            error = f"{type(exc).__name__}: {exc}"[:500]
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": "Klearly-Webhooks/1",
+            "X-Klearly-Event": "playbook.fired",
+            "X-Klearly-Delivery": str(delivery.pk),
+            "X-Klearly-Timestamp": timestamp,
+            "X-Klearly-Signature": sig,
+        }
+        answer = webhook_post(delivery.url, body=body, headers=headers, timeout=settings.KLEARLY_WEBHOOK_TIMEOUT)
+        status_code = answer.status_code
+        ok = status_code is not None and 200 <= status_code < 300
+        error = "" if ok else answer.summary
         now = timezone.now()
         delivery.attempts += 1
-        delivery.signature, delivery.status_code, delivery.response_excerpt = sig, status_code, excerpt[:500]
+        delivery.signature, delivery.status_code = sig, status_code
         delivery.error, delivery.last_attempt_at = error, now
         delivery.log = [*delivery.log, {"at": now.isoformat(), "status_code": status_code, "error": error}][-20:]
-        ok = status_code is not None and 200 <= status_code < 300
-        retryable = not ok and (status_code is None or status_code >= 500 or status_code in RETRY_STATUS)
+        # A refused target (not allowed) and a redirect or other 4xx will not change by trying again.
+        retryable = (
+            not ok and not answer.refused and (status_code is None or status_code >= 500 or status_code in RETRY_STATUS)
+        )
         retry_in = None
         if ok:
             delivery.status, delivery.delivered_at, delivery.next_retry_at = DeliveryStatus.DELIVERED, now, None

@@ -53,7 +53,8 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver():
+def receiver(settings):
+    settings.KLEARLY_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # a local receiver is internal: allowed by the operator
     r = Receiver()
     yield r
     r.close()
@@ -73,7 +74,7 @@ def test_delivery_is_signed_and_logged(receiver, django_capture_on_commit_callba
         delivery = fire(receiver.url)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.DELIVERED and delivery.attempts == 1 and delivery.status_code == 200
-    assert delivery.response_excerpt == "thanks" and len(delivery.log) == 1
+    assert delivery.error == "" and len(delivery.log) == 1
     (headers, body) = receiver.requests[0]
     expected = hmac.new(SECRET.encode(), headers["X-Klearly-Timestamp"].encode() + b"." + body, hashlib.sha256)
     assert headers["X-Klearly-Signature"] == f"sha256={expected.hexdigest()}"
@@ -110,7 +111,7 @@ def test_a_refusing_receiver_is_not_retried_and_a_dead_one_is(receiver):
     WebhookDelivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING)
     assert webhook_attempt(delivery_id=delivery.pk).retry_in is not None  # connection refused: worth retrying
     delivery.refresh_from_db()
-    assert "Error" in delivery.error and delivery.status_code is None
+    assert delivery.error == "connection refused" and delivery.status_code is None
 
 
 def test_the_task_asks_celery_for_a_retry_after_the_backoff(receiver, monkeypatch):

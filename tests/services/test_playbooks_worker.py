@@ -23,8 +23,10 @@ pytestmark = pytest.mark.services
 
 @pytest.fixture
 def quick_webhook_retries(monkeypatch):
-    """The worker (started after this fixture) retries a failed delivery after 1 s instead of 30 s."""
+    """The worker (started after this fixture) retries a failed delivery after 1 s instead of 30 s, and may call the
+    local receiver (an internal address, so allowed by name)."""
     monkeypatch.setenv("KLEARLY_WEBHOOK_BACKOFF_SECONDS", "1")
+    monkeypatch.setenv("KLEARLY_WEBHOOK_ALLOWED_HOSTS", "127.0.0.1")
 
 
 @pytest.fixture
