@@ -302,6 +302,9 @@ IMPORT_FORMATS = [base_formats.CSV]
 EXPORT_FORMATS = [base_formats.CSV, base_formats.JSON]
 # Requests per minute and write key on the event endpoint (0 turns the limit off).
 KLEARLY_EVENTS_REQUESTS_PER_MINUTE = env_int("KLEARLY_EVENTS_REQUESTS_PER_MINUTE", 6000)
+# Signal property names that hold personal data (besides the built-in email, ip, name, phone, user agent...): removed
+# from a forgotten person's signals when they are kept anonymous (signals_app.privacy). Comma-separated.
+KLEARLY_PERSONAL_PROPERTIES = env_list("KLEARLY_PERSONAL_PROPERTIES", "")
 
 # The signals' covering index includes columns PostgreSQL reads from the index alone; SQLite builds it as a plain
 # index and says so on every command (models.W040): nothing to act on there.
