@@ -77,10 +77,16 @@ class Mentions:
     """A person's email addresses, and how to find and remove them in text and JSON values.
 
     An address counts where it stands alone (not inside a longer address: ``al@x.com`` is not in ``val@x.com``),
-    in any case, as typed or URL-encoded (``al%40x.com`` in a query string)."""
+    in any case, as typed or URL-encoded (``al%40x.com`` in a query string). ``names``: the person's full names
+    ("Ada Lovelace"), erased too in a text that names their address ("Ada Lovelace <ada@x.com>"), never searched for
+    on their own (another person may have the same name)."""
 
-    def __init__(self, emails: Iterable[str]) -> None:
+    def __init__(self, emails: Iterable[str], names: Iterable[str] = ()) -> None:
         self.emails = sorted({e.strip().lower() for e in emails if e and e.strip()})
+        # Each full name as words separated by any white space, longest first.
+        full_names = sorted({tuple(n.split()) for n in names if n and len(n.split()) >= 2}, key=len, reverse=True)
+        spaced = "|".join(r"\s+".join(map(re.escape, words)) for words in full_names)
+        self._names = re.compile(rf"(?<!\w)(?:{spaced})(?!\w)", re.IGNORECASE) if full_names else None
         variants = {v for e in self.emails for v in (e, quote(e, safe=""), quote_plus(e, safe=""))}
         self._variants = sorted(variants, key=len, reverse=True)
         self._regex = (
@@ -115,8 +121,12 @@ class Mentions:
         return False
 
     def text(self, text: str) -> str:
-        """The text with every mention of the person replaced by ``[erased]``."""
-        return self._regex.sub(ERASED, text) if self._regex and text else text
+        """The text with every mention of the person (and, where there is one, their full name) replaced by
+        ``[erased]``."""
+        if not (self._regex and text and self._regex.search(text)):
+            return text
+        text = self._regex.sub(ERASED, text)
+        return self._names.sub(ERASED, text) if self._names else text
 
     def scrub(self, value: Any, drop: frozenset[str] = frozenset()) -> Any:
         """A JSON value without the person: keys that are their address (or normalise to one in ``drop``) removed,
@@ -263,13 +273,14 @@ class Person:
     query: PersonQuery
     contact_ids: list[int] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # full names of their contacts (erased next to their address)
     anonymous_ids: list[str] = field(default_factory=list)
     found_signal_ids: list[int] = field(default_factory=list)  # contact-less signals whose properties name them
     mention_signal_ids: list[int] = field(default_factory=list)  # other people's signals naming them
 
     @property
     def mentions(self) -> Mentions:
-        return Mentions(self.emails)
+        return Mentions(self.emails, self.names)
 
     @property
     def found(self) -> bool:
@@ -297,16 +308,18 @@ def person_find(*, query: PersonQuery) -> Person:
         lookup |= Q(external_id=query.external_id)
     if query.email:
         lookup |= Q(email__iexact=query.email)
-    contacts = list(Contact.objects.filter(lookup).order_by("pk").values_list("pk", "email"))
+    columns = ("pk", "email", "first_name", "last_name")
+    contacts = list(Contact.objects.filter(lookup).order_by("pk").values_list(*columns))
     # A contact found by id shares its person with every contact of the same email (the same person elsewhere).
-    more = {e.lower() for _, e in contacts if e} - {query.email}
+    more = {c[1].lower() for c in contacts if c[1]} - {query.email}
     if more:
         same = Q()
         for address in sorted(more):
             same |= Q(email__iexact=address)
-        contacts = list(Contact.objects.filter(lookup | same).order_by("pk").values_list("pk", "email"))
-    person = Person(query=query, contact_ids=[pk for pk, _ in contacts])
-    person.emails = sorted({query.email, *(e.lower() for _, e in contacts if e)} - {""})
+        contacts = list(Contact.objects.filter(lookup | same).order_by("pk").values_list(*columns))
+    person = Person(query=query, contact_ids=[c[0] for c in contacts])
+    person.emails = sorted({query.email, *(c[1].lower() for c in contacts if c[1])} - {""})
+    person.names = sorted({f"{c[2]} {c[3]}".strip() for c in contacts if c[2] and c[3]})
     anonymous = {query.anonymous_id} - {""}
     mentions = person.mentions
     theirs = set(person.contact_ids)
