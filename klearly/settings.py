@@ -57,6 +57,9 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is false")
     SECRET_KEY = "insecure-development-key-do-not-use-in-production"
+# Rotating SECRET_KEY: put the old one here (comma-separated) for as long as sessions and signed values made with it
+# should stay valid; then remove it (docs/security.md).
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", "")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
@@ -199,6 +202,12 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
+    # HSTS once TLS works for the host (docs/security.md); the proxy normally does the http -> https redirect.
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]  # load balancers probe over plain http
 
 LOGGING = {
     "version": 1,
@@ -350,6 +359,9 @@ IMPORT_FORMATS = [base_formats.CSV]
 EXPORT_FORMATS = [base_formats.CSV, base_formats.JSON]
 # Requests per minute and write key on the event endpoint (0 turns the limit off).
 KLEARLY_EVENTS_REQUESTS_PER_MINUTE = env_int("KLEARLY_EVENTS_REQUESTS_PER_MINUTE", 6000)
+# Signal property names that hold personal data (besides the built-in email, ip, name, phone, user agent...): removed
+# from a forgotten person's signals when they are kept anonymous (signals_app.privacy). Comma-separated.
+KLEARLY_PERSONAL_PROPERTIES = env_list("KLEARLY_PERSONAL_PROPERTIES", "")
 
 # The signals' covering index includes columns PostgreSQL reads from the index alone; SQLite builds it as a plain
 # index and says so on every command (models.W040): nothing to act on there.

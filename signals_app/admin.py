@@ -32,6 +32,7 @@ from .models import (
     SignalType,
     WriteKey,
 )
+from .privacy_admin import PersonAdminMixin
 from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
 
 
@@ -82,8 +83,9 @@ class AccountImportExportAdmin(PartialImportMixin, accounts_admin.AccountAdmin):
         return format_html("{}{}", table, more)
 
 
-class ContactImportExportAdmin(PartialImportMixin, accounts_admin.ContactAdmin):
+class ContactImportExportAdmin(PersonAdminMixin, PartialImportMixin, accounts_admin.ContactAdmin):
     resource_classes = [ContactResource]
+    actions = ["forget_people", "export_people"]
 
 
 class StageTransitionImportExportAdmin(PartialImportMixin, accounts_admin.StageTransitionAdmin):

@@ -52,3 +52,9 @@ class ImportStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+
+
+class ErasureVia(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    API = "api", "API"
+    COMMAND = "command", "Management command"

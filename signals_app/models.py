@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -12,7 +13,7 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import Account, Contact
 
-from .choices import Direction, ImportKind, ImportStatus, IngestionKind, SignalCategory, SignalSource
+from .choices import Direction, ErasureVia, ImportKind, ImportStatus, IngestionKind, SignalCategory, SignalSource
 
 
 class SignalType(models.Model):
@@ -260,3 +261,35 @@ class RuleHit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.rule} for {self.account}"
+
+
+class ErasureRecord(models.Model):
+    """The audit entry of one "forget this person" (GDPR erasure): when, by whom, through what, how, and how much was
+    erased. It keeps nothing that identifies the person: no email, name, contact or account id, and no hash of them
+    (a keyed hash of an email is still pseudonymous personal data); ``erasure_id`` is random, for reference in the
+    ticket of the request. ``signals_app.privacy`` writes it; nobody edits it."""
+
+    erasure_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    erased_at = models.DateTimeField(default=timezone.now)
+    operator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    operator_label = models.CharField(
+        max_length=150, blank=True, help_text="Who asked: a username, an API key's prefix, or the command."
+    )
+    via = models.CharField(max_length=10, choices=ErasureVia.choices)
+    reason = models.CharField(max_length=500, blank=True, help_text="Free text, with the person's email removed.")
+    signals_kept_anonymous = models.BooleanField(
+        default=False, help_text="Their signals were kept without person or personal properties (not deleted)."
+    )
+    counts = models.JSONField(default=dict, blank=True, help_text="What was erased, by kind: numbers only.")
+
+    class Meta:
+        ordering = ["-erased_at", "-id"]
+        permissions = [
+            ("forget_person", "Can forget a person (erase their data)"),
+            ("export_person", "Can export a person's data"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Erasure {self.erasure_id} ({self.erased_at:%Y-%m-%d %H:%M})"
