@@ -35,6 +35,11 @@ def _i(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=np.int64)
 
 
+def _unset() -> np.ndarray:
+    """An optional column left out: empty, and the constructor fills its default (one per group)."""
+    return np.empty(0)
+
+
 @dataclass(frozen=True)
 class SignalRows:
     """Groups of signals of a set of accounts (parallel arrays, one entry per group)."""
@@ -42,10 +47,10 @@ class SignalRows:
     account: np.ndarray
     type: np.ndarray
     age_days: np.ndarray
-    topic_multiplier: np.ndarray | None = None
-    count: np.ndarray | None = None
-    contact: np.ndarray | None = None  # -1: no known contact
-    inbound: np.ndarray | None = None
+    topic_multiplier: np.ndarray = field(default_factory=_unset)
+    count: np.ndarray = field(default_factory=_unset)
+    contact: np.ndarray = field(default_factory=_unset)  # -1: no known contact
+    inbound: np.ndarray = field(default_factory=_unset)
 
     def __post_init__(self) -> None:
         n = len(self.account)
@@ -53,10 +58,10 @@ class SignalRows:
         set_(self, "account", _i(self.account))
         set_(self, "type", _i(self.type))
         set_(self, "age_days", np.maximum(_f(self.age_days), 0.0))  # a signal from the future counts as new
-        set_(self, "topic_multiplier", np.ones(n) if self.topic_multiplier is None else _f(self.topic_multiplier))
-        set_(self, "count", np.ones(n) if self.count is None else _f(self.count))
-        set_(self, "contact", np.full(n, -1, dtype=np.int64) if self.contact is None else _i(self.contact))
-        set_(self, "inbound", np.ones(n, dtype=bool) if self.inbound is None else np.asarray(self.inbound, bool))
+        set_(self, "topic_multiplier", np.ones(n) if not len(self.topic_multiplier) else _f(self.topic_multiplier))
+        set_(self, "count", np.ones(n) if not len(self.count) else _f(self.count))
+        set_(self, "contact", np.full(n, -1, dtype=np.int64) if not len(self.contact) else _i(self.contact))
+        set_(self, "inbound", np.ones(n, dtype=bool) if not len(self.inbound) else np.asarray(self.inbound, bool))
 
     def __len__(self) -> int:
         return len(self.account)

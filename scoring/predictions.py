@@ -32,7 +32,7 @@ from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
 from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History
 from .ml.labels import cutoffs_weekly, eligible_at, examples_build
 from .ml.scores import ScorecardSpec
-from .ml.training import CalibratedModel, NotEnoughHistory, train_outcome
+from .ml.training import CalibratedModel, Model, NotEnoughHistory, train_outcome
 from .models import (
     AccountPrediction,
     AccountScore,
@@ -238,8 +238,8 @@ def history_load(
             ),
             type_key_feature=np.array([t[3] for t in types], dtype=bool),
             type_milestone=np.array([t[4] for t in types], dtype=bool),
-            ct_account=index(contacts["account"]) if contacts else None,
-            ct_created=contacts.get("created"),
+            ct_account=index(contacts["account"]) if contacts else np.empty(0),
+            ct_created=contacts.get("created", np.empty(0)),
             ct_fields=contacts.get("fields", {}),
             scorecard=scorecard,
         )
@@ -526,7 +526,7 @@ class LoadedModel:
 
     record_id: int
     version: int
-    model: CalibratedModel
+    model: Model
     space: FeatureSpace
     baseline: np.ndarray
     top_groups: list[str]

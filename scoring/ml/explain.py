@@ -19,7 +19,17 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
 from .features import Column, FeatureSpace
-from .training import ML_THREADS, CalibratedModel, _logit, missing_as_minus_one, signed_log1p, take_columns, threads_for
+from .training import (
+    ML_THREADS,
+    BlendModel,
+    CalibratedModel,
+    Model,
+    _logit,
+    missing_as_minus_one,
+    signed_log1p,
+    take_columns,
+    threads_for,
+)
 
 IRRELEVANT_IMPACT = 0.002  # a mean effect under 0.2 percentage points: the signal no longer matters to the model
 MIN_REASON_EFFECT = 0.005
@@ -74,11 +84,10 @@ def describe_group(space: FeatureSpace, name: str, cols: list[int], values: np.n
     return columns[0].describe(float(values[0]))
 
 
-def _effects(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray, space: FeatureSpace, names: list[str]):
+def _effects(model: Model, x: np.ndarray, baseline: np.ndarray, space: FeatureSpace, names: list[str]):
     """Each account's probability and, per group, p(account) − p(account with the group typical)."""
-    members = getattr(model, "members", None)
-    if members is not None:  # a blend is the mean of its members' probabilities: so are its effects
-        parts = [_effects(m, x, baseline, space, names) for m in members]
+    if isinstance(model, BlendModel):  # a blend is the mean of its members' probabilities: so are its effects
+        parts = [_effects(m, x, baseline, space, names) for m in model.members]
         return np.mean([p for p, _ in parts], axis=0), np.mean([e for _, e in parts], axis=0)
     gmap = groups(space)
     fast = _fast_raw(model, x, baseline) if len(x) else None
@@ -119,7 +128,7 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray):
     reproduce scikit-learn's own output on these rows, e.g. after a change of scikit-learn's internals)."""
     pipeline = getattr(model, "model", None)
     steps = getattr(pipeline, "steps", None)
-    if not steps:
+    if pipeline is None or not steps:
         return None
     pre, est = pipeline[:-1], steps[-1][1]
     with threads_for(len(x)):
@@ -136,7 +145,7 @@ def _fast_raw(model: CalibratedModel, x: np.ndarray, baseline: np.ndarray):
                     return est.decision_function(np.asarray(pre.transform(typical), dtype=np.float64)) - raw[rows]
                 # Each input column goes to its own output columns: only the group's change the decision.
                 out = [o for c in cols for o in outputs[c]]
-                return (zb[out] - z[np.ix_(rows, out)]) @ coef[out]
+                return (zb[out] - z[np.ix_(rows, np.asarray(out, dtype=np.intp))]) @ coef[out]
 
         elif isinstance(est, HistGradientBoostingClassifier) and z.shape[1] == x.shape[1]:
             trees = _trees(est)
@@ -178,7 +187,7 @@ def _columnwise_outputs(pre: Any, n: int) -> list[list[int]] | None:
             continue
         if isinstance(step, FunctionTransformer) and step.func is take_columns:
             taken = list((step.kw_args or {}).get("columns", []))
-            position = {c: [] for c in range(width)}
+            position: dict[int, list[int]] = {c: [] for c in range(width)}
             for k, c in enumerate(taken):
                 position[c].append(k)
             outputs = [[k for o in outs for k in position[o]] for outs in outputs]
@@ -215,7 +224,7 @@ def _trees(est: HistGradientBoostingClassifier):
 
 
 def impact(
-    model: CalibratedModel,
+    model: Model,
     x: np.ndarray,
     baseline: np.ndarray,
     space: FeatureSpace,
@@ -231,7 +240,7 @@ def impact(
     if not len(x):
         return [{"group": n, "label": group_label(space, n), "impact": 0.0, "direction": "mixed"} for n in names]
     _, eff = _effects(model, x, baseline, space, names)
-    out = []
+    out: list[dict[str, Any]] = []
     for j, name in enumerate(names):
         e = eff[:, j]
         mean_abs = float(np.abs(e).mean())
@@ -263,7 +272,7 @@ def impact_change(current: list[dict[str, Any]], previous: list[dict[str, Any]] 
 
 
 def reasons(
-    model: CalibratedModel,
+    model: Model,
     x: np.ndarray,
     baseline: np.ndarray,
     space: FeatureSpace,

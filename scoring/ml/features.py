@@ -252,7 +252,7 @@ def features_at(
     tmap = _map(h.type_keys, space.type_keys)
     ty = tmap[ev_type]
     ts = len(space.type_keys)
-    by_band = np.zeros((k, ts, nb))
+    by_band: np.ndarray = np.zeros((k, ts, nb))
     if ts:
         if (ty >= 0).all():  # the usual case: every type of the history is a column (no copies)
             by_band = np.bincount((r * ts + ty) * nb + band, minlength=k * ts * nb).reshape(k, ts, nb)

@@ -21,6 +21,11 @@ def _arr(values, dtype) -> np.ndarray:
     return np.asarray(values, dtype=dtype)
 
 
+def _none() -> np.ndarray:
+    """An optional array column left out: empty, and the constructor fills its default (sized to the history)."""
+    return np.empty(0)
+
+
 @dataclass
 class History:
     """Accounts (index 0..n-1), their signals, stage movements and rule hits. Times are Unix seconds (float).
@@ -42,29 +47,29 @@ class History:
     ev_account: np.ndarray
     ev_type: np.ndarray
     ev_time: np.ndarray
-    ev_topic: np.ndarray | None = None
-    ev_contact: np.ndarray | None = None
+    ev_topic: np.ndarray = field(default_factory=_none)
+    ev_contact: np.ndarray = field(default_factory=_none)
     stage_keys: list[str] = field(default_factory=list)
     stage_labels: list[str] = field(default_factory=list)
     stage_kinds: list[str] = field(default_factory=list)  # free / paying / churn
-    stage_ranks: np.ndarray | None = None  # paying rank, 0 for others
-    tr_account: np.ndarray | None = None
-    tr_stage: np.ndarray | None = None  # index into stage_keys
-    tr_time: np.ndarray | None = None
-    tr_movement: np.ndarray | None = None  # str: conversion, expansion, contraction, churn, reactivation, ...
-    stage_now: np.ndarray | None = None  # (n,) current stage index (-1 none): used when no movement is known
+    stage_ranks: np.ndarray = field(default_factory=_none)  # paying rank, 0 for others
+    tr_account: np.ndarray = field(default_factory=_none)
+    tr_stage: np.ndarray = field(default_factory=_none)  # index into stage_keys
+    tr_time: np.ndarray = field(default_factory=_none)
+    tr_movement: np.ndarray = field(default_factory=_none)  # str: conversion, expansion, contraction, churn, ...
+    stage_now: np.ndarray = field(default_factory=_none)  # (n,) current stage index (-1 none): when no movement known
     rule_names: list[str] = field(default_factory=list)
-    hit_account: np.ndarray | None = None
-    hit_rule: np.ndarray | None = None
-    hit_set: np.ndarray | None = None
-    hit_cleared: np.ndarray | None = None  # +inf while open
-    type_points: np.ndarray | None = None  # engagement points per signal of each type (0: none)
-    type_half_life: np.ndarray | None = None  # days; NaN: no decay rule (30 days used)
-    type_key_feature: np.ndarray | None = None
-    type_milestone: np.ndarray | None = None
+    hit_account: np.ndarray = field(default_factory=_none)
+    hit_rule: np.ndarray = field(default_factory=_none)
+    hit_set: np.ndarray = field(default_factory=_none)
+    hit_cleared: np.ndarray = field(default_factory=_none)  # +inf while open
+    type_points: np.ndarray = field(default_factory=_none)  # engagement points per signal of each type (0: none)
+    type_half_life: np.ndarray = field(default_factory=_none)  # days; NaN: no decay rule (30 days used)
+    type_key_feature: np.ndarray = field(default_factory=_none)
+    type_milestone: np.ndarray = field(default_factory=_none)
     # contacts, for the scorecard's fit rules over contact fields (a contact counts from when it was created)
-    ct_account: np.ndarray | None = None
-    ct_created: np.ndarray | None = None
+    ct_account: np.ndarray = field(default_factory=_none)
+    ct_created: np.ndarray = field(default_factory=_none)
     ct_fields: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. {"title": (contacts,) str}
     scorecard: Any = None  # a scores.ScorecardSpec: the live scorecard (None: engagement from type_points)
 
@@ -81,29 +86,29 @@ class History:
         self.ev_time = _arr(self.ev_time, np.float64)[order]
         self.ev_account = _arr(self.ev_account, np.int64)[order]
         self.ev_type = _arr(self.ev_type, np.int64)[order]
-        self.ev_topic = (np.full(m, -1, np.int64) if self.ev_topic is None else _arr(self.ev_topic, np.int64))[order]
-        contact = np.full(m, -1, np.int64) if self.ev_contact is None else _arr(self.ev_contact, np.int64)
+        self.ev_topic = (np.full(m, -1, np.int64) if not len(self.ev_topic) else _arr(self.ev_topic, np.int64))[order]
+        contact = np.full(m, -1, np.int64) if not len(self.ev_contact) else _arr(self.ev_contact, np.int64)
         self.ev_contact = contact[order]
         s = len(self.stage_keys)
-        self.stage_ranks = np.zeros(s, np.int64) if self.stage_ranks is None else _arr(self.stage_ranks, np.int64)
-        self.tr_account = _arr([] if self.tr_account is None else self.tr_account, np.int64)
-        self.tr_stage = _arr([] if self.tr_stage is None else self.tr_stage, np.int64)
-        self.tr_time = _arr([] if self.tr_time is None else self.tr_time, np.float64)
-        self.tr_movement = _arr([] if self.tr_movement is None else self.tr_movement, object)
-        self.stage_now = np.full(n, -1, np.int64) if self.stage_now is None else _arr(self.stage_now, np.int64)
-        self.hit_account = _arr([] if self.hit_account is None else self.hit_account, np.int64)
-        self.hit_rule = _arr([] if self.hit_rule is None else self.hit_rule, np.int64)
-        self.hit_set = _arr([] if self.hit_set is None else self.hit_set, np.float64)
-        self.hit_cleared = _arr([] if self.hit_cleared is None else self.hit_cleared, np.float64)
-        self.type_points = np.zeros(t) if self.type_points is None else _arr(self.type_points, np.float64)
-        half = np.full(t, np.nan) if self.type_half_life is None else _arr(self.type_half_life, np.float64)
+        self.stage_ranks = np.zeros(s, np.int64) if not len(self.stage_ranks) else _arr(self.stage_ranks, np.int64)
+        self.tr_account = _arr(self.tr_account, np.int64)
+        self.tr_stage = _arr(self.tr_stage, np.int64)
+        self.tr_time = _arr(self.tr_time, np.float64)
+        self.tr_movement = _arr(self.tr_movement, object)
+        self.stage_now = np.full(n, -1, np.int64) if not len(self.stage_now) else _arr(self.stage_now, np.int64)
+        self.hit_account = _arr(self.hit_account, np.int64)
+        self.hit_rule = _arr(self.hit_rule, np.int64)
+        self.hit_set = _arr(self.hit_set, np.float64)
+        self.hit_cleared = _arr(self.hit_cleared, np.float64)
+        self.type_points = np.zeros(t) if not len(self.type_points) else _arr(self.type_points, np.float64)
+        half = np.full(t, np.nan) if not len(self.type_half_life) else _arr(self.type_half_life, np.float64)
         self.type_half_life = half
         self.type_key_feature = (
-            np.zeros(t, bool) if self.type_key_feature is None else _arr(self.type_key_feature, bool)
+            np.zeros(t, bool) if not len(self.type_key_feature) else _arr(self.type_key_feature, bool)
         )
-        self.type_milestone = np.zeros(t, bool) if self.type_milestone is None else _arr(self.type_milestone, bool)
-        self.ct_account = _arr([] if self.ct_account is None else self.ct_account, np.int64)
-        self.ct_created = _arr([] if self.ct_created is None else self.ct_created, np.float64)
+        self.type_milestone = np.zeros(t, bool) if not len(self.type_milestone) else _arr(self.type_milestone, bool)
+        self.ct_account = _arr(self.ct_account, np.int64)
+        self.ct_created = _arr(self.ct_created, np.float64)
         self.ct_fields = {k: _arr(v, object) for k, v in self.ct_fields.items()}
         # transitions by (account, time), for "stage at t"
         tr_order = np.lexsort((self.tr_time, self.tr_account))

@@ -85,7 +85,7 @@ def examples_build(
     outcome needs. With ``max_examples``, an outcome with more examples keeps a uniform random sample of them (the
     base rate stays true) — what keeps training on 100,000 accounts within its time."""
     rng = np.random.default_rng(seed)
-    chosen: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {o: [] for o in outcomes}
+    chosen: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {o: [] for o in outcomes}
     totals = {o: 0 for o in outcomes}
     per_cut: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
     for t in cutoffs:

@@ -31,12 +31,16 @@ from .history import DAY, History
 ACCOUNT_FIELDS = ("industry", "country", "employees", "annual_revenue", "size_band", "tenure_days")
 
 
+# A signal type's engagement rule: (points, half-life days or None, window days or None, cap or None).
+EngagementRule = tuple[float, float | None, float | None, float | None]
+
+
 @dataclass(frozen=True)
 class ScorecardSpec:
     """The scorecard as plain data (see the module's docstring)."""
 
     # type key -> (points, half-life days or None, window days or None, cap or None)
-    engagement: dict[str, tuple[float, float | None, float | None, float | None]] = field(default_factory=dict)
+    engagement: dict[str, EngagementRule] = field(default_factory=dict)
     fit_rules: list[tuple[str, str, Any, float]] = field(default_factory=list)  # (field, operator, value, points)
     topic_multiplier: dict[str, float] = field(default_factory=dict)  # topic key -> multiplier (1 when absent)
     trend_recent_days: float = 14.0
@@ -45,6 +49,7 @@ class ScorecardSpec:
     def from_history(cls, h: History) -> ScorecardSpec:
         """Without a scorecard: engagement from the history's own points and half-lives (one point and a 30-day
         half-life for every type when it has none), no fit rules."""
+        rules: dict[str, EngagementRule]
         if np.any(h.type_points):
             rules = {
                 k: (float(p), None if np.isnan(hl) else float(hl), None, None)

@@ -150,6 +150,10 @@ class BlendModel:
         return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
 
 
+# A trained model: one calibrated family or the blend of several.
+Model = CalibratedModel | BlendModel
+
+
 def fit(
     family: str, x: np.ndarray, y: np.ndarray, *, seed: int = 0, compact: list[int] | None = None
 ) -> CalibratedModel:
@@ -286,17 +290,19 @@ def train_outcome(
     xc, yc = ex.x[split.calibrate], ex.y[split.calibrate]
     xv, yv = ex.x[split.validate], ex.y[split.validate]
     comparison: dict[str, dict[str, Any]] = {}
-    fitted: dict[str, tuple[CalibratedModel, np.ndarray]] = {}
+    fitted: dict[str, tuple[Model, np.ndarray]] = {}
+    families_fitted: dict[str, CalibratedModel] = {}
     if compact is None:  # no compact columns known: the compact model is not a candidate
         families = tuple(f for f in families if f != "compact")
     for family in families:
-        model = fit(family, xf, yf, seed=seed, compact=compact)
-        model.calibrate(xc, yc)
-        p = model.predict(xv)
+        candidate = fit(family, xf, yf, seed=seed, compact=compact)
+        candidate.calibrate(xc, yc)
+        p = candidate.predict(xv)
         comparison[family] = metrics(yv, p)
-        fitted[family] = (model, p)
+        fitted[family] = (candidate, p)
+        families_fitted[family] = candidate
     if len(families) > 1:  # the two together: often steadier than either on small or noisy data
-        blend = BlendModel([fitted[f][0] for f in families])
+        blend = BlendModel([families_fitted[f] for f in families])
         p = blend.predict(xv)
         comparison["blend"] = metrics(yv, p)
         fitted["blend"] = (blend, p)
