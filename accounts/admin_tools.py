@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 COUNT_CAP = 10_000
@@ -14,15 +17,18 @@ class CappedCountPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        try:
-            return self.object_list.values("pk")[: COUNT_CAP + 1].count()
-        except (AttributeError, TypeError):
-            return len(self.object_list)
+        object_list = self.object_list
+        if isinstance(object_list, QuerySet):
+            try:
+                return object_list.values("pk")[: COUNT_CAP + 1].count()
+            except TypeError:  # e.g. a query that cannot take values()
+                pass
+        return len(object_list)
 
 
 class BigTableAdminMixin:
     """For tables that grow without bound: no full result count, capped page count."""
 
-    paginator = CappedCountPaginator
+    paginator: ClassVar[type] = CappedCountPaginator
     show_full_result_count = False
     list_per_page = 50

@@ -142,6 +142,7 @@ class BulkActionForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         needed = {
             "assign": ("assignee", "Choose who gets the tasks."),
             "snooze": ("until", "Choose the day the tasks come back."),

@@ -28,7 +28,7 @@ from .models import (
 )
 
 
-class PreviewChangeMixin:
+class PreviewChangeMixin(admin.ModelAdmin):
     """A "Preview the effect" button on the change form: the change is validated and saved inside a transaction,
     today's accounts are rescored with it, and the page shows how many would cross the threshold, change grade or
     start or stop hitting a rule; then everything is rolled back and the form is shown again, unsaved."""
@@ -309,9 +309,9 @@ class PredictiveModelAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: PredictiveModel | None = None) -> list[str]:
         return [f.name for f in PredictiveModel._meta.concrete_fields if f.name != "model_bytes"]
 
-    def get_fields(self, request: HttpRequest, obj: PredictiveModel | None = None) -> list[str]:
-        return ["outcome", "version", "family", "is_active", "activated_at", "created_at", "horizon_days",
-                "train_from", "train_to", "validate_from", "validate_to", "movements"]  # fmt: skip
+    def get_fields(self, request: HttpRequest, obj: PredictiveModel | None = None) -> tuple[str, ...]:
+        return ("outcome", "version", "family", "is_active", "activated_at", "created_at", "horizon_days",
+                "train_from", "train_to", "validate_from", "validate_to", "movements")  # fmt: skip
 
     @admin.display(description="ROC AUC")
     def roc_auc(self, obj: PredictiveModel) -> object:

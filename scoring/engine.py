@@ -378,7 +378,9 @@ class Fit:
     completeness: np.ndarray  # (accounts,) % of key fields present
 
 
-def fit(rule_points: np.ndarray, rule_matches: np.ndarray, penalties: np.ndarray, key_missing: np.ndarray) -> Fit:
+def fit(
+    rule_points: Sequence[float] | np.ndarray, rule_matches: np.ndarray, penalties: np.ndarray, key_missing: np.ndarray
+) -> Fit:
     """Fit = Σ points of matching rules − penalties, within 0–100; completeness = % of key fields present.
 
     ``rule_matches`` is (rules, accounts) bool; ``penalties`` (penalties, accounts) of points to take (≥ 0);

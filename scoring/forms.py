@@ -33,6 +33,7 @@ class PeriodForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         start, end = data.get("start"), data.get("end")
         if start and end:
             if start >= end:

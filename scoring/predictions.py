@@ -54,11 +54,18 @@ from .services import (
     signals_fetch,
 )
 
-EMPTY_SIGNALS = SignalArrays(*(np.zeros(0, np.int64) for _ in range(5)), np.zeros(0, np.float64))
+EMPTY_SIGNALS = SignalArrays(
+    account=np.zeros(0, np.int64),
+    contact=np.zeros(0, np.int64),
+    type=np.zeros(0, np.int64),
+    topic=np.zeros(0, np.int64),
+    direction=np.zeros(0, np.int64),
+    epoch=np.zeros(0, np.float64),
+)
 REASON_GROUPS = 10  # reasons are looked for among a model's ten most impactful signals and measures
 PROPOSALS_PER_OUTCOME = 8
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 def _epoch(values: Sequence[datetime | float | None], missing: float = np.nan) -> np.ndarray:
@@ -124,7 +131,10 @@ def _contacts_read(account_ids: Sequence[int] | None, scorecard: ScorecardSpec |
         qs = qs.filter(_among("account_id", account_ids))
     qs, (created,) = _seconds(qs, "created_at")
     rows = list(qs.values_list("account_id", created, *fields))
-    out = {"account": np.array([r[0] for r in rows], dtype=np.int64), "created": _epoch([r[1] for r in rows])}
+    out: dict[str, Any] = {
+        "account": np.array([r[0] for r in rows], dtype=np.int64),
+        "created": _epoch([r[1] for r in rows]),
+    }
     values = {f: np.array([r[2 + j] or "" for r in rows], dtype=object) for j, f in enumerate(fields)}
     if "email_domain" in wanted:
         values["email_domain"] = np.array([(e or "").rpartition("@")[2].lower() or None for e in values["email"]],
@@ -291,7 +301,7 @@ def models_train(
     now: datetime | None = None,
     outcomes: Sequence[str] = OUTCOMES,
     progress: Progress | None = None,
-    on_cutoffs: Callable[[int], None] | None = None,
+    on_cutoffs: Callable[[int], object] | None = None,
     rescore: bool = True,
 ) -> TrainReport:
     """Train a new model version of each outcome from the stage movements in the database, store it with its
@@ -704,11 +714,11 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
     applies_by = {o: eligible_at(h, o, t, current_stage=True) for o in OUTCOMES}
     # Models trained together share one feature space: their features are built once for all outcomes.
     features_by: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    for loaded in models.values():
-        key = loaded.space_key
+    for trained in models.values():
+        key = trained.space_key
         if key not in features_by:
             union = np.unique(np.concatenate([applies_by[o] for o in OUTCOMES]))
-            features_by[key] = (union, features_at(h, loaded.space, t, union, current_stage=True))
+            features_by[key] = (union, features_at(h, trained.space, t, union, current_stage=True))
     for outcome in OUTCOMES:
         raw = np.full(n, np.nan)
         st = np.full(n, PredictionStatus.NOT_APPLICABLE, dtype=object)
@@ -740,11 +750,12 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
         shown[outcome], raw_all[outcome], status[outcome] = smoothed, raw, st.tolist()
         words = {s.value: s.label for s in PredictionStatus}
         where = {int(i): j for j, i in enumerate(applies)} if why else {}
+        version = loaded.version if loaded is not None else None  # statuses are OK only where a model predicted
         for i in range(n):
             entry: dict[str, Any] = {"status": st[i]}
             if st[i] == PredictionStatus.OK:
                 r = why[where[i]]
-                entry.update(model_version=loaded.version, raw=round(float(raw[i]), 4),
+                entry.update(model_version=version, raw=round(float(raw[i]), 4),
                              probability=round(float(smoothed[i]), 4), up=r["up"], down=r["down"])  # fmt: skip
             else:
                 entry["message"] = message if st[i] != PredictionStatus.NOT_APPLICABLE else words[st[i]]
@@ -841,7 +852,9 @@ def probabilities_at(
     out: dict[str, dict[int, float]] = {}
     for outcome in OUTCOMES:
         loaded = context.model_for(outcome)
-        applies = eligible_at(h, outcome, t) if loaded is not None else []
+        if loaded is None:
+            continue
+        applies = eligible_at(h, outcome, t)
         if not len(applies):
             continue
         p = loaded.model.predict(features_at(h, loaded.space, t, applies))
@@ -856,7 +869,8 @@ def _history_record(*, account_ids: Sequence[int], moved: Sequence[int], now: da
     scores = "fit, engagement, lead, signal_strength, grade, temperature, qualified, surging, config_version"
     at = connection.ops.adapt_datetimefield_value(now)
     if connection.vendor == "postgresql":
-        among, moved_among, ids_params = "= ANY(%s)", "= ANY(%s)", [list(account_ids), list(moved)]
+        ids_params: list[Any] = [list(account_ids), list(moved)]
+        among, moved_among = "= ANY(%s)", "= ANY(%s)"
     else:  # a chunk is at most a few thousand accounts: inside SQLite's parameter limit
         among = f"IN ({', '.join(['%s'] * len(account_ids))})"
         moved_among = f"IN ({', '.join(['%s'] * len(moved)) or 'NULL'})"

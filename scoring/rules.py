@@ -261,7 +261,8 @@ def _mask(cond: dict, columns: dict[Any, np.ndarray], n: int) -> np.ndarray:
         if op in ("eq", "ne"):
             equal = np.array([v == expected for v in values], dtype=bool)
         else:
-            equal = np.array([v in expected for v in values], dtype=bool)
+            allowed = expected or ()  # validated to be a list
+            equal = np.array([v in allowed for v in values], dtype=bool)
         return equal if op in ("eq", "in") else ~equal
     numeric = np.array(
         [float(v) if isinstance(v, (int, float)) and not isinstance(v, str) else np.nan for v in values], dtype=float

@@ -62,7 +62,7 @@ CHUNK_SIZE = 5000
 MIN_HORIZON_DAYS = 365
 DAY_SECONDS = 86_400.0
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 @dataclass
@@ -192,7 +192,11 @@ def scorecard_load() -> Scorecard:
         Boost(b.segment_id, position[b.signal_type_id], b.multiplier, b.window_days)
         for b in SegmentBoost.objects.filter(is_active=True).order_by("pk")
     ]
-    reach = [MIN_HORIZON_DAYS, settings.trend_recent_days + settings.trend_baseline_days, settings.active_long_days]
+    reach: list[float] = [
+        MIN_HORIZON_DAYS,
+        settings.trend_recent_days + settings.trend_baseline_days,
+        settings.active_long_days,
+    ]
     reach += [w for w in rules.window_days if not math.isnan(w)]
     reach += [8 * h for h in rules.half_life_days if not math.isnan(h)]  # 8 half-lives: < 0.4% left
     reach += [b.window_days for b in boosts]
@@ -332,7 +336,7 @@ def _day_and_epoch_expressions() -> tuple[Any, Any]:
     a number there; Django's own TruncDate and datetime conversion would run Python code for every signal and row.
     """
     if connection.vendor == "sqlite":
-        day = Substr("occurred_at", 1, 10)
+        day: Func = Substr("occurred_at", 1, 10)
         epoch = Func(Max("occurred_at"), template="((julianday(%(expressions)s) - 2440587.5) * 86400.0)")
     else:
         day = TruncDate("occurred_at", tzinfo=UTC)
@@ -438,9 +442,11 @@ def signals_fetch(
     with psycopg.Cursor(connection.connection) as cursor:
         # Ids go as 4 bytes when every id fits (half the bytes to send: sending, not scanning, is most of the time)
         tables = (Account, Contact, SignalType, SignalTopic)
-        most = max(v or 0 for v in cursor.execute(
+        maxima = cursor.execute(
             "SELECT " + ", ".join(f"(SELECT max(id) FROM {m._meta.db_table})" for m in tables)
-        ).fetchone())  # fmt: skip
+        ).fetchone()
+        assert maxima is not None  # scalar subqueries: always one row
+        most = max(v or 0 for v in maxima)
         width, send = (4, "int4send(({})::int4)") if most < 2**28 else (8, "int8send(({})::int8)")
         columns = [
             send.format(c) for c in ("s.account_id", "COALESCE(s.contact_id, -1)", f"s.type_id * 4 + {_DIRECTION_CODE}")
@@ -458,11 +464,12 @@ def signals_fetch(
             cursor.execute("RESET parallel_setup_cost; RESET parallel_tuple_cost; RESET jit")
         else:
             row = cursor.execute(sql, [*params, since, now], binary=True).fetchone()
+    assert row is not None  # aggregates without GROUP BY: always one row
     if row[0] is None:
         empty = np.zeros(0, np.int64)
         return SignalArrays(empty, empty, empty, empty, empty, np.zeros(0))
     ids, native = f">i{width}", np.int32 if width == 4 else np.int64  # 4-byte ids stay 4 bytes: less to move
-    type_direction = np.frombuffer(row[2], dtype=ids).astype(native)
+    type_direction: np.ndarray = np.frombuffer(row[2], dtype=ids).astype(native)
     return SignalArrays(
         np.frombuffer(row[0], dtype=ids).astype(native),
         np.frombuffer(row[1], dtype=ids).astype(native),
@@ -820,9 +827,9 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
         baseline_days=s.trend_baseline_days,
     )
     boosts = engine.SegmentBoosts(
-        type=[b.type_index for b in card.boosts],
-        multiplier=[b.multiplier for b in card.boosts],
-        window_days=[b.window_days for b in card.boosts],
+        type=np.array([b.type_index for b in card.boosts], dtype=np.int64),
+        multiplier=np.array([b.multiplier for b in card.boosts], dtype=np.float64),
+        window_days=np.array([b.window_days for b in card.boosts], dtype=np.float64),
         members=np.array([chunk.members[b.segment_id] for b in card.boosts]).reshape(len(card.boosts), n),
     )
     strength = engine.signal_strength(
@@ -944,12 +951,14 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed:
 
     # Qualification keeps the time the account first crossed the bar while it stays above.
     qualified_l = qualified.tolist()
-    qualified_at, newly = [], 0
+    qualified_at: list[datetime | None] = []
+    newly = 0
     for pk, is_qualified in zip(ids, qualified_l, strict=True):
         before = chunk.previous.get(pk)
         was_qualified = before is not None and before.qualified
         if is_qualified:
-            qualified_at.append(before.qualified_at if was_qualified and before.qualified_at else now)
+            kept = before.qualified_at if before is not None and before.qualified else None
+            qualified_at.append(kept or now)
             newly += not was_qualified
         else:
             qualified_at.append(None)

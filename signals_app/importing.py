@@ -214,7 +214,7 @@ class BaseImporter:
         self.lookups = Lookups()
         self.user_id = user_id
 
-    def run(self, stream: IO[str], *, progress: Callable[[int], None] | None = None) -> ImportReport:
+    def run(self, stream: IO[str], *, progress: Callable[[int], object] | None = None) -> ImportReport:
         """Import every row of ``stream``; bad rows are reported, good ones kept."""
         report = ImportReport(kind=self.kind)
         header, rows = read_rows(stream)
@@ -529,7 +529,7 @@ IMPORTERS: dict[str, type[BaseImporter]] = {
 
 
 def import_csv_stream(
-    *, kind: str, stream: IO[str], batch_size: int | None = None, progress: Callable[[int], None] | None = None
+    *, kind: str, stream: IO[str], batch_size: int | None = None, progress: Callable[[int], object] | None = None
 ) -> ImportReport:
     """Import a CSV stream of ``kind`` (accounts, contacts, signals, stage_transitions)."""
     if kind not in IMPORTERS:

@@ -16,7 +16,7 @@ import numpy as np
 from .features import FeatureSpace, features_at
 from .history import DAY, OUTCOME_KINDS, OUTCOME_MOVEMENT, OUTCOMES, History
 
-Progress = Callable[[int], None]
+Progress = Callable[[int], object]
 
 
 def cutoffs_weekly(h: History, *, horizon_days: int, step_days: int = 7, span_days: int | None = None) -> np.ndarray:

@@ -19,6 +19,7 @@ thresholds to enter and to leave each band, so an account near a boundary does n
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,7 +60,7 @@ class HealthThresholds:
 
 
 def health(
-    churn: np.ndarray, trend: np.ndarray, previous: np.ndarray, th: HealthThresholds = HealthThresholds()
+    churn: np.ndarray, trend: np.ndarray, previous: Iterable[str | None], th: HealthThresholds = HealthThresholds()
 ) -> np.ndarray:
     """The health band of each account, given its previous band ("" or None when it has none)."""
     churn = np.asarray(churn, dtype=np.float64)
