@@ -29,7 +29,7 @@ DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/klearly_pb_bench"
 os.environ.setdefault("BENCH_BROKER_URL", "redis://127.0.0.1:6379/12")
 
 
-def main() -> None:
+def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: set up, time, print
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=20_000)
     parser.add_argument("--signals", type=int, default=2_000_000)

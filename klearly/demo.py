@@ -1031,7 +1031,7 @@ def _people(
     return first, last, email, title
 
 
-def _signal_details(
+def _signal_details(  # noqa: C901, PLR0912 — one branch per signal type's details, in the simulation's order
     rng: np.random.Generator,
     s_account: np.ndarray,
     s_type: np.ndarray,
@@ -1294,7 +1294,7 @@ def _report(report: DemoReport) -> DemoReport:
     return report
 
 
-def demo_world_build(
+def demo_world_build(  # noqa: PLR0915 — the demo world's steps in order; split in issue 13 item 2
     *,
     accounts: int = 300,
     seed: int = 42,

@@ -695,7 +695,8 @@ def predictions_read(
     return PredictionInputs(ids=ids, now=now, context=context, history=h, previous=previous, trends=trends)
 
 
-def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None] | None = None) -> PredictionResult:
+# Per outcome: predict, smooth, explain, in one pass over the arrays (hence the noqa below).
+def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None] | None = None) -> PredictionResult:  # noqa: PLR0915
     """Predict every outcome with the active models, smooth against the previous values, set health with hysteresis
     (no database). ``trends``: the accounts' engagement trends just computed by the rescore."""
     h, now, settings = inputs.history(), inputs.now, inputs.context.settings

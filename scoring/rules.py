@@ -136,7 +136,7 @@ def rule_holds(*, rule: SignalRule, account_ids: Sequence[int], now: datetime, m
     return _mask(rule.conditions, _columns_by_field(ids, fields, segments, counts), len(ids))
 
 
-def _inputs(
+def _inputs(  # noqa: C901, PLR0912 — one branch per condition kind, all read in one pass
     ids: list[int],
     rules: Sequence[tuple[SignalRule, Any]],
     now: datetime,

@@ -127,7 +127,7 @@ def _object(event: dict, key: str) -> dict:
     return value
 
 
-def normalise(
+def normalise(  # noqa: C901, PLR0912 — one check per event field, in the Segment spec's order
     event: Any, index: int, *, received_at: datetime, batch_sent_at: datetime | None, kind: str | None = None,
     size_checked: bool = False,
 ) -> Event:  # fmt: skip

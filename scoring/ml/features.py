@@ -209,7 +209,8 @@ def _map(keys: list[str], space_keys: list[str]) -> np.ndarray:
     return np.array([pos.get(k, -1) for k in keys] + [-1], dtype=np.int64)  # last: for index -1
 
 
-def features_at(
+# One pass over the columns in their stored order; splitting it would hide that order (hence the noqa below).
+def features_at(  # noqa: C901, PLR0912, PLR0915
     h: History, space: FeatureSpace, t: float, idx: np.ndarray, *, current_stage: bool = False
 ) -> np.ndarray:
     """The features of accounts ``idx`` (indexes into ``h``) at cut-off ``t``: a (len(idx), columns) float32 array.
