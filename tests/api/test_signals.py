@@ -171,6 +171,8 @@ def test_session_users_with_permission_post_into_the_rest_api_source(operator, a
     from tests.api.conftest import grant
 
     grant(operator.user, "signals_app.add_signal")
+    acme.owner = operator.user  # an operator sends signals for the accounts they see (tests/api/test_visibility.py)
+    acme.save(update_fields=["owner"])
     assert operator.post("/api/v1/signals/", signal(), format="json").status_code == 201
     assert IngestionSource.objects.get(name="REST API").kind == "api"
 
