@@ -71,6 +71,8 @@ class ScoringSettingsAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
     fieldsets = [
         ("Lead score", {"fields": ["qualification_threshold", "grade_a_min", "grade_b_min", "grade_c_min"]}),
         ("Temperature", {"fields": ["hot_min", "warm_min"]}),
+        ("Signal types without an engagement rule", {"fields": ["default_points", "default_half_life_days",
+                                                                "default_cap"]}),
         ("Trend and surging", {"fields": ["trend_recent_days", "trend_baseline_days", "surging_factor",
                                           "surging_min_points"]}),
         ("Active users", {"fields": ["active_short_days", "active_long_days"]}),

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact, JourneyStage, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
+from signals_app.parsing import signal_type_key
 
 from .choices import PredictionStatus, ProposalStatus
 from .ml import explain, mining, steady
@@ -93,6 +94,7 @@ def scorecard_spec(card: Scorecard | None = None) -> ScorecardSpec:
     scorecard's scores at past cut-offs from: the same in training and in prediction, so the columns match."""
     card = card or scorecard_load()
     keys = dict(SignalType.objects.values_list("pk", "key"))
+    outbound = set(SignalType.objects.filter(default_direction="outbound").values_list("pk", flat=True))
     topics = dict(SignalTopic.objects.values_list("pk", "key"))
     r = card.rules
 
@@ -102,7 +104,8 @@ def scorecard_spec(card: Scorecard | None = None) -> ScorecardSpec:
     engagement = {
         keys[int(tid)]: (float(r.points[i]), number(r.half_life_days[i]), number(r.window_days[i]), number(r.cap[i]))
         for i, tid in enumerate(card.type_ids.tolist())
-        if r.points[i] and int(tid) in keys
+        # a type on the default weight counts its inbound signals; a history has no direction: its type's default
+        if r.points[i] and int(tid) in keys and not (r.defaulted[i] and int(tid) in outbound)
     }
     return ScorecardSpec(
         engagement=engagement,
@@ -470,7 +473,7 @@ def proposal_confirm(*, proposal: SmartSignalProposal, user: Any = None, as_enga
             types = [c["signal"].get("type") for c in conds if isinstance(c.get("signal"), dict)]
             if len(conds) != 1 or not types or not types[0]:
                 raise ProposalError("Only a proposal about one signal type can become an engagement rule.")
-            signal_type = SignalType.objects.filter(key=types[0]).first()
+            signal_type = SignalType.objects.filter(key=signal_type_key(types[0])).first()
             if signal_type is None:
                 raise ProposalError(f"The signal type {types[0]!r} no longer exists.")
             if EngagementRule.objects.filter(signal_type=signal_type).exists():

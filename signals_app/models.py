@@ -13,12 +13,13 @@ from simple_history.models import HistoricalRecords
 from accounts.models import Account, Contact
 
 from .choices import Direction, ImportKind, ImportStatus, IngestionKind, SignalCategory, SignalSource
+from .parsing import signal_type_key
 
 
 class SignalType(models.Model):
     """What kind of interaction a signal is (email open, pricing page view, order...), with its defaults."""
 
-    key = models.SlugField(max_length=100, unique=True)
+    key = models.SlugField(max_length=100, unique=True)  # normalised: see ``parsing.signal_type_key``
     label = models.CharField(max_length=150)
     category = models.CharField(max_length=20, choices=SignalCategory.choices, default=SignalCategory.OTHER)
     default_direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
@@ -32,6 +33,14 @@ class SignalType(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def clean(self) -> None:
+        # One key however it is written ("pricing_page_view" is "pricing-page-view"), before uniqueness is checked.
+        self.key = signal_type_key(self.key) or self.key
+
+    def save(self, *args, **kwargs) -> None:
+        self.key = signal_type_key(self.key) or self.key
+        super().save(*args, **kwargs)
 
 
 class SignalTopic(models.Model):
