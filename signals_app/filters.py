@@ -19,7 +19,8 @@ class SignalFilterSet(django_filters.FilterSet):
     account = django_filters.CharFilter(field_name="account__external_id", help_text="The account's external id.")
     contact = django_filters.CharFilter(field_name="contact__external_id", help_text="The contact's external id.")
     type = CharInFilter(
-        method="filter_type", help_text='Signal type key(s), comma-separated ("pricing_page_view" is "pricing-page-view").'
+        method="filter_type",
+        help_text='Signal type key(s), comma-separated ("pricing_page_view" is "pricing-page-view").',
     )
     category = django_filters.ChoiceFilter(field_name="type__category", choices=SignalCategory.choices)
     topic = CharInFilter(

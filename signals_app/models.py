@@ -34,13 +34,13 @@ class SignalType(models.Model):
     def __str__(self) -> str:
         return self.label
 
-    def clean(self) -> None:
-        # One key however it is written ("pricing_page_view" is "pricing-page-view"), before uniqueness is checked.
-        self.key = signal_type_key(self.key) or self.key
-
     def save(self, *args, **kwargs) -> None:
         self.key = signal_type_key(self.key) or self.key
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # One key however it is written ("pricing_page_view" is "pricing-page-view"), before uniqueness is checked.
+        self.key = signal_type_key(self.key) or self.key
 
 
 class SignalTopic(models.Model):

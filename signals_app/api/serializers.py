@@ -39,7 +39,8 @@ class SignalTypeSerializer(serializers.ModelSerializer):
     """A kind of interaction. `key` is made from the label when not sent, and fixed once created."""
 
     key = serializers.SlugField(
-        max_length=100, required=False,
+        max_length=100,
+        required=False,
         help_text='Made from the label when not sent; stored normalised ("pricing_page_view" -> "pricing-page-view").',
     )
 

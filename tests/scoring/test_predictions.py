@@ -325,9 +325,7 @@ def test_the_weekly_task_trains_and_is_scheduled(world, settings):
 
 
 def test_probabilities_are_kept_in_score_history_for_trends(trained):
-    from scoring.models import ScoreHistory
-
-    from scoring.models import ScoringSettings
+    from scoring.models import ScoreHistory, ScoringSettings
 
     now, _ = trained
     # Scores that cannot move in five minutes: no decaying default weight (it could move one by 0.01 by rounding).
