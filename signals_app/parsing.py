@@ -22,6 +22,7 @@ from django.core.validators import validate_email
 from django.utils.text import slugify
 
 from .choices import Direction, SignalCategory, SignalSource
+from .events import MAX_FUTURE
 
 ACCOUNT_COLUMNS = (
     "external_id", "name", "domain", "industry", "employees", "annual_revenue", "country", "created_at", "stage",
@@ -284,6 +285,9 @@ def parse_signal_values(values: Sequence[str | None]) -> SignalRow:
         occurred_at = parse_datetime(occurred_text or "")
     except ValueError as exc:
         errors["occurred_at"] = str(exc)
+    else:
+        if occurred_at > datetime.now(UTC) + MAX_FUTURE:  # as the event endpoint refuses it: a clock or typo error
+            errors["occurred_at"] = f"{occurred_text.strip()!r} is more than a day in the future"
     properties: dict[str, Any] = {}
     properties_json = "{}"
     if props:  # most rows have none
