@@ -538,6 +538,11 @@ class LoadedModel:
         """Models trained together share one feature space: their features are built once for all of them."""
         return json.dumps(self.space.to_json(), sort_keys=True)
 
+    @cached_property
+    def typical(self) -> float:
+        """The probability of a typical account (every feature at its typical value): where reasons start from."""
+        return float(self.model.predict(self.baseline.reshape(1, -1))[0])
+
 
 _LOADED: dict[int, LoadedModel] = {}  # by PredictiveModel id: a version never changes once stored
 
@@ -745,7 +750,8 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
             if st[i] == PredictionStatus.OK:
                 r = why[where[i]]
                 entry.update(model_version=loaded.version, raw=round(float(raw[i]), 4),
-                             probability=round(float(smoothed[i]), 4), up=r["up"], down=r["down"])  # fmt: skip
+                             probability=round(float(smoothed[i]), 4), typical=round(loaded.typical, 4),
+                             up=r["up"], down=r["down"])  # fmt: skip
             else:
                 entry["message"] = message if st[i] != PredictionStatus.NOT_APPLICABLE else words[st[i]]
             reasons[i][outcome] = entry

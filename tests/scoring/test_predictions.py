@@ -118,6 +118,13 @@ def test_every_rescore_predicts_with_the_active_models_and_says_why(trained):
     assert all(e["model_version"] == 1 for e in entries)
     assert any(e["up"] for e in entries) and any(e["down"] for e in entries)
     assert all(isinstance(r["text"], str) and r["effect"] > 0 for e in entries for r in e["up"])
+    # Every entry says where its reasons start from (a typical account), so they add up to the probability shown.
+    from scoring.reasons import reason_breakdown
+
+    for e in entries:
+        assert 0 < e["typical"] < 1
+        b = reason_breakdown(e)
+        assert round(b.typical + sum(points for _, points in b.lines), 1) == b.total == round(100 * e["probability"], 1)
     row = rows[0]
     assert row.conversion is None and row.conversion_status == PredictionStatus.NOT_APPLICABLE
     free = AccountPrediction.objects.filter(account__stage__kind="free", conversion_status=PredictionStatus.OK)
