@@ -105,23 +105,35 @@ def scoring_defaults_ensure(*, force: bool = False) -> int:
         settings = ScoringSettings.load()
         if settings.defaults_applied_at and not force:
             return 0
+        created = engagement_rules_ensure(rules=DEFAULT_ENGAGEMENT_RULES, reason="default rules")
+        if created or SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)).exists():
+            ScoringSettings.objects.filter(pk=settings.pk).update(defaults_applied_at=timezone.now())
+    return created
+
+
+def engagement_rules_ensure(
+    *, rules: dict[str, tuple[float, float | None, int | None, float | None]], reason: str, rescore: bool = True
+) -> int:
+    """Create an engagement rule (points, half-life, window, cap) for each type key given whose type exists and has
+    no rule yet; rules that exist are left as an admin tuned them. ``rescore``: queue a full rescore after commit
+    (a caller that rescores everything itself says no). Returns rules created."""
+    with transaction.atomic():
         have = set(EngagementRule.objects.values_list("signal_type_id", flat=True))
-        types = [t for t in SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)) if t.pk not in have]
-        rules = []
-        for t in types:
-            points, half_life, window, cap = DEFAULT_ENGAGEMENT_RULES[t.key]
-            rules.append(
-                EngagementRule(signal_type=t, points=points, half_life_days=half_life, window_days=window, cap=cap)
-            )
-        if rules:
+        created = []
+        for t in SignalType.objects.filter(key__in=list(rules)).order_by("pk"):
+            if t.pk not in have:
+                points, half_life, window, cap = rules[t.key]
+                created.append(
+                    EngagementRule(signal_type=t, points=points, half_life_days=half_life, window_days=window, cap=cap)
+                )
+        if created:
             # One insert with a history row per rule, one new configuration version and one full rescore after
             # commit (saving them one by one ran a full rescore per rule in eager mode).
-            bulk_create_with_history(rules, EngagementRule, default_change_reason="default rules")
+            bulk_create_with_history(created, EngagementRule, default_change_reason=reason)
             config_version_bump()
-            rescore_all_after_commit()
-        if rules or SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)).exists():
-            ScoringSettings.objects.filter(pk=settings.pk).update(defaults_applied_at=timezone.now())
-    return len(rules)
+            if rescore:
+                rescore_all_after_commit()
+    return len(created)
 
 
 def rescore_all_after_commit() -> None:
