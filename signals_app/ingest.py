@@ -344,7 +344,9 @@ class _Batch:
             mapping = self._match(mappings, event)
             if mapping is None:
                 key, label = (PAGE_TYPE if event.kind == "page" else SCREEN_TYPE if event.kind == "screen"
-                              else (parsing.type_key(event.name) or "event", event.name[:150]))  # fmt: skip
+                              else parsing.type_key_and_label(event.name))  # fmt: skip
+                if not key:  # a name without letters or digits
+                    key, label = "event", "Event"
                 wanted_types[key] = (label, None)
             else:
                 key = None

@@ -25,12 +25,13 @@ from .choices import (
     SignalSource,
     UpdatePolicy,
 )
+from .parsing import signal_type_key
 
 
 class SignalType(models.Model):
     """What kind of interaction a signal is (email open, pricing page view, order...), with its defaults."""
 
-    key = models.SlugField(max_length=100, unique=True)
+    key = models.SlugField(max_length=100, unique=True)  # normalised: see ``parsing.signal_type_key``
     label = models.CharField(max_length=150)
     category = models.CharField(max_length=20, choices=SignalCategory.choices, default=SignalCategory.OTHER)
     default_direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
@@ -44,6 +45,14 @@ class SignalType(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def save(self, *args, **kwargs) -> None:
+        self.key = signal_type_key(self.key) or self.key
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # One key however it is written ("pricing_page_view" is "pricing-page-view"), before uniqueness is checked.
+        self.key = signal_type_key(self.key) or self.key
 
 
 class SignalTopic(models.Model):
