@@ -10,6 +10,12 @@ from django.utils import timezone
 
 from .choices import Movement, SizeBand, StageAppliesTo, StageKind
 
+# A plain id, not a foreign key: sources are signals_app's, and accounts depends on no other app.
+ORIGIN_HELP = (
+    "Id of the ingestion source (signals_app.IngestionSource) whose events created it; that source's events may "
+    "update it. Empty: made by an import, the API or the admin."
+)
+
 
 class JourneyStage(models.Model):
     """A step of the customer journey (Lead, Trial, Starter, Churn...), typed free / paying / churn."""
@@ -54,6 +60,7 @@ class Account(models.Model):
     stage_changed_at = models.DateTimeField(null=True, blank=True)
     traits = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    origin_source_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False, help_text=ORIGIN_HELP)
 
     class Meta:
         permissions = [
@@ -93,6 +100,7 @@ class Contact(models.Model):
     last_seen_at = models.DateTimeField(null=True, blank=True)
     stage = models.ForeignKey(JourneyStage, null=True, blank=True, on_delete=models.PROTECT, related_name="contacts")
     traits = models.JSONField(default=dict, blank=True)
+    origin_source_id = models.PositiveBigIntegerField(null=True, blank=True, editable=False, help_text=ORIGIN_HELP)
 
     class Meta:
         permissions = [

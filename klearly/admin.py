@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+
+from accounts.admin_tools import secret_shown_once_response
 
 from . import services
 from .models import ApiKey
@@ -35,11 +38,19 @@ class ApiKeyAdmin(admin.ModelAdmin):
             return
         key, raw = services.api_key_create(name=obj.name, scope=obj.scope, created_by=request.user)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
-        self.message_user(
+        obj._new_secret = raw  # for response_add, on this object only: never a message (the messages cookie)
+
+    def response_add(self, request: HttpRequest, obj: ApiKey, post_url_continue: str | None = None) -> HttpResponse:
+        """The new key's secret, once, in this response's body (not a redirect with a flash message)."""
+        raw = getattr(obj, "_new_secret", None)
+        if raw is None:
+            return super().response_add(request, obj, post_url_continue)
+        return secret_shown_once_response(
             request,
-            f"New {key.scope} API key “{key.name}”: {raw} — copy it now; it is not stored and will not be shown "
-            "again. Send it as “Authorization: Bearer <key>”.",
-            messages.WARNING,
+            title=f"New {obj.scope} API key “{obj.name}”",
+            secrets=[(f"{obj.name} ({obj.prefix}…)", raw)],
+            usage="Send it as “Authorization: Bearer <key>”.",
+            back_url=reverse("admin:klearly_apikey_changelist"),
         )
 
     @admin.action(description="Revoke selected keys")

@@ -27,6 +27,8 @@ from django.db.models import Count, Q
 from accounts.models import Account, Contact, JourneyStage, Segment, StageTransition
 from accounts.services import segments_evaluate_all, stage_history_rebuild
 from playbooks.models import Playbook, Team
+from scoring.defaults import DEFAULT_ENGAGEMENT_RULES
+from scoring.services import engagement_rules_ensure
 from signals_app.choices import Direction, IngestionKind, SignalCategory, SignalSource
 from signals_app.models import IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 from signals_app.services import write_key_create, write_key_revoke
@@ -1245,6 +1247,14 @@ def _catalog() -> tuple[dict[str, SignalType], dict[str, SignalTopic]]:
         ]
     )
     types = {t.key: t for t in SignalType.objects.filter(key__in=[spec.key for spec in TYPES])}
+    # The demo's scorecard weighs what the default scorecard weighs (scoring.defaults) and states that it leaves the
+    # rest out (0-point rules), instead of letting them take the default weight for types without a rule: a CS lead
+    # can give logins or support tickets points in the admin and see the effect with "Preview".
+    engagement_rules_ensure(
+        rules={spec.key: (0.0, None, None, None) for spec in TYPES if spec.key not in DEFAULT_ENGAGEMENT_RULES},
+        reason="demo scorecard: not weighed",
+        rescore=False,  # seed_demo scores every account once the world is written
+    )
     topics = {t.key: t for t in SignalTopic.objects.filter(key__in=[key for key, _l, _p in TOPICS])}
     for key, label, parent in TOPICS:  # parents come first in TOPICS
         if key not in topics:

@@ -97,6 +97,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Records who changed a scoring rule, weight or band, also outside the admin.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # The product's 404 page in debug mode too (never Django's list of URL patterns).
+    "klearly.errors.ErrorPagesMiddleware",
     # Login throttling: turns a locked login into the page that says so (last, as django-axes asks).
     "axes.middleware.AxesMiddleware",
 ]

@@ -30,3 +30,8 @@ urlpatterns = [
     path("ingest/", include("signals_app.ingest_urls")),
     path("healthz", healthz, name="healthz"),
 ]
+
+# The product's own error pages (JSON under /api/ and /ingest/); in debug mode klearly.errors.ErrorPagesMiddleware
+# serves the same 404 page instead of Django's technical one.
+handler404 = "klearly.errors.page_not_found"
+handler500 = "klearly.errors.server_error"

@@ -3,6 +3,7 @@ with their results, and fast read-mostly lists of runs, tasks and webhook delive
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
@@ -76,8 +77,41 @@ class ExperimentGroupAdmin(admin.ModelAdmin):
         return format_html("<table>{}{}</table>{}", head, body, note)
 
 
+class PlaybookAdminForm(forms.ModelForm):
+    """The playbook form; its webhook secret is never sent back to the browser: a password box that keeps the
+    current secret when left blank (tick "remove" to clear it)."""
+
+    webhook_secret = forms.CharField(
+        required=False,
+        max_length=200,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Signs the payload (X-Klearly-Signature: sha256=HMAC of the body). Never shown again once saved.",
+    )
+    clear_webhook_secret = forms.BooleanField(required=False, label="Remove the webhook secret")
+
+    class Meta:
+        model = Playbook
+        fields = ("webhook_url", "webhook_secret")  # the admin adds the fieldsets' other fields
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and self.instance.webhook_secret:
+            field = self.fields["webhook_secret"]
+            field.help_text = "A secret is set (not shown). Leave blank to keep it; type a new one to replace it."
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if data.get("clear_webhook_secret"):
+            data["webhook_secret"] = ""
+        elif not data.get("webhook_secret"):
+            data["webhook_secret"] = self.instance.webhook_secret if self.instance.pk else ""
+        return data
+
+
 @admin.register(Playbook)
 class PlaybookAdmin(admin.ModelAdmin):
+    form = PlaybookAdminForm
     list_display = ("name", "is_active", "trigger_kind", "assign_mode", "priority", "cooldown_days", "is_switch",
                     "goal_kind", "experiment_group", "variant")  # fmt: skip
     list_filter = ("is_active", "trigger_kind", "assign_mode", "is_switch", "goal_kind", "experiment_group")
@@ -90,7 +124,7 @@ class PlaybookAdmin(admin.ModelAdmin):
         ("Conditions on the account", {"fields": ("conditions",)}),
         ("Task", {"fields": ("create_task", "task_title_template", "task_body_template", "assign_mode",
                              "assign_team", "assign_user", "due_in_business_days", "priority")}),
-        ("Webhook", {"fields": ("webhook_url", "webhook_secret"), "classes": ("collapse",)}),
+        ("Webhook", {"fields": ("webhook_url", "webhook_secret", "clear_webhook_secret"), "classes": ("collapse",)}),
         ("No noise", {"fields": ("cooldown_days", "is_switch")}),
         ("Goal", {"fields": ("goal_kind", "goal_stage", "goal_within_days")}),
         ("Experiment", {"fields": ("experiment_group", "variant"), "classes": ("collapse",)}),

@@ -218,11 +218,12 @@ class AccountListFilterSet(AccountScoreFilterSet):
         from django.db.models import Count
 
         from signals_app.models import Signal, SignalType
+        from signals_app.parsing import signal_type_key
 
         key = value.strip()
         if not key:
             return queryset
-        type_id = SignalType.objects.filter(key=key).values_list("pk", flat=True).first()
+        type_id = SignalType.objects.filter(key=signal_type_key(key)).values_list("pk", flat=True).first()
         if type_id is None:
             return queryset.none()
         days = self.form.cleaned_data.get("signal_days") or 30

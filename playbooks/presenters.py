@@ -15,6 +15,7 @@ from django.utils.timesince import timesince
 
 from accounts.models import Account, JourneyStage, SegmentMembership
 from scoring.models import AccountScore, ScoreHistory
+from scoring.reasons import ReasonBreakdown, reason_breakdown
 from scoring.selectors import contact_score_list, score_history_list
 from signals_app.models import RuleHit
 
@@ -232,6 +233,7 @@ class Probability:
     message: str
     up: list[tuple[str, float | None]]
     down: list[tuple[str, float | None]]
+    breakdown: ReasonBreakdown | None = None  # the reasons in percentage points, adding up to the probability
 
 
 @dataclass
@@ -292,8 +294,11 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
             value = getattr(prediction, name, None)
             message = "" if value is not None else str(why.get("message") or "No probability yet.")
             probabilities.append(
-                Probability(label, value, message, _reason_lines(why.get("up")), _reason_lines(why.get("down")))
-            )
+                Probability(
+                    label, value, message, _reason_lines(why.get("up")), _reason_lines(why.get("down")),
+                    reason_breakdown(why) if value is not None else None,
+                )
+            )  # fmt: skip
     since = timezone.localdate() - timedelta(days=HISTORY_DAYS)
     history = daily_history(score_history_list(account_id=account.pk).filter(date__gte=since))
     # Probability trends, once the daily history keeps them (columns named after the outcomes).

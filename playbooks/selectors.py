@@ -74,8 +74,22 @@ def account_visibility_q(*, user: Any, prefix: str = "") -> Q:
 
 
 def account_list_for_user(*, user: Any) -> QuerySet[Account]:
-    """Accounts the user may see."""
+    """Accounts the user may see: the one rule of the web pages and of ``/api/v1/`` for sessions
+    (``klearly.api.visibility`` applies ``account_visibility_q`` to every endpoint)."""
     return Account.objects.filter(account_visibility_q(user=user))
+
+
+def assignees_for_user(*, user: Any) -> QuerySet:
+    """Who the user may hand tasks to (the web's assign form and ``/api/v1/tasks/…/assign/``): every active user
+    for admins, their active teammates (and themselves) for operators, nobody for anyone else."""
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
+    if user_sees_all(user):
+        return users
+    if user is None or not getattr(user, "is_authenticated", False) or getattr(user, "pk", None) is None:
+        return users.none()
+    return users.filter(pk__in=teammate_ids_for_user(user=user))
 
 
 def task_list_for_user(*, user: Any, filters: dict[str, Any] | None = None) -> QuerySet[Task]:

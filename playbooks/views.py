@@ -11,7 +11,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
@@ -122,11 +121,8 @@ def _field_errors(form: Any) -> list[str]:
 
 
 def _assignees(user: Any) -> QuerySet:
-    """Who the user may hand tasks to: everyone active for admins, their teammates for operators."""
-    users = get_user_model().objects.filter(is_active=True).order_by("first_name", "last_name", "username")
-    if selectors.user_sees_all(user):
-        return users
-    return users.filter(pk__in=selectors.teammate_ids_for_user(user=user))
+    """Who the user may hand tasks to (the same rule as the tasks API's assign)."""
+    return selectors.assignees_for_user(user=user)
 
 
 def _assignee_choices(request: HttpRequest) -> list[tuple[int, str]]:

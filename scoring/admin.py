@@ -26,6 +26,7 @@ from .models import (
     SmartSignalProposal,
     TopicImportance,
 )
+from .reasons import reason_breakdown
 
 
 class PreviewChangeMixin(admin.ModelAdmin):
@@ -38,7 +39,6 @@ class PreviewChangeMixin(admin.ModelAdmin):
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         if request.method != "POST" or "_preview" not in request.POST:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        from django.contrib import messages
         from django.template.response import TemplateResponse
 
         from .preview import change_preview
@@ -46,9 +46,13 @@ class PreviewChangeMixin(admin.ModelAdmin):
         outcome: dict = {}
 
         def apply() -> None:
-            outcome["response"] = super(PreviewChangeMixin, self).changeform_view(
-                request, object_id, form_url, extra_context
-            )
+            request._klearly_preview = True  # no "was changed successfully": the change is rolled back
+            try:
+                outcome["response"] = super(PreviewChangeMixin, self).changeform_view(
+                    request, object_id, form_url, extra_context
+                )
+            finally:
+                request._klearly_preview = False
             if outcome["response"].status_code != 302:  # the form has errors: nothing to preview
                 raise _InvalidChange
 
@@ -56,10 +60,14 @@ class PreviewChangeMixin(admin.ModelAdmin):
             preview = change_preview(apply=apply)
         except _InvalidChange:
             return outcome["response"]
-        list(messages.get_messages(request))  # drop "changed successfully": nothing was saved
         context = {**self.admin_site.each_context(request), "title": "Preview of the change (not saved)",
                    "preview": preview, "opts": self.model._meta, "post": request.POST}  # fmt: skip
         return TemplateResponse(request, "admin/scoring/preview.html", context)
+
+    def message_user(self, request, message, *args, **kwargs) -> None:
+        if getattr(request, "_klearly_preview", False):
+            return  # a preview saves nothing, so it says nothing was changed
+        super().message_user(request, message, *args, **kwargs)
 
 
 class _InvalidChange(Exception):
@@ -71,6 +79,8 @@ class ScoringSettingsAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
     fieldsets = [
         ("Lead score", {"fields": ["qualification_threshold", "grade_a_min", "grade_b_min", "grade_c_min"]}),
         ("Temperature", {"fields": ["hot_min", "warm_min"]}),
+        ("Signal types without an engagement rule", {"fields": ["default_points", "default_half_life_days",
+                                                                "default_cap"]}),
         ("Trend and surging", {"fields": ["trend_recent_days", "trend_baseline_days", "surging_factor",
                                           "surging_min_points"]}),
         ("Active users", {"fields": ["active_short_days", "active_long_days"]}),
@@ -462,13 +472,16 @@ class SmartSignalProposalAdmin(admin.ModelAdmin):
 
 
 def reasons_table(entry: dict) -> str:
-    """One outcome's probability and reasons as HTML."""
+    """One outcome's probability and reasons as HTML, in percentage points from a typical account's probability
+    (``scoring.reasons``): the rows add up to the probability."""
     if entry.get("status") != "ok":
         return entry.get("message") or "—"
+    breakdown = reason_breakdown(entry)
+    start = [] if breakdown.typical is None else [("A typical account", f"{breakdown.typical:.1f}%")]
     rows = format_html_join(
         "",
         '<tr><td>{}</td><td style="text-align:right">{}</td></tr>',
-        ((r["text"], f"{100 * r['effect']:+.1f} pts") for r in [*entry.get("up", []), *entry.get("down", [])]),
+        [*start, *((text, f"{pp:+.1f} pp") for text, pp in breakdown.lines)],
     )
     return format_html(
         "<p>{} (model {}; before smoothing {})</p><table><tr><th>Reason</th><th>Effect</th></tr>{}</table>",

@@ -28,6 +28,7 @@ class ContributionSource(models.TextChoices):
     """Where a contribution in a score's explanation comes from."""
 
     ENGAGEMENT_RULE = "engagement_rule", "Engagement rule"
+    DEFAULT_WEIGHT = "default_weight", "Default weight (a type without an engagement rule)"
     FIT_RULE = "fit_rule", "Fit rule"
     PENALTY = "penalty", "Data-quality penalty"
     BOOST = "boost", "Segment boost"

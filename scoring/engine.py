@@ -7,7 +7,8 @@ caller can fetch them with one aggregate query per chunk of accounts.
 Formulas (every number is a setting or a rule):
 
 - decay of a signal of age ``a``: ``0.5 ** (a / half_life)`` with a half-life, ``1 if a <= window else 0`` with a
-  window, 1 with neither; weight = points × topic multiplier × count × decay.
+  window, 1 with neither; weight = points × topic multiplier × count × decay. A type without an engagement rule takes
+  the scorecard's default weight (points, half-life, cap), for its inbound signals only.
 - engagement = Σ over types of (Σ weights of the type, limited to ±cap), kept within 0–100.
 - window points (trend, signal strength) = Σ points × topic multiplier × count over signals in the window, undecayed;
   signal strength multiplies each by the largest segment boost that applies (segment member, type, within window).
@@ -67,18 +68,27 @@ class SignalRows:
         return len(self.account)
 
 
+RuleValues = tuple[float, float | None, float | None, float | None]  # points, half-life, window, cap
+
+
 @dataclass(frozen=True)
 class EngagementRules:
-    """Per signal type (index): points, half-life (nan: none), window (nan: none), cap (inf: none)."""
+    """Per signal type (index): points, half-life (nan: none), window (nan: none), cap (inf: none), and whether the
+    type has no rule of its own and takes the default weight (``defaulted``): then only inbound signals count (what
+    the account did, not what we sent it)."""
 
     points: np.ndarray
     half_life_days: np.ndarray
     window_days: np.ndarray
     cap: np.ndarray
+    defaulted: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         for name in ("points", "half_life_days", "window_days", "cap"):
             object.__setattr__(self, name, _f(getattr(self, name)))
+        n = len(self.points)
+        defaulted = np.zeros(n, bool) if self.defaulted is None else np.asarray(self.defaulted, dtype=bool)
+        object.__setattr__(self, "defaulted", defaulted)
 
     @property
     def n_types(self) -> int:
@@ -86,17 +96,37 @@ class EngagementRules:
 
     @classmethod
     def build(
-        cls, n_types: int, rules: Iterable[tuple[int, float, float | None, float | None, float | None]]
+        cls,
+        n_types: int,
+        rules: Iterable[tuple[int, float, float | None, float | None, float | None]],
+        default: RuleValues | None = None,
     ) -> EngagementRules:
-        """From (type index, points, half-life, window, cap) tuples; types without a rule give no points."""
+        """From (type index, points, half-life, window, cap) tuples; types without a rule give ``default``'s points
+        for their inbound signals (none without a default)."""
         points, half, window = np.zeros(n_types), np.full(n_types, np.nan), np.full(n_types, np.nan)
         cap = np.full(n_types, np.inf)
+        defaulted = np.zeros(n_types, bool)
+        if default is not None and default[0]:
+            p, h, w, c = default
+            defaulted[:] = True
+            points[:] = p
+            half[:] = np.nan if h is None else h
+            window[:] = np.nan if w is None else w
+            cap[:] = np.inf if c is None else c
         for t, p, h, w, c in rules:
             points[t] = p
             half[t] = np.nan if h is None else h
             window[t] = np.nan if w is None else w
             cap[t] = np.inf if c is None else c
-        return cls(points=points, half_life_days=half, window_days=window, cap=cap)
+            defaulted[t] = False
+        return cls(points=points, half_life_days=half, window_days=window, cap=cap, defaulted=defaulted)
+
+    def row_points(self, rows: SignalRows) -> np.ndarray:
+        """Each row's points per signal: its type's, or 0 for an outbound signal of a type on the default weight."""
+        points = self.points[rows.type]
+        if self.defaulted.any():
+            points = np.where(self.defaulted[rows.type] & ~rows.inbound, 0.0, points)
+        return points
 
 
 @dataclass(frozen=True)
@@ -129,7 +159,7 @@ def signal_weights(rows: SignalRows, rules: EngagementRules) -> np.ndarray:
     """Each row's engagement points after topic importance and decay."""
     t = rows.type
     decay = decay_factor(rows.age_days, rules.half_life_days[t], rules.window_days[t])
-    return rules.points[t] * rows.topic_multiplier * rows.count * decay
+    return rules.row_points(rows) * rows.topic_multiplier * rows.count * decay
 
 
 @dataclass(frozen=True)
@@ -154,7 +184,7 @@ def window_mask(rows: SignalRows, start_days: float, end_days: float) -> np.ndar
 
 def raw_points(rows: SignalRows, rules: EngagementRules) -> np.ndarray:
     """Each row's points before decay: points × topic importance × count."""
-    return rules.points[rows.type] * rows.topic_multiplier * rows.count
+    return rules.row_points(rows) * rows.topic_multiplier * rows.count
 
 
 def boost_factor(rows: SignalRows, boosts: SegmentBoosts) -> np.ndarray:

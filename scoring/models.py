@@ -72,7 +72,31 @@ class ScoringSettings(models.Model):
         default=10, help_text="Fit points taken when a contact's first or last name has no vowel (likely fake)."
     )
     key_fields = models.JSONField(default=list, blank=True, help_text='Account fields, e.g. ["domain", "industry"].')
-    missing_key_field_penalty = models.FloatField(default=5, help_text="Fit points taken per missing key field.")
+    missing_key_field_penalty = models.FloatField(
+        default=5,
+        help_text="Fit points taken per missing key field (not when a fit rule already penalises that field missing).",
+    )
+    default_points = models.FloatField(
+        "default points per signal",
+        default=1,
+        help_text="Engagement points per inbound signal of a type without an engagement rule (a customer's own "
+        "event names count from day one; shown as “Other activity”). Outbound signals (sent by us) do not count. "
+        "0: types without a rule count for nothing.",
+    )
+    default_half_life_days = models.FloatField(
+        "default half-life (days)",
+        default=30,
+        validators=[MinValueValidator(0.1)],
+        help_text="A signal of a type without a rule this many days old counts half.",
+    )
+    default_cap = models.FloatField(
+        "default cap per type",
+        null=True,
+        blank=True,
+        default=10,
+        validators=[MinValueValidator(0)],
+        help_text="At most this many points from each type without a rule. Empty: none.",
+    )
     defaults_applied_at = models.DateTimeField(
         null=True, blank=True, editable=False, help_text="When default engagement rules were created."
     )

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact, JourneyStage, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
+from signals_app.parsing import signal_type_key
 
 from .choices import PredictionStatus, ProposalStatus
 from .hooks import ANNOUNCED_SCORE_FIELDS
@@ -101,6 +102,7 @@ def scorecard_spec(card: Scorecard | None = None) -> ScorecardSpec:
     scorecard's scores at past cut-offs from: the same in training and in prediction, so the columns match."""
     card = card or scorecard_load()
     keys = dict(SignalType.objects.values_list("pk", "key"))
+    outbound = set(SignalType.objects.filter(default_direction="outbound").values_list("pk", flat=True))
     topics = dict(SignalTopic.objects.values_list("pk", "key"))
     r = card.rules
 
@@ -110,7 +112,8 @@ def scorecard_spec(card: Scorecard | None = None) -> ScorecardSpec:
     engagement = {
         keys[int(tid)]: (float(r.points[i]), number(r.half_life_days[i]), number(r.window_days[i]), number(r.cap[i]))
         for i, tid in enumerate(card.type_ids.tolist())
-        if r.points[i] and int(tid) in keys
+        # a type on the default weight counts its inbound signals; a history has no direction: its type's default
+        if r.points[i] and int(tid) in keys and not (r.defaulted[i] and int(tid) in outbound)
     }
     return ScorecardSpec(
         engagement=engagement,
@@ -481,7 +484,7 @@ def proposal_confirm(*, proposal: SmartSignalProposal, user: Any = None, as_enga
             types = [c["signal"].get("type") for c in conds if isinstance(c.get("signal"), dict)]
             if len(conds) != 1 or not types or not types[0]:
                 raise ProposalError("Only a proposal about one signal type can become an engagement rule.")
-            signal_type = SignalType.objects.filter(key=types[0]).first()
+            signal_type = SignalType.objects.filter(key=signal_type_key(types[0])).first()
             if signal_type is None:
                 raise ProposalError(f"The signal type {types[0]!r} no longer exists.")
             if EngagementRule.objects.filter(signal_type=signal_type).exists():
@@ -545,6 +548,11 @@ class LoadedModel:
     def space_key(self) -> str:
         """Models trained together share one feature space: their features are built once for all of them."""
         return json.dumps(self.space.to_json(), sort_keys=True)
+
+    @cached_property
+    def typical(self) -> float:
+        """The probability of a typical account (every feature at its typical value): where reasons start from."""
+        return float(self.model.predict(self.baseline.reshape(1, -1))[0])
 
 
 _LOADED: dict[int, LoadedModel] = {}  # by PredictiveModel id: a version never changes once stored
@@ -751,13 +759,14 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
         shown[outcome], raw_all[outcome], status[outcome] = smoothed, raw, st.tolist()
         words = {s.value: s.label for s in PredictionStatus}
         where = {int(i): j for j, i in enumerate(applies)} if why else {}
-        version = loaded.version if loaded is not None else None  # statuses are OK only where a model predicted
         for i in range(n):
             entry: dict[str, Any] = {"status": st[i]}
             if st[i] == PredictionStatus.OK:
                 r = why[where[i]]
-                entry.update(model_version=version, raw=round(float(raw[i]), 4),
-                             probability=round(float(smoothed[i]), 4), up=r["up"], down=r["down"])  # fmt: skip
+                assert loaded is not None  # OK only where a model predicted
+                entry.update(model_version=loaded.version, raw=round(float(raw[i]), 4),
+                             probability=round(float(smoothed[i]), 4), typical=round(loaded.typical, 4),
+                             up=r["up"], down=r["down"])  # fmt: skip
             else:
                 entry["message"] = message if st[i] != PredictionStatus.NOT_APPLICABLE else words[st[i]]
             reasons[i][outcome] = entry

@@ -105,23 +105,35 @@ def scoring_defaults_ensure(*, force: bool = False) -> int:
         settings = ScoringSettings.load()
         if settings.defaults_applied_at and not force:
             return 0
+        created = engagement_rules_ensure(rules=DEFAULT_ENGAGEMENT_RULES, reason="default rules")
+        if created or SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)).exists():
+            ScoringSettings.objects.filter(pk=settings.pk).update(defaults_applied_at=timezone.now())
+    return created
+
+
+def engagement_rules_ensure(
+    *, rules: dict[str, tuple[float, float | None, int | None, float | None]], reason: str, rescore: bool = True
+) -> int:
+    """Create an engagement rule (points, half-life, window, cap) for each type key given whose type exists and has
+    no rule yet; rules that exist are left as an admin tuned them. ``rescore``: queue a full rescore after commit
+    (a caller that rescores everything itself says no). Returns rules created."""
+    with transaction.atomic():
         have = set(EngagementRule.objects.values_list("signal_type_id", flat=True))
-        types = [t for t in SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)) if t.pk not in have]
-        rules = []
-        for t in types:
-            points, half_life, window, cap = DEFAULT_ENGAGEMENT_RULES[t.key]
-            rules.append(
-                EngagementRule(signal_type=t, points=points, half_life_days=half_life, window_days=window, cap=cap)
-            )
-        if rules:
+        created = []
+        for t in SignalType.objects.filter(key__in=list(rules)).order_by("pk"):
+            if t.pk not in have:
+                points, half_life, window, cap = rules[t.key]
+                created.append(
+                    EngagementRule(signal_type=t, points=points, half_life_days=half_life, window_days=window, cap=cap)
+                )
+        if created:
             # One insert with a history row per rule, one new configuration version and one full rescore after
             # commit (saving them one by one ran a full rescore per rule in eager mode).
-            bulk_create_with_history(rules, EngagementRule, default_change_reason="default rules")
+            bulk_create_with_history(created, EngagementRule, default_change_reason=reason)
             config_version_bump()
-            rescore_all_after_commit()
-        if rules or SignalType.objects.filter(key__in=list(DEFAULT_ENGAGEMENT_RULES)).exists():
-            ScoringSettings.objects.filter(pk=settings.pk).update(defaults_applied_at=timezone.now())
-    return len(rules)
+            if rescore:
+                rescore_all_after_commit()
+    return len(created)
 
 
 def rescore_all_after_commit() -> None:
@@ -179,10 +191,15 @@ def scorecard_load() -> Scorecard:
     )
     type_ids = np.array([t[0] for t in types], dtype=np.int64)
     position = {t[0]: i for i, t in enumerate(types)}
-    rule_rows = EngagementRule.objects.filter(is_active=True).values_list(
-        "signal_type_id", "points", "half_life_days", "window_days", "cap"
+    rule_rows = EngagementRule.objects.values_list(
+        "signal_type_id", "points", "half_life_days", "window_days", "cap", "is_active"
     )
-    rules = engine.EngagementRules.build(len(types), [(position[r[0]], *r[1:]) for r in rule_rows])
+    # A type with a rule follows it (a rule switched off counts nothing); a type without one takes the default weight.
+    rules = engine.EngagementRules.build(
+        len(types),
+        [(position[r[0]], *r[1:5]) if r[5] else (position[r[0]], 0.0, None, None, None) for r in rule_rows],
+        default=(settings.default_points, settings.default_half_life_days, None, settings.default_cap),
+    )
     own = dict(TopicImportance.objects.values_list("topic_id", "multiplier"))
     topic_multiplier = dict(own)
     if own:  # a product type without its own importance takes its product line's
@@ -818,8 +835,12 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed: 
     n = len(chunk.ids)
     rows, rules = chunk.rows, card.rules
     eng = engine.engagement(rows, rules, n)
-    type_counts = np.zeros((n, rules.n_types))
-    np.add.at(type_counts, (rows.account, rows.type), rows.count)
+    type_counts = np.zeros((n, rules.n_types))  # signals that count, per type (for "Demo request × 3")
+    if rules.defaulted.any():  # an outbound signal of a type on the default weight counts nothing
+        counted = ~rules.defaulted[rows.type] | rows.inbound
+        np.add.at(type_counts, (rows.account[counted], rows.type[counted]), rows.count[counted])
+    else:
+        np.add.at(type_counts, (rows.account, rows.type), rows.count)
     trend = engine.trend(
         rows,
         engine.raw_points(rows, rules),
@@ -874,11 +895,15 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed: 
     key_missing = np.array(
         [engine.matches(account_field_values(chunk.accounts, f, now), "missing", None) for f in key_fields], dtype=bool
     ).reshape(len(key_fields), n)
+    # One gap, one penalty: a key field that a fit rule already penalises when missing ("No industry known −5")
+    # takes no "Missing industry" penalty on top (it still counts against completeness).
+    ruled = {rule.field for rule in card.fit_rules if rule.operator == "missing" and rule.points < 0}
+    key_penalty = np.array([0.0 if f in ruled else s.missing_key_field_penalty for f in key_fields]).reshape(-1, 1)
     penalties = np.vstack(
         [
             (free > 0) * s.free_email_penalty,
             (fake > 0) * s.no_vowel_name_penalty,
-            key_missing * s.missing_key_field_penalty,
+            key_missing * key_penalty,
         ]
     ).reshape(2 + len(key_fields), n)
     fit = engine.fit([rule.points for rule in card.fit_rules], rule_matches, penalties, key_missing)
@@ -916,7 +941,7 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed: 
     for k, name in enumerate(key_fields):
         fit_heads.append(_json_head(Src.PENALTY, f"Missing {name}"))
         fit_tails.append("")
-        fit_mask.append((key_missing[k] & bool(s.missing_key_field_penalty)).reshape(n, 1))
+        fit_mask.append((key_missing[k] & bool(key_penalty[k, 0])).reshape(n, 1))
         fit_points.append(fit.penalty_points[2 + k].reshape(n, 1))
         fit_counts.append(np.zeros((n, 1), dtype=np.int64))
     counted = [False] * len(card.fit_rules) + [True, True] + [False] * len(key_fields)  # "2 contact(s) with …"
@@ -926,15 +951,18 @@ def chunk_compute(*, chunk: Chunk, card: Scorecard, now: datetime) -> Computed: 
     )  # fmt: skip
     caps = rules.cap
     capped = np.isfinite(caps)[np.newaxis, :] & (np.abs(eng.by_type) >= np.where(np.isfinite(caps), caps, 0))
+    # Types on the default weight say so ("Other activity: Feature used × 12"), so a CS person sees where points
+    # come from and an admin which types deserve a rule of their own.
+    named = [_json_head(Src.DEFAULT_WEIGHT, f"Other activity: {t}") if d else _json_head(Src.ENGAGEMENT_RULE, t)
+             for t, d in zip(labels, rules.defaulted.tolist(), strict=True)]  # fmt: skip
     eng_lines, eng_sums = _lines(
-        np.abs(eng.by_type) >= 0.005, eng.by_type, [_json_head(Src.ENGAGEMENT_RULE, f"{t} × ") for t in labels],
-        middles=type_counts, tails=[_json_text(f" (capped at {c:g})") for c in caps.tolist()], tailed=capped,
+        np.abs(eng.by_type) >= 0.005, eng.by_type, [f"{h} × " for h in named], middles=type_counts,
+        tails=[_json_text(f" (capped at {c:g})") for c in caps.tolist()], tailed=capped,
     )  # fmt: skip
     str_lines, str_sums = _lines(
         np.hstack([np.abs(strength.by_type) >= 0.005, np.abs(strength.boost_by_type) >= 0.005]).reshape(n, -1),
         np.hstack([strength.by_type, strength.boost_by_type]).reshape(n, -1),
-        [_json_head(Src.ENGAGEMENT_RULE, t) for t in labels]
-        + [_json_head(Src.BOOST, f"{t}: segment boost") for t in labels],
+        named + [_json_head(Src.BOOST, f"{t}: segment boost") for t in labels],
     )  # fmt: skip
     fit_lines = _clamped(fit_lines, fit_sums, f_score, "Fit is kept within 0–100")
     eng_lines = _clamped(eng_lines, eng_sums, e_score, "Engagement is kept within 0–100")

@@ -6,21 +6,24 @@ job), by extending the accounts admin classes, so ``accounts`` never imports ``s
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts import admin as accounts_admin
-from accounts.admin_tools import BigTableAdminMixin
+from accounts.admin_tools import BigTableAdminMixin, secret_shown_once_response
 from accounts.models import Account, Contact, StageTransition
 
 from . import selectors, services
-from .choices import ImportKind
+from .choices import OWNABLE_FIELDS, ImportKind
 from .models import (
     EventMapping,
     ImportJob,
@@ -30,6 +33,7 @@ from .models import (
     SignalRule,
     SignalTopic,
     SignalType,
+    TraitsHistory,
     WriteKey,
 )
 from .privacy_admin import PersonAdminMixin
@@ -60,10 +64,43 @@ class PartialImportMixin(ImportExportMixin):
         return response
 
 
+def held_changes_table(*, account: Account | None = None, contact: Contact | None = None) -> str:
+    """The latest changes sources sent for a record but may not make (``TraitsHistory``), as a small table."""
+    record = account or contact
+    if record is None or not record.pk:
+        return "—"
+    rows = [
+        (h.received_at.strftime("%Y-%m-%d %H:%M"), str(h.source), json.dumps(h.changes, ensure_ascii=False)[:500])
+        for h in selectors.traits_history_for(account=account, contact=contact, limit=20)
+    ]
+    if not rows:
+        return "None."
+    kind = "account" if account else "contact"
+    more = format_html(
+        '<p><a href="{}?{}__id__exact={}">All of them</a></p>',
+        reverse("admin:signals_app_traitshistory_changelist"),
+        kind,
+        record.pk,
+    )
+    return format_html("{}{}", accounts_admin.html_table(("Received", "Source", "Not applied"), rows), more)
+
+
 class AccountImportExportAdmin(PartialImportMixin, accounts_admin.AccountAdmin):
     resource_classes = [AccountResource]
-    readonly_fields = (*accounts_admin.AccountAdmin.readonly_fields, "latest_signals")
-    fieldsets = (*accounts_admin.AccountAdmin.fieldsets, ("Latest signals", {"fields": ("latest_signals",)}))
+    readonly_fields = (*accounts_admin.AccountAdmin.readonly_fields, "latest_signals", "origin", "held_changes")
+    fieldsets = (
+        *accounts_admin.AccountAdmin.fieldsets,
+        ("Latest signals", {"fields": ("latest_signals",)}),
+        ("Changes held from ingestion sources", {"fields": ("origin", "held_changes"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description="Created by")
+    def origin(self, obj: Account) -> str:
+        return origin_text(obj.origin_source_id)
+
+    @admin.display(description="Sent by sources, not applied (traits history)")
+    def held_changes(self, obj: Account) -> str:
+        return held_changes_table(account=obj)
 
     @admin.display(description="Latest signals")
     def latest_signals(self, obj: Account) -> str:
@@ -86,6 +123,23 @@ class AccountImportExportAdmin(PartialImportMixin, accounts_admin.AccountAdmin):
 class ContactImportExportAdmin(PersonAdminMixin, PartialImportMixin, accounts_admin.ContactAdmin):
     resource_classes = [ContactResource]
     actions = ["forget_people", "export_people"]
+    readonly_fields = (*accounts_admin.ContactAdmin.readonly_fields, "origin", "held_changes")
+
+    @admin.display(description="Created by")
+    def origin(self, obj: Contact) -> str:
+        return origin_text(obj.origin_source_id)
+
+    @admin.display(description="Sent by sources, not applied (traits history)")
+    def held_changes(self, obj: Contact) -> str:
+        return held_changes_table(contact=obj)
+
+
+def origin_text(source_id: int | None) -> str:
+    """Which ingestion source created a record, in words."""
+    if source_id is None:
+        return "An import, the API or the admin"
+    source = IngestionSource.objects.filter(pk=source_id).first()
+    return f"Ingestion source “{source}”" if source else f"Ingestion source #{source_id} (deleted)"
 
 
 class StageTransitionImportExportAdmin(PartialImportMixin, accounts_admin.StageTransitionAdmin):
@@ -197,19 +251,69 @@ class WriteKeyInline(admin.TabularInline):
         return False  # keys are made with the "Create a write key" action so the secret can be shown once
 
 
+class IngestionSourceForm(forms.ModelForm):
+    """A source's settings; the fields it owns are ticked from the list of what events can set."""
+
+    owned_fields = forms.MultipleChoiceField(
+        choices=OWNABLE_FIELDS,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Fields its events may also change on accounts and contacts it did not create. Leave all unticked "
+        "for a public write key (in a browser or an app).",
+    )
+
+    class Meta:
+        model = IngestionSource
+        fields = ("name", "kind", "is_active", "update_policy", "owned_fields")
+
+
 @admin.register(IngestionSource)
 class IngestionSourceAdmin(admin.ModelAdmin):
-    list_display = ("name", "kind", "is_active", "created_at")
-    list_filter = ("kind", "is_active")
+    form = IngestionSourceForm
+    list_display = ("name", "kind", "is_active", "update_policy", "created_at")
+    list_filter = ("kind", "is_active", "update_policy")
     search_fields = ("name",)
     inlines = [WriteKeyInline]
     actions = ["create_write_key"]
 
     @admin.action(description="Create a write key (shown once)")
-    def create_write_key(self, request: HttpRequest, queryset: QuerySet) -> None:
+    def create_write_key(self, request: HttpRequest, queryset: QuerySet) -> TemplateResponse:
+        """New keys are shown once in this response's body, never in a flash message (the messages cookie)."""
+        made = []
         for source in queryset:
-            _, raw = services.write_key_create(source=source, label=f"created by {request.user}")
-            self.message_user(request, f"New write key for {source}: {raw} (copy it now; it is not stored).")
+            key, raw = services.write_key_create(source=source, label=f"created by {request.user}")
+            made.append((f"{source} ({key.prefix}…)", raw))
+        return secret_shown_once_response(
+            request,
+            title="New write keys" if len(made) > 1 else "New write key",
+            secrets=made,
+            usage="Give it to the Segment or RudderStack library as its write key (sent as the HTTP Basic username), "
+            "or send it as “Authorization: Bearer <key>” to POST /api/v1/signals/.",
+            back_url=reverse("admin:signals_app_ingestionsource_changelist"),
+        )
+
+
+@admin.register(TraitsHistory)
+class TraitsHistoryAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    """Changes sources sent for accounts and contacts they may not update: kept, not applied. Read-only; to apply
+    one, edit the record, or let the source update it (its update settings) and have it send the change again."""
+
+    list_display = ("received_at", "source", "account", "contact", "message_id", "changes_text")
+    list_select_related = ("source", "account", "contact")
+    list_filter = ("source",)
+    search_fields = ("=account__external_id", "=contact__external_id", "=message_id")
+    readonly_fields = ("source", "account", "contact", "message_id", "occurred_at", "received_at", "changes")
+    ordering = ("-received_at", "-id")
+
+    @admin.display(description="Not applied")
+    def changes_text(self, obj: TraitsHistory) -> str:
+        return json.dumps(obj.changes, ensure_ascii=False)[:300]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 class ImportJobForm(forms.ModelForm):

@@ -40,6 +40,31 @@ class IngestionKind(models.TextChoices):
     CSV = "csv", "CSV import"
 
 
+class UpdatePolicy(models.TextChoices):
+    """Which existing accounts and contacts an ingestion source's events may change (write keys are often public)."""
+
+    OWN_RECORDS = "own", "Only the accounts and contacts it created (safe)"
+    ALL = "all", "Any account or contact (a trusted, server-side source)"
+
+
+# Fields of existing records a source may be given in ``owned_fields`` (what group and identify events can set).
+OWNABLE_FIELDS = [
+    ("account.name", "Account name"),
+    ("account.domain", "Account domain"),
+    ("account.industry", "Account industry"),
+    ("account.employees", "Account employees"),
+    ("account.annual_revenue", "Account annual revenue"),
+    ("account.country", "Account country"),
+    ("account.traits", "Account traits (other attributes)"),
+    ("contact.email", "Contact email"),
+    ("contact.first_name", "Contact first name"),
+    ("contact.last_name", "Contact last name"),
+    ("contact.title", "Contact title"),
+    ("contact.traits", "Contact traits (other attributes)"),
+    ("contact.account", "Contact's account (move a person to another account)"),
+]
+
+
 class ImportKind(models.TextChoices):
     ACCOUNTS = "accounts", "Accounts"
     CONTACTS = "contacts", "Contacts"

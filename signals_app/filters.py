@@ -10,6 +10,7 @@ from accounts.filters import CharInFilter, StableOrderingFilter, UtcDateTimeFilt
 
 from .choices import Direction, SignalCategory, SignalSource
 from .models import Signal, SignalTopic, SignalType
+from .parsing import signal_type_key
 
 
 class SignalFilterSet(django_filters.FilterSet):
@@ -17,7 +18,10 @@ class SignalFilterSet(django_filters.FilterSet):
 
     account = django_filters.CharFilter(field_name="account__external_id", help_text="The account's external id.")
     contact = django_filters.CharFilter(field_name="contact__external_id", help_text="The contact's external id.")
-    type = CharInFilter(field_name="type__key", help_text="Signal type key(s), comma-separated.")
+    type = CharInFilter(
+        method="filter_type",
+        help_text='Signal type key(s), comma-separated ("pricing_page_view" is "pricing-page-view").',
+    )
     category = django_filters.ChoiceFilter(field_name="type__category", choices=SignalCategory.choices)
     topic = CharInFilter(
         method="filter_topic",
@@ -31,6 +35,11 @@ class SignalFilterSet(django_filters.FilterSet):
     class Meta:
         model = Signal
         fields: list[str] = []
+
+    def filter_type(self, queryset: QuerySet[Signal], name: str, value: list[str]) -> QuerySet[Signal]:
+        if not value:
+            return queryset
+        return queryset.filter(type__key__in=[signal_type_key(v) for v in value])
 
     def filter_topic(self, queryset: QuerySet[Signal], name: str, value: list[str]) -> QuerySet[Signal]:
         if not value:

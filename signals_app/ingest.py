@@ -6,10 +6,12 @@ admin-editable event mappings. One transaction per batch; the same batch sent tw
 from __future__ import annotations
 
 import fnmatch
+import json
 import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -22,10 +24,16 @@ from accounts.services import accounts_mark_for_rescore
 from . import parsing
 from .events import Event
 from .importing import Lookups
-from .models import EventMapping, IngestionSource, Signal
+from .models import EventMapping, IngestionSource, Signal, TraitsHistory
 from .storage import signals_insert
 
 PAGE_TYPE, SCREEN_TYPE = ("page-view", "Page view"), ("screen-view", "Screen view")
+_MISSING = object()
+
+
+def _jsonable(value: Any) -> Any:
+    """A field value as the traits history stores it (decimals as text)."""
+    return str(value) if isinstance(value, Decimal) else value
 
 
 @dataclass
@@ -163,25 +171,36 @@ class _Batch:
         self.touched_accounts: set[int] = set()
         self.linked_anonymous: dict[str, int] = {}  # anonymous id -> contact id
         self.moved_contacts: set[int] = set()  # existing contacts that joined an account in this batch
+        self.held: list[TraitsHistory] = []  # changes this source may not make, kept instead of applied
+        self._held_seen: set[tuple] = set()
 
     # --- accounts and contacts -------------------------------------------------------------------------
     def upsert_accounts(self, groups: list[Event]) -> None:
+        """group events: create unknown accounts (this source is their origin); change existing ones only where the
+        source may (``IngestionSource.may_update``), keeping the rest in the traits history."""
         ids = {e.group_id for e in groups} | {e.group_id for e in self._with_group}
         existing = {a.external_id: a for a in Account.objects.filter(external_id__in=ids)}
         new, changed = {}, {}
+        origin = self.source.pk
         for event in groups:
             fields, traits = _account_fields(event.traits)
             account = existing.get(event.group_id) or new.get(event.group_id)
             if account is None:
-                account = Account(external_id=event.group_id, created_at=event.occurred_at, traits={})
+                account = Account(external_id=event.group_id, created_at=event.occurred_at, traits={},
+                                  origin_source_id=origin)  # fmt: skip
                 new[event.group_id] = account
+            if account.pk:
+                fields, traits = self._hold(event, account, "account", fields, traits)
+                if fields or traits:
+                    changed[account.pk] = account
             for name, value in fields.items():
                 setattr(account, name, value)
-            account.traits = {**account.traits, **traits}
-            if account.pk:
-                changed[account.pk] = account
+            if traits:
+                account.traits = {**account.traits, **traits}
         for group_id in ids - set(existing) - set(new):  # named by a track/identify before its group call
-            new[group_id] = Account(external_id=group_id, created_at=self.received_at, traits={})
+            new[group_id] = Account(
+                external_id=group_id, created_at=self.received_at, traits={}, origin_source_id=origin
+            )
         Account.objects.bulk_create(list(new.values()), batch_size=1000, ignore_conflicts=True)
         if changed:
             Account.objects.bulk_update(
@@ -192,6 +211,33 @@ class _Batch:
         self.accounts.update(Account.objects.filter(external_id__in=ids).values_list("external_id", "pk"))
         self.touched_accounts.update(self.accounts.values())
 
+    def _hold(
+        self, event: Event, record: Account | Contact, kind: str, fields: dict, traits: dict
+    ) -> tuple[dict, dict]:
+        """Split an event's changes to an existing record into those this source may apply (returned) and those it
+        may not, which are kept for the traits history when they differ from what is stored."""
+        source, origin = self.source, record.origin_source_id
+        allowed: dict[str, Any] = {}
+        held: dict[str, Any] = {}
+        for name, value in fields.items():
+            if source.may_update(origin_source_id=origin, field=f"{kind}.{name}"):
+                allowed[name] = value
+            elif getattr(record, "account_id" if name == "account" else name) != value:
+                held[name] = event.group_id if name == "account" else _jsonable(value)
+        if traits and not source.may_update(origin_source_id=origin, field=f"{kind}.traits"):
+            if differing := {k: v for k, v in traits.items() if record.traits.get(k, _MISSING) != v}:
+                held["traits"] = differing
+            traits = {}
+        # One entry per record and change in a batch (track events repeating a groupId add nothing new).
+        seen = (kind, record.pk, json.dumps(held, sort_keys=True, default=str)) if held else None
+        if seen is not None and seen not in self._held_seen:
+            self._held_seen.add(seen)
+            self.held.append(
+                TraitsHistory(source_id=source.pk, message_id=event.message_id, occurred_at=event.occurred_at,
+                              received_at=self.received_at, changes=held, **{f"{kind}_id": record.pk})
+            )  # fmt: skip
+        return allowed, traits
+
     def upsert_contacts(self, people: list[Event]) -> None:
         """identify events, plus every userId seen in the batch (a bare contact until identified)."""
         user_ids = {e.user_id for e in people if e.user_id} | self._user_ids
@@ -200,34 +246,43 @@ class _Batch:
             missing = user_ids - set(self.contacts)
             if missing:
                 Contact.objects.bulk_create(
-                    [Contact(external_id=u, created_at=self.received_at, traits={}) for u in sorted(missing)],
+                    [Contact(external_id=u, created_at=self.received_at, traits={}, origin_source_id=self.source.pk)
+                     for u in sorted(missing)],
                     ignore_conflicts=True,
-                )
+                )  # fmt: skip
                 self._load_contact_ids(missing)
             return
         existing = {c.external_id: c for c in Contact.objects.filter(external_id__in=user_ids)}
         new: dict[str, Contact] = {}
         changed: dict[int, Contact] = {}
+        origin = self.source.pk
         for event in people:
             if not event.user_id:
                 continue
             fields, traits = _contact_fields(event.traits) if event.kind == "identify" else ({}, {})
             contact = existing.get(event.user_id) or new.get(event.user_id)
             if contact is None:
-                contact = Contact(external_id=event.user_id, created_at=event.occurred_at, traits={})
+                contact = Contact(external_id=event.user_id, created_at=event.occurred_at, traits={},
+                                  origin_source_id=origin)  # fmt: skip
                 new[event.user_id] = contact
+            target = self.accounts.get(event.group_id) if event.group_id else None
+            if contact.pk:
+                if target is not None and contact.account_id != target:
+                    fields["account"] = target
+                fields, traits = self._hold(event, contact, "contact", fields, traits)
+                target = fields.pop("account", None)
+                if fields or traits or target is not None:
+                    changed[contact.pk] = contact
             for name, value in fields.items():
                 setattr(contact, name, value)
             if traits:
                 contact.traits = {**contact.traits, **traits}
-            if event.group_id and event.group_id in self.accounts:
-                if contact.pk and contact.account_id != self.accounts[event.group_id]:
+            if target is not None:
+                if contact.pk and contact.account_id != target:
                     self.moved_contacts.add(contact.pk)
-                contact.account_id = self.accounts[event.group_id]
-            if contact.pk:
-                changed[contact.pk] = contact
+                contact.account_id = target
         for user_id in user_ids - set(existing) - set(new):
-            new[user_id] = Contact(external_id=user_id, created_at=self.received_at, traits={})
+            new[user_id] = Contact(external_id=user_id, created_at=self.received_at, traits={}, origin_source_id=origin)
         Contact.objects.bulk_create(list(new.values()), batch_size=1000, ignore_conflicts=True)
         if changed:
             Contact.objects.bulk_update(
@@ -262,6 +317,8 @@ class _Batch:
             self.upsert_accounts(groups)
         people = [e for e in events if e.kind in ("identify", "group") or (e.user_id and e.group_id)]
         self.upsert_contacts(people)
+        if self.held:
+            TraitsHistory.objects.bulk_create(self.held, batch_size=1000)
         for event in events:
             if event.kind == "identify" and event.anonymous_id and event.user_id:
                 self.linked_anonymous[event.anonymous_id] = self.contacts[event.user_id][0]
@@ -287,7 +344,9 @@ class _Batch:
             mapping = self._match(mappings, event)
             if mapping is None:
                 key, label = (PAGE_TYPE if event.kind == "page" else SCREEN_TYPE if event.kind == "screen"
-                              else (parsing.type_key(event.name) or "event", event.name[:150]))  # fmt: skip
+                              else parsing.type_key_and_label(event.name))  # fmt: skip
+                if not key:  # a name without letters or digits
+                    key, label = "event", "Event"
                 wanted_types[key] = (label, None)
             else:
                 key = None

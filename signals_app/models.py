@@ -6,6 +6,7 @@ import hashlib
 import uuid
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -13,13 +14,24 @@ from simple_history.models import HistoricalRecords
 
 from accounts.models import Account, Contact
 
-from .choices import Direction, ErasureVia, ImportKind, ImportStatus, IngestionKind, SignalCategory, SignalSource
+from .choices import (
+    OWNABLE_FIELDS,
+    Direction,
+    ErasureVia,
+    ImportKind,
+    ImportStatus,
+    IngestionKind,
+    SignalCategory,
+    SignalSource,
+    UpdatePolicy,
+)
+from .parsing import signal_type_key
 
 
 class SignalType(models.Model):
     """What kind of interaction a signal is (email open, pricing page view, order...), with its defaults."""
 
-    key = models.SlugField(max_length=100, unique=True)
+    key = models.SlugField(max_length=100, unique=True)  # normalised: see ``parsing.signal_type_key``
     label = models.CharField(max_length=150)
     category = models.CharField(max_length=20, choices=SignalCategory.choices, default=SignalCategory.OTHER)
     default_direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
@@ -33,6 +45,14 @@ class SignalType(models.Model):
 
     def __str__(self) -> str:
         return self.label
+
+    def save(self, *args, **kwargs) -> None:
+        self.key = signal_type_key(self.key) or self.key
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        # One key however it is written ("pricing_page_view" is "pricing-page-view"), before uniqueness is checked.
+        self.key = signal_type_key(self.key) or self.key
 
 
 class SignalTopic(models.Model):
@@ -53,18 +73,53 @@ class SignalTopic(models.Model):
 
 
 class IngestionSource(models.Model):
-    """A named channel signals arrive through (a Segment source, an API client, CSV). Write keys belong to it."""
+    """A named channel signals arrive through (a Segment source, an API client, CSV). Write keys belong to it.
+
+    Its events may create accounts and contacts; which existing ones they may change is ``update_policy`` plus
+    ``owned_fields`` (a write key is often public, in a browser or an app). A change it may not make is kept in
+    ``TraitsHistory``, not applied."""
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=IngestionKind.choices, default=IngestionKind.API)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    update_policy = models.CharField(
+        max_length=8,
+        choices=UpdatePolicy.choices,
+        default=UpdatePolicy.OWN_RECORDS,
+        help_text="Which existing accounts and contacts its group and identify events may change. Other changes are "
+        "kept in the traits history, not applied.",
+    )
+    owned_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Fields it may also change on records it did not create, e.g. ["account.industry", "contact.title"].',
+    )
 
     class Meta:
         ordering = ["name"]
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        known = {name for name, _ in OWNABLE_FIELDS}
+        if not isinstance(self.owned_fields, list) or not all(isinstance(f, str) for f in self.owned_fields):
+            raise ValidationError({"owned_fields": 'A list of field names, e.g. ["account.industry"].'})
+        unknown = sorted(set(self.owned_fields) - known)
+        if unknown:
+            raise ValidationError(
+                {"owned_fields": f"Unknown field(s) {', '.join(unknown)}; use some of {', '.join(sorted(known))}."}
+            )
+
+    def may_update(self, *, origin_source_id: int | None, field: str) -> bool:
+        """Whether its events may change ``field`` (``"account.name"``…) of a record created by ``origin_source_id``
+        (None: by an import, the API or the admin)."""
+        return (
+            self.update_policy == UpdatePolicy.ALL
+            or (origin_source_id is not None and origin_source_id == self.pk)
+            or field in self.owned_fields
+        )
 
 
 class WriteKey(models.Model):
@@ -88,6 +143,34 @@ class WriteKey(models.Model):
     def hash_key(raw: str) -> str:
         # Keys are 32+ random bytes, so a fast unsalted hash is enough (as GitHub and Stripe tokens do).
         return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class TraitsHistory(models.Model):
+    """Changes an ingestion source sent for an account or contact it may not update (``IngestionSource.may_update``):
+    kept here with the source and the time instead of overwriting the record. Append-only; read in the admin, where
+    an admin may apply one by hand or trust the source."""
+
+    source = models.ForeignKey(IngestionSource, on_delete=models.CASCADE, related_name="traits_history")
+    account = models.ForeignKey(Account, null=True, blank=True, on_delete=models.CASCADE, related_name="traits_history")
+    contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.CASCADE, related_name="traits_history")
+    message_id = models.CharField(max_length=128, blank=True, help_text="The event's messageId.")
+    occurred_at = models.DateTimeField(help_text="When the event says the change happened.")
+    received_at = models.DateTimeField()
+    changes = models.JSONField(
+        help_text='What the event would have set: {"name": "New name", "traits": {"plan": "pro"}, "account": "acme"}.'
+    )
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name = "traits history entry"
+        verbose_name_plural = "traits history"
+        indexes = [
+            models.Index(fields=["account", "received_at"], name="traits_history_account_idx"),
+            models.Index(fields=["contact", "received_at"], name="traits_history_contact_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.account or self.contact} at {self.received_at:%Y-%m-%d %H:%M}"
 
 
 class Signal(models.Model):

@@ -22,6 +22,7 @@ from django.core.validators import validate_email
 from django.utils.text import slugify
 
 from .choices import Direction, SignalCategory, SignalSource
+from .events import MAX_FUTURE
 
 ACCOUNT_COLUMNS = (
     "external_id", "name", "domain", "industry", "employees", "annual_revenue", "country", "created_at", "stage",
@@ -150,9 +151,26 @@ def parse_properties(value: str | None) -> tuple[dict[str, Any], str]:
     return loaded, json.dumps(loaded, separators=(",", ":"), ensure_ascii=False)
 
 
-def type_key(text: str) -> str:
-    """The key of a signal type named in a file ("Pricing page view" -> "pricing-page-view")."""
-    return slugify(text)[:100]
+_KEY_SEPARATORS = re.compile(r"[-_]+")
+
+
+def signal_type_key(text: str) -> str:
+    """The one key of a signal type, however it is written: case, spaces, "_" and "-" do not matter ("Pricing page
+    view", "pricing_page_view" (Segment's snake_case) and "Pricing-Page-View" are all "pricing-page-view"). Every
+    place that creates or looks up a type by name goes through this."""
+    return _KEY_SEPARATORS.sub("-", slugify(text)).strip("-")[:100].rstrip("-")
+
+
+type_key = signal_type_key  # the name the CSV code used
+
+
+def signal_type_label(text: str, key: str) -> str:
+    """The label of a type created on the fly from ``text``: as written when it reads as words ("Order Completed"),
+    else made from the key ("pricing_page_view" -> "Pricing page view")."""
+    text = text.strip()
+    if not text or (" " not in text and ("_" in text or "-" in text)):
+        return key.replace("-", " ").capitalize()[:150]
+    return text[:150]
 
 
 def topic_path(text: str) -> list[tuple[str, str]]:
@@ -218,7 +236,11 @@ SOURCES = set(SignalSource.values)
 
 
 # Files name a handful of types and topics over and over: slugify them once each (bounded, so memory stays flat).
-_type_key = functools.lru_cache(maxsize=4096)(type_key)
+@functools.lru_cache(maxsize=4096)
+def type_key_and_label(text: str) -> tuple[str, str]:
+    """``signal_type_key`` and ``signal_type_label`` of a type named in a file or event (cached)."""
+    key = signal_type_key(text)
+    return key, signal_type_label(text, key)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -245,7 +267,7 @@ def parse_signal_values(values: Sequence[str | None]) -> SignalRow:
     if not account:
         errors["account_external_id"] = "is required"
     type_text = (type_text or "").strip()
-    key = _type_key(type_text)
+    key, label = type_key_and_label(type_text)
     if not key:
         errors["type"] = "is required" if not type_text else f"{type_text!r} has no letters or digits"
     direction = (direction or "").strip().lower() or None
@@ -259,6 +281,9 @@ def parse_signal_values(values: Sequence[str | None]) -> SignalRow:
         occurred_at = parse_datetime(occurred_text or "")
     except ValueError as exc:
         errors["occurred_at"] = str(exc)
+    else:
+        if occurred_at > datetime.now(UTC) + MAX_FUTURE:  # as the event endpoint refuses it: a clock or typo error
+            errors["occurred_at"] = f"{occurred_text.strip()!r} is more than a day in the future"
     properties: dict[str, Any] = {}
     properties_json = "{}"
     if props:  # most rows have none
@@ -277,7 +302,7 @@ def parse_signal_values(values: Sequence[str | None]) -> SignalRow:
         account_external_id=account,
         contact_external_id=(contact or "").strip(),
         type_key=key,
-        type_label=type_text[:150],
+        type_label=label,
         detail=detail,
         topic=list(_topic_path(topic_text)) if topic_text else [],
         direction=direction,

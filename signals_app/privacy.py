@@ -44,7 +44,7 @@ from accounts.services import accounts_mark_for_rescore
 
 from . import hooks
 from .choices import ErasureVia
-from .models import ErasureRecord, ImportJob, Signal
+from .models import ErasureRecord, ImportJob, Signal, TraitsHistory
 
 ERASED = "[erased]"
 BATCH = 500  # rows per bulk update
@@ -392,6 +392,11 @@ def _erase(person: Person, *, keep_anonymous_signals: bool, dry_run: bool) -> tu
                                 dry_run=dry_run))  # fmt: skip
     counts["admin_log_entries_scrubbed"] = log_count
     counts["import_jobs_scrubbed"] = len(model_scrub(ImportJob.objects.all(), mentions, dry_run=dry_run))
+    # Changes sources sent but were not allowed to apply (traits history) may name her on other records too; her own
+    # contacts' rows went with them above.
+    counts["traits_history_scrubbed"] = len(
+        rows_scrub(TraitsHistory.objects.all(), mentions, json_fields=["changes"], dry_run=dry_run)
+    )
     for _receiver, result in hooks.person_forgetting.send(sender=Person, person=person, mentions=mentions,
                                                          dry_run=dry_run):  # fmt: skip
         counts.update({str(k): int(v) for k, v in (result or {}).items()})
@@ -496,6 +501,16 @@ def person_export(*, query: PersonQuery) -> dict[str, Any]:
         )
         if mentions.found_in(traits)
     ]
+    held = where_mentioned(TraitsHistory.objects.order_by("pk"), ["changes"], mentions).select_related(
+        "source", "account", "contact"
+    )
+    held_changes = [
+        {"source": h.source.name, "account_external_id": h.account.external_id if h.account else None,
+         "contact_external_id": h.contact.external_id if h.contact else None, "occurred_at": _iso(h.occurred_at),
+         "changes": mentions.values_in(h.changes)}
+        for h in held
+        if mentions.found_in(h.changes)
+    ]  # fmt: skip
     data: dict[str, Any] = {
         "format": "klearly-person-export/1",
         "exported_at": _iso(timezone.now()),
@@ -504,7 +519,7 @@ def person_export(*, query: PersonQuery) -> dict[str, Any]:
         "anonymous_ids": person.anonymous_ids,
         "contacts": contacts,
         "signals": signals,
-        "mentions": {"signals": mentioned_in, "account_traits": accounts},
+        "mentions": {"signals": mentioned_in, "account_traits": accounts, "traits_history": held_changes},
     }
     for _receiver, sections in hooks.person_exporting.send(sender=Person, person=person, mentions=mentions):
         data.update(sections or {})

@@ -12,13 +12,16 @@ A rule is ``{"match": "all"|"any", "conditions": [...]}``; conditions nest and a
   lte, missing, present;
 - ``{"segment": "Trials"}`` (or ``"op": "not_in"``): open membership of the named segment;
 - ``{"signal": {"type": "pricing-page-view", "topic": "analytics", "category": "web_visits"}, "window_days": 7,
-  "op": "at_least"|"at_most"|"none", "count": 3}``: signals in the last N days (any of type/topic/category given).
+  "op": "at_least"|"at_most"|"none", "count": 3}``: signals in the last N days (any of type/topic/category given;
+  a type is named however it is written: "pricing_page_view" is "pricing-page-view").
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from .parsing import signal_type_key
 
 MEASURES = (
     "tenure_days", "size_band", "activation", "engagement", "engagement_trend", "active_users_7d",
@@ -91,7 +94,8 @@ def _check_signal(cond: dict, where: str) -> SignalCount:
     count = cond.get("count", 1)
     if op != "none" and (not isinstance(count, int) or isinstance(count, bool) or count < 0):
         raise RuleConditionError(f"{where}: 'count' must be a whole number")
-    return SignalCount(what.get("type"), what.get("topic"), what.get("category"), window)
+    kind = what.get("type")
+    return SignalCount(signal_type_key(kind) if kind else kind, what.get("topic"), what.get("category"), window)
 
 
 def _walk(group: Any, where: str, needs: dict[str, set]) -> None:

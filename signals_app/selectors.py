@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from accounts.models import Account, Contact
+
 from .models import IngestionSource, Signal
 
 
@@ -16,8 +18,19 @@ def signal_list_for_account(*, account_id: int, limit: int = 30) -> QuerySet[Sig
     )
 
 
+def traits_history_for(*, account: Account | None = None, contact: Contact | None = None, limit: int = 20) -> QuerySet:
+    """The latest changes sources sent for an account or a contact but may not make, newest first, source joined."""
+    from .models import TraitsHistory
+
+    rows = TraitsHistory.objects.select_related("source").order_by("-received_at", "-id")
+    rows = rows.filter(account=account) if account is not None else rows.filter(contact=contact)
+    return rows[:limit]
+
+
 class _KeyCache(dict):
-    """secret hash -> (expires at, key id, source): write keys are checked on every event request."""
+    """secret hash -> (expires at, key id, source): the ORM lookup of a write key, kept per process. Each use is
+    confirmed by one indexed query (``_key_still_valid``), so a key revoked or a source disabled or reconfigured in
+    any process is seen by every process at its next request."""
 
     TTL = 30.0
 
@@ -28,7 +41,9 @@ WRITE_KEYS = _KeyCache()
 def write_key_source(*, raw_key: str) -> tuple[int, IngestionSource] | None:
     """The active write key matching a secret and its active source, or None. Marks it used once a minute.
 
-    Answers are kept for 30 s per process; a revocation in the admin clears this process's cache at once."""
+    Revocation is immediate in every process: a key found in this process's cache is confirmed in the database on
+    every request (one primary-key query, a fraction of a millisecond, which also refreshes the source's update
+    settings); only the ORM lookup and the source object are reused."""
     import time
 
     from django.utils import timezone
@@ -38,7 +53,10 @@ def write_key_source(*, raw_key: str) -> tuple[int, IngestionSource] | None:
     digest = WriteKey.hash_key(raw_key)
     cached = WRITE_KEYS.get(digest)
     if cached and cached[0] > time.monotonic():
-        return cached[1], cached[2]
+        if _key_still_valid(key_id=cached[1], source=cached[2]):
+            return cached[1], cached[2]
+        WRITE_KEYS.pop(digest, None)
+        return None
     key = (
         WriteKey.objects.select_related("source")
         .filter(key_hash=digest, revoked_at__isnull=True, source__is_active=True)
@@ -53,3 +71,26 @@ def write_key_source(*, raw_key: str) -> tuple[int, IngestionSource] | None:
         WRITE_KEYS.clear()
     WRITE_KEYS[digest] = (time.monotonic() + WRITE_KEYS.TTL, key.pk, key.source)
     return key.pk, key.source
+
+
+def _key_still_valid(*, key_id: int, source: IngestionSource) -> bool:
+    """Whether a cached write key is still active with an active source (one indexed query, without the ORM's cost
+    per call); refreshes the cached source's update settings from the same row."""
+    from django.db import connection
+
+    from .models import WriteKey
+
+    field = IngestionSource._meta.get_field("owned_fields")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT s.update_policy, s.owned_fields FROM {WriteKey._meta.db_table} k "
+            f"JOIN {IngestionSource._meta.db_table} s ON s.id = k.source_id "
+            "WHERE k.id = %s AND k.revoked_at IS NULL AND s.is_active",
+            [key_id],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    source.update_policy = row[0]
+    source.owned_fields = field.from_db_value(row[1], None, connection)
+    return True

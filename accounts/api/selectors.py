@@ -6,7 +6,7 @@ while that module is being changed by parallel work.
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from accounts import selectors
 from accounts.models import Account, Contact, JourneyStage, Segment, SegmentMembership, StageTransition
@@ -32,9 +32,13 @@ def stage_transition_list() -> QuerySet[StageTransition]:
     return StageTransition.objects.select_related("account", "from_stage", "to_stage").order_by("-changed_at", "-id")
 
 
-def segment_list() -> QuerySet[Segment]:
-    """Segments with ``open_members``, the number of accounts in them now."""
-    return selectors.segment_list_with_counts().order_by("name", "id")
+def segment_list(*, members: Q | None = None) -> QuerySet[Segment]:
+    """Segments with ``open_members``, the number of accounts in them now (only those matching ``members``, a
+    condition on ``memberships__account``, when given: a caller's visible accounts)."""
+    if not members:
+        return selectors.segment_list_with_counts().order_by("name", "id")
+    counted = Q(memberships__exited_at__isnull=True) & members
+    return Segment.objects.annotate(open_members=Count("memberships", filter=counted)).order_by("name", "id")
 
 
 def segment_member_list(*, segment: Segment) -> QuerySet[SegmentMembership]:

@@ -24,8 +24,14 @@ MAX_SMALL_INT = 32_767  # PositiveSmallIntegerField on every database
 
 
 def account_field(**kwargs: Any) -> LookupField:
+    """An account named by external id; only the caller's visible accounts can be named."""
     return LookupField(
-        noun="account", label="external id", slug_field="external_id", queryset=Account.objects.all(), **kwargs
+        noun="account",
+        label="external id",
+        slug_field="external_id",
+        queryset=Account.objects.all(),
+        account_path="",
+        **kwargs,
     )
 
 

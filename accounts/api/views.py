@@ -27,7 +27,8 @@ from accounts.filters import (
     StageTransitionFilterSet,
 )
 from klearly.api.pagination import StageTransitionCursorPagination
-from klearly.api.viewsets import ApiViewSetMixin
+from klearly.api.viewsets import SHARED, ApiViewSetMixin
+from klearly.api.visibility import visible, visible_accounts_q
 
 from . import selectors, services
 from .serializers import (
@@ -64,6 +65,7 @@ class AccountViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
 
     serializer_class = AccountSerializer
     filterset_class = AccountFilterSet
+    account_path = ""
     lookup_field = "external_id"
     lookup_value_regex = EXTERNAL_ID
 
@@ -107,6 +109,7 @@ class ContactViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
 
     serializer_class = ContactSerializer
     filterset_class = ContactFilterSet
+    account_path = "account"
     lookup_field = "external_id"
     lookup_value_regex = EXTERNAL_ID
 
@@ -155,6 +158,7 @@ class JourneyStageViewSet(
 
     serializer_class = JourneyStageSerializer
     filterset_class = JourneyStageFilterSet
+    account_path = SHARED
     lookup_field = "key"
     lookup_value_regex = EXTERNAL_ID
 
@@ -189,6 +193,7 @@ class StageTransitionViewSet(
 
     serializer_class = StageTransitionSerializer
     filterset_class = StageTransitionFilterSet
+    account_path = "account"
     pagination_class = StageTransitionCursorPagination
 
     def get_queryset(self) -> QuerySet:
@@ -215,20 +220,21 @@ class SegmentViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
 
     serializer_class = SegmentSerializer
     filterset_class = SegmentFilterSet
+    account_path = SHARED  # definitions are shared; members and member counts are the caller's accounts only
 
     def get_queryset(self) -> QuerySet:
-        return selectors.segment_list()
+        return selectors.segment_list(members=visible_accounts_q(self.request, account_path="memberships__account"))
 
     def get_serializer_class(self) -> type[BaseSerializer]:
         return SegmentMembershipSerializer if self.action == "members" else SegmentSerializer
 
     def perform_create(self, serializer: BaseSerializer) -> None:
         segment = services.segment_create(values=dict(serializer.validated_data))
-        serializer.instance = selectors.segment_list().get(pk=segment.pk)
+        serializer.instance = self.get_queryset().get(pk=segment.pk)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         segment = services.segment_update(segment=serializer.instance, values=dict(serializer.validated_data))
-        serializer.instance = selectors.segment_list().get(pk=segment.pk)
+        serializer.instance = self.get_queryset().get(pk=segment.pk)
 
     def perform_destroy(self, instance: Any) -> None:
         services.segment_delete(segment=instance)
@@ -243,9 +249,8 @@ class SegmentViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], filter_backends=[])
     def members(self, request: Request, pk: str | None = None) -> Response:
         segment = self.get_object()
-        filterset = SegmentMembershipFilterSet(
-            request.query_params, queryset=selectors.segment_member_list(segment=segment), request=request
-        )
+        members = visible(selectors.segment_member_list(segment=segment), request, account_path="account")
+        filterset = SegmentMembershipFilterSet(request.query_params, queryset=members, request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         page = self.paginate_queryset(filterset.qs)

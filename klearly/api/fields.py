@@ -21,6 +21,8 @@ class LookupField(serializers.SlugRelatedField):
 
     ``noun`` and ``label`` make the message: "no account has external id 'x'". ``also`` names other lookups tried
     in turn (a stage by key, then by name). Non-text values are refused before they reach the database.
+    ``account_path`` (``""`` for accounts): only rows of accounts the caller may see can be named
+    (``klearly.api.visibility``); another team's account gets the same answer as one that does not exist.
     """
 
     def __init__(
@@ -31,9 +33,11 @@ class LookupField(serializers.SlugRelatedField):
         lookup: str = "exact",
         also: tuple[str, ...] = (),
         max_length: int = 255,
+        account_path: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.noun, self.label_text, self.max_length = noun, label, max_length
+        self.account_path = account_path
         self.lookups = (f"{kwargs['slug_field']}__{lookup}", *also)
         super().__init__(**kwargs)
 
@@ -53,6 +57,14 @@ class LookupField(serializers.SlugRelatedField):
         if found is None:
             raise serializers.ValidationError(f"no {self.noun} has {self.label_text} {value!r}")
         return found
+
+    def get_queryset(self) -> QuerySet:
+        queryset = super().get_queryset()
+        if self.account_path is None:
+            return queryset
+        from .visibility import visible
+
+        return visible(queryset, self.context.get("request"), account_path=self.account_path)
 
 
 @extend_schema_field({"type": "object", "additionalProperties": {}})

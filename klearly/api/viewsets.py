@@ -1,12 +1,13 @@
-"""The base every API viewset shares: who may call (keys, sessions), how often, JSON in and out, filters,
-pagination, and an exception handler that turns database refusals into 4xx answers."""
+"""The base every API viewset shares: who may call (keys, sessions), which rows they see, how often, JSON in and
+out, filters, pagination, and an exception handler that turns database refusals into 4xx answers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db.models import Model
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import authentication, exceptions, renderers
 from rest_framework.authentication import BaseAuthentication
@@ -21,6 +22,10 @@ from .pagination import PagePagination
 from .parsers import StrictJSONParser
 from .permissions import ScopePermission
 from .throttling import KeyRateThrottle
+from .visibility import visible
+
+#: ``account_path`` of shared configuration (stages, types, topics, segment definitions, playbooks, models)
+SHARED = "shared"
 
 MAX_LOOKUP_LENGTH = 255
 MAX_PK = 2**63 - 1
@@ -42,6 +47,23 @@ class ApiViewSetMixin:
     pagination_class: type[BasePagination] | None = PagePagination
     #: actions a write key (ingest scope) may call; empty for everything but signals
     write_key_actions: tuple[str, ...] = ()
+    #: Every viewset says which rows a caller sees (``klearly.api.visibility``): the lookup path from its model to
+    #: the account (``""`` for accounts, ``"account"`` for contacts, signals, scores…): rows of the accounts the
+    #: caller may see; or ``SHARED`` for configuration every reader sees. A viewset with a rule of its own (tasks)
+    #: overrides ``visible_rows``. Left unset, the viewset refuses to serve (no silent "everything").
+    account_path: str | None = None
+
+    def visible_rows(self, queryset: QuerySet) -> QuerySet:
+        """``queryset`` limited to the rows the caller may see; list, detail, every action and every write go
+        through it (``filter_queryset``), so a row out of sight is a 404."""
+        if self.account_path is None:
+            raise ImproperlyConfigured(f"{type(self).__name__} must set account_path (or SHARED): who sees which rows")
+        if self.account_path == SHARED:
+            return queryset
+        return visible(queryset, self.request, account_path=self.account_path)
+
+    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
+        return super().filter_queryset(self.visible_rows(queryset))  # type: ignore[misc]
 
     def get_exception_handler(self) -> Callable:
         return api_exception_handler

@@ -53,10 +53,28 @@ class TaskCommentSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author_username", "created_at"]
 
 
+class AssigneeField(serializers.SlugRelatedField):
+    """A person named by username, among those the caller may give tasks to (``context["assignees"]``: the web's
+    assign form's choices); anyone else reads as unknown."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(slug_field="username", queryset=get_user_model().objects.none(), allow_null=True, **kwargs)
+
+    def get_queryset(self) -> Any:
+        assignees = self.context.get("assignees")
+        return assignees if assignees is not None else super().get_queryset()
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, bool) or not isinstance(data, str):
+            raise serializers.ValidationError("must be a username (a string)")
+        try:
+            return self.get_queryset().get(username=data)
+        except (get_user_model().DoesNotExist, get_user_model().MultipleObjectsReturned):
+            raise serializers.ValidationError(f"{data!r} is not someone you can assign tasks to") from None
+
+
 def _user_field() -> serializers.Field:
-    return serializers.SlugRelatedField(
-        slug_field="username", queryset=get_user_model().objects.filter(is_active=True), allow_null=True
-    )
+    return AssigneeField()
 
 
 class AssignSerializer(serializers.Serializer):

@@ -19,13 +19,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from klearly.api.permissions import ScopePermission
-from klearly.api.viewsets import ApiViewSetMixin
+from klearly.api.viewsets import SHARED, ApiViewSetMixin
 from klearly.models import ApiKey
 
 from .. import services
 from ..filters import TaskFilterSet
 from ..models import Playbook, Task
-from ..selectors import TASK_RELATED, playbook_list, task_comments, task_visibility_q
+from ..selectors import TASK_RELATED, assignees_for_user, playbook_list, task_comments, task_visibility_q
 from ..services import TaskActionError
 from .serializers import (
     AssignSerializer,
@@ -71,15 +71,24 @@ class TaskViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     queryset = Task.objects.none()  # for the schema; get_queryset decides
 
     def get_queryset(self) -> QuerySet[Task]:
-        visible = Task.objects.all() if isinstance(self.request.auth, ApiKey) else Task.objects.filter(
-            task_visibility_q(user=self.request.user))  # fmt: skip
-        return visible.select_related(*TASK_RELATED).order_by("-priority", "due_at", "-id")
+        return Task.objects.select_related(*TASK_RELATED).order_by("-priority", "due_at", "-id")
+
+    def visible_rows(self, queryset: QuerySet) -> QuerySet:
+        """The inbox's rule (not the accounts'): API keys and admins see every task, operators their own and their
+        teams'. Applied to the list, every task URL and every action (``filter_queryset``)."""
+        if isinstance(self.request.auth, ApiKey):
+            return queryset
+        return queryset.filter(task_visibility_q(user=self.request.user))
+
+    def _assignees(self) -> QuerySet:
+        """The people this caller may give a task to: the web form's choices (every active user for a key)."""
+        return assignees_for_user(user=_AllSeeing() if _actor(self.request) is None else self.request.user)
 
     def _act(self, request: Request, serializer_class: type | None, do: Any) -> Response:
         task = self.get_object()
         data: dict[str, Any] = {}
         if serializer_class is not None:
-            body = serializer_class(data=request.data)
+            body = serializer_class(data=request.data, context={"assignees": self._assignees()})
             body.is_valid(raise_exception=True)
             data = body.validated_data
         try:
@@ -142,7 +151,7 @@ class TaskViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
                    "input, by field")})  # fmt: skip
     @action(detail=False, methods=["post"])
     def bulk(self, request: Request) -> Response:
-        body = BulkSerializer(data=request.data)
+        body = BulkSerializer(data=request.data, context={"assignees": self._assignees()})
         body.is_valid(raise_exception=True)
         d = body.validated_data
         user = request.user if _actor(request) is not None else _AllSeeing()
@@ -188,6 +197,7 @@ class _AllSeeing:
 class PlaybookViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
     serializer_class = PlaybookSerializer
     queryset = Playbook.objects.none()
+    account_path = SHARED
 
     def get_queryset(self) -> QuerySet[Playbook]:
         return playbook_list()

@@ -18,8 +18,9 @@ class AccountScoreSerializer(serializers.ModelSerializer):
     explanations = serializers.JSONField(source="contributions", read_only=True)
     probabilities = serializers.SerializerMethodField(
         help_text="Per outcome (conversion, expansion, churn): status (ok, not_applicable, not_enough_history, "
-        "no_model), the smoothed probability and the model's raw value, the model version, and the top reasons up "
-        "and down ({text, effect}); otherwise a message saying what is missing."
+        "no_model), the smoothed probability and the model's raw value, the model version, a typical account's "
+        "probability (typical), and the top reasons up and down ({text, effect}, effect in probability against "
+        "typical); otherwise a message saying what is missing."
     )
     health = serializers.SerializerMethodField(help_text="{band: good|normal|bad, since, reasons} or null.")
 

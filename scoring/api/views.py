@@ -12,7 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.models import Account
-from klearly.api.viewsets import ApiViewSetMixin
+from klearly.api.viewsets import SHARED, ApiViewSetMixin
 from signals_app.models import RuleHit
 
 from .. import selectors
@@ -33,6 +33,7 @@ from .serializers import (
 class AccountScoreViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     serializer_class = AccountScoreSerializer
     filterset_class = AccountScoreFilterSet
+    account_path = "account"
     lookup_field = "account__external_id"
     lookup_url_kwarg = "external_id"
     lookup_value_regex = r"[^/]+"
@@ -81,6 +82,7 @@ class PredictiveModelViewSet(
 ):
     serializer_class = PredictiveModelSerializer
     filterset_fields = ["outcome", "is_active"]
+    account_path = SHARED
 
     def get_queryset(self) -> QuerySet:
         return selectors.predictive_model_list()

@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.models import Contact
-from klearly.api.viewsets import MAX_PK, ApiViewSetMixin
+from klearly.api.viewsets import MAX_PK, SHARED, ApiViewSetMixin
 from klearly.models import ApiKey
 from signals_app.choices import ErasureVia
 from signals_app.models import ErasureRecord, WriteKey
@@ -122,6 +122,7 @@ class PrivacyViewSet(_PersonViewSet):
     """Forget or export a person named by email, contact id, contact external id or anonymous id."""
 
     serializer_class = ForgetRequestSerializer
+    account_path = SHARED  # no rows are listed; PersonPermission admits staff with the permission and admin keys
 
     @extend_schema(
         summary="Forget a person (GDPR erasure)",
@@ -156,6 +157,7 @@ class ContactPrivacyViewSet(_PersonViewSet):
     """Forget or export the person of a contact (addressed by external id, like /contacts/{external_id}/)."""
 
     serializer_class = ForgetOptionsSerializer
+    account_path = "account"  # the contact must be one the caller may see (staff and admin keys see all)
     lookup_field = "external_id"
     lookup_value_regex = EXTERNAL_ID
 

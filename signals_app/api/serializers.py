@@ -38,7 +38,11 @@ ID_FIELDS = {"message_id", "account_external_id", "contact_external_id"}
 class SignalTypeSerializer(serializers.ModelSerializer):
     """A kind of interaction. `key` is made from the label when not sent, and fixed once created."""
 
-    key = serializers.SlugField(max_length=100, required=False, help_text="Made from the label when not sent.")
+    key = serializers.SlugField(
+        max_length=100,
+        required=False,
+        help_text='Made from the label when not sent; stored normalised ("pricing_page_view" -> "pricing-page-view").',
+    )
 
     class Meta:
         model = SignalType
@@ -56,7 +60,7 @@ class SignalTypeSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if self.instance is None:
-            key = attrs.get("key") or parsing.type_key(attrs.get("label", ""))
+            key = parsing.signal_type_key(attrs.get("key") or attrs.get("label", ""))
             if not key:
                 raise serializers.ValidationError({"label": "has no letters or digits to make a key from"})
             if SignalType.objects.filter(key=key).exists():

@@ -17,12 +17,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from accounts.models import Account
 from klearly.api.pagination import SignalCursorPagination
-from klearly.api.viewsets import ApiViewSetMixin
+from klearly.api.viewsets import SHARED, ApiViewSetMixin
+from klearly.api.visibility import caller_sees_all, visible
 from signals_app.filters import SignalFilterSet, SignalTopicFilterSet, SignalTypeFilterSet
+from signals_app.models import WriteKey
 
 from . import selectors, services
 from .serializers import (
+    CheckedSignals,
     SignalBatchResultSerializer,
     SignalBodyInvalid,
     SignalInputSerializer,
@@ -52,6 +56,7 @@ class SignalViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModel
     filterset_class = SignalFilterSet
     pagination_class = SignalCursorPagination
     write_key_actions = ("create",)
+    account_path = "account"
 
     def get_queryset(self) -> QuerySet:
         return selectors.signal_list()
@@ -80,6 +85,8 @@ class SignalViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModel
             body = {"created": 0, "duplicates": 0, "rejected": [], "detail": detail}
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
         checked = signals_check(items)
+        if not isinstance(request.auth, WriteKey) and not caller_sees_all(request):
+            _reject_unseen_accounts(checked, request)
         created, duplicates = services.signals_submit(
             checked=checked, source=services.ingestion_source_for(key=request.auth)
         )
@@ -91,6 +98,22 @@ class SignalViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModel
         else:
             code = status.HTTP_207_MULTI_STATUS
         return Response({"created": created, "duplicates": duplicates, "rejected": rejected}, status=code)
+
+
+def _reject_unseen_accounts(checked: CheckedSignals, request: Request) -> None:
+    """An operator may send signals only for the accounts they see: others are rejected as unknown (one query).
+    Write keys send product events for any account; API keys and admins see every account."""
+    names = {str(record.get("account_external_id", "")).strip() for record in checked.records}
+    seen = set(visible(Account.objects.filter(external_id__in=names), request).values_list("external_id", flat=True))
+    records, positions = [], []
+    for record, position in zip(checked.records, checked.positions, strict=True):
+        name = str(record.get("account_external_id", "")).strip()
+        if name in seen:
+            records.append(record)
+            positions.append(position)
+        else:
+            checked.reject(position, "account_external_id", f"no account has external id {name!r}")
+    checked.records, checked.positions = records, positions
 
 
 @extend_schema_view(
@@ -106,6 +129,7 @@ class SignalTypeViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
 
     serializer_class = SignalTypeSerializer
     filterset_class = SignalTypeFilterSet
+    account_path = SHARED
     lookup_field = "key"
     lookup_value_regex = r"[^/]+"
 
@@ -137,6 +161,7 @@ class SignalTopicViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
 
     serializer_class = SignalTopicSerializer
     filterset_class = SignalTopicFilterSet
+    account_path = SHARED
     lookup_field = "key"
     lookup_value_regex = r"[^/]+"
 

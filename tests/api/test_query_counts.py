@@ -123,3 +123,21 @@ def test_key_authenticated_lists_cost_one_query_more_than_sessions_at_most(url, 
     with CaptureQueriesContext(connection) as ctx:
         assert admin_api.get(url).status_code == 200
     assert len(ctx.captured_queries) <= 4
+
+
+@pytest.mark.parametrize(("url", "make"), ENDPOINTS, ids=[url for url, _ in ENDPOINTS])
+def test_an_operators_lists_do_not_grow_with_rows_either(url, make, operator):
+    """Visibility (klearly.api.visibility) is conditions in the same query, not a query per row."""
+    from accounts.models import Account
+    from tests.playbooks.factories import TeamFactory
+
+    TeamFactory(name="Mine").members.add(operator.user, UserFactory(username="teammate"))
+    make(2, 0)
+    Account.objects.update(owner=operator.user)  # the operator sees every account made here
+    operator.get(url)
+    few = count_queries(operator, url, 2)
+    make(18, 2)
+    Account.objects.update(owner=operator.user)
+    many = count_queries(operator, url, 20)
+    assert few == many, f"{url}: {few} queries for 2 rows, {many} for 20"
+    assert many <= 8

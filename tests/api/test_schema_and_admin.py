@@ -38,15 +38,33 @@ def test_schema_endpoint_and_swagger_ui_are_served_locally(client):
 
 
 def test_admin_makes_a_key_and_shows_the_secret_once(admin_client, admin_user):
-    response = admin_client.post("/admin/klearly/apikey/add/", {"name": "CRM sync", "scope": "read"}, follow=True)
-    assert response.status_code == 200
+    response = admin_client.post("/admin/klearly/apikey/add/", {"name": "CRM sync", "scope": "read"})
+    assert response.status_code == 200  # the secret is in this body, not behind a redirect with a flash message
+    assert "no-store" in response["Cache-Control"]
     key = ApiKey.objects.get()
     raw = re.search(r"kla_[A-Za-z0-9_-]{40,}", response.content.decode()).group(0)
     assert ApiKey.hash_key(raw) == key.key_hash and key.prefix == raw[:12]
     assert key.created_by == admin_user and key.scope == "read"
     page = admin_client.get(f"/admin/klearly/apikey/{key.pk}/change/").content.decode()
     assert raw not in page and key.prefix in page
-    assert admin_client.get("/admin/klearly/apikey/").status_code == 200
+    listing = admin_client.get("/admin/klearly/apikey/")
+    assert listing.status_code == 200 and raw not in listing.content.decode()
+
+
+def test_a_new_api_key_never_travels_in_the_messages_cookie(admin_client):
+    """The messages cookie is signed, not encrypted: anyone who sees it (proxy logs, a shared browser) reads it."""
+    from django.contrib.messages.storage.cookie import CookieStorage
+    from django.http import HttpRequest
+
+    secret = re.compile(r"kla_[A-Za-z0-9_-]{40,}")
+    response = admin_client.post("/admin/klearly/apikey/add/", {"name": "Warehouse", "scope": "admin"})
+    cookie = response.cookies.get(CookieStorage.cookie_name)
+    sent = CookieStorage(HttpRequest())._decode(cookie.value) if cookie else []  # signed and compressed, yet readable
+    assert not any(secret.search(str(message)) for message in sent or [])
+    assert not secret.search(str(admin_client.session.get("_messages", "")))  # nor in the session fallback
+    raw = secret.search(response.content.decode()).group(0)
+    after = admin_client.get("/admin/klearly/apikey/")
+    assert raw not in after.content.decode()
 
 
 def test_admin_revokes_keys_with_an_action(admin_client):

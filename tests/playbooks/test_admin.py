@@ -61,3 +61,29 @@ def test_changelists_do_not_grow_queries_with_rows(admin_client, model):
     few = count()
     add(15)
     assert count() == few
+
+
+def test_webhook_secret_is_masked_and_kept_when_left_blank(admin_client):
+    playbook = PlaybookFactory(webhook_url="https://hooks.example.com/k", webhook_secret="s3cret-Value-42")
+    url = reverse("admin:playbooks_playbook_change", args=[playbook.pk])
+    page = admin_client.get(url).content.decode()
+    assert "s3cret-Value-42" not in page
+    assert 'type="password" name="webhook_secret"' in page and "A secret is set" in page
+
+    data = {
+        "name": playbook.name, "is_active": "on", "trigger_kind": "score_crossing",
+        "trigger_params": '{"score": "lead", "threshold": 65, "direction": "up"}', "conditions": "{}",
+        "create_task": "on", "task_title_template": "Call", "task_body_template": "", "assign_mode": "owner",
+        "due_in_business_days": "1", "priority": "2", "cooldown_days": "7", "goal_kind": "", "goal_within_days": "21",
+        "webhook_url": "https://hooks.example.com/k", "webhook_secret": "",
+    }  # fmt: skip
+    assert admin_client.post(url, data).status_code == 302
+    assert Playbook.objects.get(pk=playbook.pk).webhook_secret == "s3cret-Value-42"  # blank keeps it
+    assert admin_client.post(url, {**data, "webhook_secret": "new-one"}).status_code == 302
+    assert Playbook.objects.get(pk=playbook.pk).webhook_secret == "new-one"
+    refused = admin_client.post(url, {**data, "clear_webhook_secret": "on"})  # a webhook needs a secret
+    assert refused.status_code == 200 and "A webhook needs a secret" in refused.content.decode()
+    assert "new-one" not in refused.content.decode()  # not even in a form sent back with errors
+    cleared = admin_client.post(url, {**data, "webhook_url": "", "clear_webhook_secret": "on"})
+    assert cleared.status_code == 302
+    assert Playbook.objects.get(pk=playbook.pk).webhook_secret == ""

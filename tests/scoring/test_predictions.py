@@ -118,6 +118,13 @@ def test_every_rescore_predicts_with_the_active_models_and_says_why(trained):
     assert all(e["model_version"] == 1 for e in entries)
     assert any(e["up"] for e in entries) and any(e["down"] for e in entries)
     assert all(isinstance(r["text"], str) and r["effect"] > 0 for e in entries for r in e["up"])
+    # Every entry says where its reasons start from (a typical account), so they add up to the probability shown.
+    from scoring.reasons import reason_breakdown
+
+    for e in entries:
+        assert 0 < e["typical"] < 1
+        b = reason_breakdown(e)
+        assert round(b.typical + sum(points for _, points in b.lines), 1) == b.total == round(100 * e["probability"], 1)
     row = rows[0]
     assert row.conversion is None and row.conversion_status == PredictionStatus.NOT_APPLICABLE
     free = AccountPrediction.objects.filter(account__stage__kind="free", conversion_status=PredictionStatus.OK)
@@ -325,9 +332,11 @@ def test_the_weekly_task_trains_and_is_scheduled(world, settings):
 
 
 def test_probabilities_are_kept_in_score_history_for_trends(trained):
-    from scoring.models import ScoreHistory
+    from scoring.models import ScoreHistory, ScoringSettings
 
     now, _ = trained
+    # Scores that cannot move in five minutes: no decaying default weight (it could move one by 0.01 by rounding).
+    ScoringSettings.objects.filter(pk=1).update(default_points=0)
     ids = list(Account.objects.filter(stage__kind="paying").values_list("pk", flat=True))
     services.accounts_rescore(account_ids=ids, now=now)
     rows = {r.account_id: r for r in ScoreHistory.objects.filter(account_id__in=ids, computed_at=now)}

@@ -81,3 +81,14 @@ def test_a_saved_change_rescores_every_account(admin_client, rule, django_captur
     after = dict(AccountScore.objects.values_list("account_id", "engagement"))
     assert all(after[a] >= before[a] for a in before) and after != before
     assert set(AccountScore.objects.values_list("config_version", flat=True)) == {ConfigVersion.objects.get().version}
+
+
+def test_a_preview_says_nothing_was_saved_and_never_that_it_was_changed(admin_client, rule):
+    url = f"/admin/scoring/engagementrule/{rule.pk}/change/"
+    page = admin_client.post(url, {**form_data(rule, points=40), "_preview": "1"})
+    html = page.content.decode()
+    assert "Nothing was saved." in html
+    assert "changed successfully" not in html
+    assert not [str(m) for m in page.context["messages"]]
+    later = admin_client.get("/admin/scoring/engagementrule/")  # nor on the next page
+    assert "changed successfully" not in later.content.decode()

@@ -209,3 +209,21 @@ def test_imports_mark_the_accounts_they_change_for_rescoring(acme):
     assert not RescoreMark.objects.exists()
     run("stage_transitions", "account_external_id,stage,changed_at\nacme,Trial,2026-01-01\n")
     assert RescoreMark.objects.filter(account=acme).exists()
+
+
+def test_a_signal_dated_beyond_the_event_endpoints_limit_is_refused_by_line(acme):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    soon = (timezone.now() + timedelta(hours=20)).isoformat()  # within a day: a clock a little ahead
+    report = run(
+        "signals",
+        "message_id,account_external_id,type,occurred_at\n"
+        f"f1,acme,Demo request,2031-05-01T10:00:00Z\nf2,acme,Demo request,{soon}\nf3,acme,Demo request,2026-03-02\n",
+    )
+    assert (report.created, report.failed) == (2, 1)
+    assert report.errors == [
+        {"line": 2, "field": "occurred_at", "message": "'2031-05-01T10:00:00Z' is more than a day in the future"}
+    ]
+    assert not Signal.objects.filter(idempotency_key="f1").exists()

@@ -23,7 +23,7 @@ from playbooks.models import TaskComment
 from scoring import predictions
 from scoring.models import AccountScore, ContactScore
 from scoring.services import accounts_rescore
-from signals_app.models import ErasureRecord, ImportJob, IngestionSource, Signal
+from signals_app.models import ErasureRecord, ImportJob, IngestionSource, Signal, TraitsHistory
 from signals_app.privacy import Mentions, PersonLookupError, PersonQuery, person_export, person_find, person_forget
 from signals_app.services import write_key_create
 from tests.factories import UserFactory
@@ -152,7 +152,12 @@ def test_forgetting_leaves_no_trace_of_her_anywhere_in_the_database(client):
     assert invite == {"invitee": "[erased]", "list": ["[erased]", "carl@acme.test"],
                       "note": "invited [erased] and carl@acme.test"}  # fmt: skip
     traits = Account.objects.get(pk=acme.pk).traits
-    assert traits["billing_email"] == "[erased]" and traits["support_contact"] == "[erased] <[erased]>"
+    assert traits["billing_email"] == "[erased]"
+    # The second source may not change an account it did not create: its traits wait in the traits history, scrubbed.
+    assert "support_contact" not in traits
+    held = TraitsHistory.objects.get(account=acme).changes
+    assert held == {"traits": {"support_contact": "[erased] <[erased]>"}}
+    assert record.counts["traits_history_scrubbed"] == 1
     assert TaskComment.objects.get().body == "Spoke to [erased], she wants a demo"
     assert record.counts["contacts_deleted"] == 1
     assert record.counts["signals_deleted"] == 6
@@ -230,7 +235,11 @@ def test_export_holds_all_of_her_data(client):
         "invitee": "ADA.L@acme.test", "list[0]": EMAIL, "note": f"invited {EMAIL} and carl@acme.test"
     }  # fmt: skip
     assert data["mentions"]["account_traits"] == [{"account_external_id": "acme", "traits": {
-        "billing_email": EMAIL, "support_contact": f"Ada Lovelace-Privacy <{EMAIL}>"}}]  # fmt: skip
+        "billing_email": EMAIL}}]  # fmt: skip
+    # what the second source sent about her but could not apply (traits history) is hers too
+    [held] = data["mentions"]["traits_history"]
+    assert held["account_external_id"] == "acme"
+    assert held["changes"] == {"traits.support_contact": f"Ada Lovelace-Privacy <{EMAIL}>"}
     assert [s["contact_external_id"] for s in data["contact_scores"]] == ["u-ada"]
     assert [t["id"] for t in data["tasks"]] == [world["task"].pk]
     assert data["tasks"][0]["comments"][0]["body"].startswith("Spoke to Ada.L")

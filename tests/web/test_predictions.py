@@ -42,10 +42,34 @@ def test_account_page_shows_probabilities_with_reasons_greyed_when_none_and_heal
     )  # fmt: skip
     body = alice_client.get(reverse("web:account", args=[account.pk])).content.decode()
     assert "Conversion probability" in body and "42%" in body
-    assert "Pricing page views in 14 days: 5" in body and "+12 pts" in body and "−5 pts" in body
+    assert "Pricing page views in 14 days: 5" in body and "+12 pp" in body and "−5 pp" in body  # percentage points
     assert "Churn probability" in body and "Not enough history yet: 3 past churns recorded" in body  # greyed, why
     assert "Expansion probability" not in body  # does not apply to this stage
     assert "Health: bad" in body and "Engagement trend ×0.40" in body
+
+
+def test_the_reasons_of_a_probability_are_in_one_unit_and_add_up_to_it(alice_client, world):
+    account = world["mine"].account
+    predict(
+        account, conversion=0.342, conversion_status="ok",
+        reasons={"conversion": {
+            "status": "ok", "probability": 0.342, "raw": 0.361, "typical": 0.12,
+            "up": [{"text": "Pricing page views in 14 days: 5", "effect": 0.153},
+                   {"text": "Active users: 4", "effect": 0.091}],
+            "down": [{"text": "No integration connected", "effect": -0.032}],
+        }},
+    )  # fmt: skip
+    body = alice_client.get(reverse("web:account", args=[account.pk])).content.decode()
+    tile = body[body.index('aria-label="Conversion probability"') :]
+    tile = tile[: tile.index("</section>")]
+    lines = re.findall(r"<li><span>([^<]+)</span><span class=\"pts[^\"]*\">([^<]+)</span></li>", tile)
+    assert lines[0] == ("A typical account", "12.0%")
+    assert ("Pricing page views in 14 days: 5", "+15.3 pp") in lines
+    assert ("No integration connected", "−3.2 pp") in lines
+    assert all(value.endswith(" pp") for _, value in lines[1:])  # one unit after the starting point
+    signed = [float(v[:-3].replace("−", "-").replace("+", "")) for _, v in lines[1:]]
+    assert round(12.0 + sum(signed), 1) == 34.2 and "they add up to 34.2%" in tile
+    assert ("Smoothing: a change counts in over hours, not at once", "−1.9 pp") in lines  # 34.2% shown, 36.1% raw
 
 
 def test_lists_use_conversion_probability_then_lead_and_health(alice_client, world):
