@@ -146,7 +146,7 @@ class StageTransition(models.Model):
         ]
 
     def __str__(self) -> str:
-        origin = self.from_stage.name if self.from_stage_id else "—"
+        origin = self.from_stage.name if self.from_stage is not None else "—"  # no query when there is none
         return f"{self.account} {origin} → {self.to_stage.name} ({self.changed_at:%Y-%m-%d})"
 
 

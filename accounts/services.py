@@ -52,7 +52,8 @@ def stage_history_rebuild(*, account_ids: Iterable[int]) -> int:
     with transaction.atomic():
         for chunk_start in range(0, len(ids), 2000):
             chunk = ids[chunk_start : chunk_start + 2000]
-            previous_account, previous_stage = None, None
+            previous_account: int | None = None
+            previous_stage: int | None = None
             rows = (
                 StageTransition.objects.filter(account_id__in=chunk)
                 .order_by("account_id", "changed_at", "id")
@@ -150,13 +151,14 @@ RESCORE_ALL_MIN_SHARE = 0.25
 
 
 def accounts_mark_for_rescore(
-    *, account_ids: Iterable[int], now: datetime | None = None, all_when_most: bool = False
+    *, account_ids: Iterable[int | None], now: datetime | None = None, all_when_most: bool = False
 ) -> None:
     """Mark accounts for rescoring in the caller's transaction and announce them once when it commits.
 
     This is the one freshness hook: ingestion, imports and admin edits call it; the scoring app listens to
     ``accounts.hooks.rescore_requested`` and drains ``RescoreMark``. Marks are appended (one statement, no conflict
-    handling, no row locks; an account already marked in this transaction is not appended again).
+    handling, no row locks; an account already marked in this transaction is not appended again). ``None`` (a contact
+    without an account) is skipped.
 
     ``all_when_most``: for a one-off change (segment evaluation), when it touches a large share of the accounts
     (``RESCORE_ALL_MIN_SHARE``), announce ``rescore_all_requested`` instead and write no marks. Not for writers that

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ API_KEY_PREFIX = "kla_"  # write keys start with "kl_", so a key's kind shows at
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
-def api_key_create(*, name: str, scope: str, created_by: AbstractBaseUser | None = None) -> tuple[ApiKey, str]:
+def api_key_create(*, name: str, scope: str, created_by: User | None = None) -> tuple[ApiKey, str]:
     """Create an API key; returns it and the secret, which is shown once and never stored."""
     if scope not in ApiKey.Scope.values:
         raise ValueError(f"unknown scope {scope!r}; use one of {', '.join(ApiKey.Scope.values)}")

@@ -67,7 +67,7 @@ class SignalTopic(models.Model):
         ordering = ["key"]
 
     def __str__(self) -> str:
-        if self.parent_id:
+        if self.parent is not None:  # no query when there is none
             return f"{self.parent.label} › {self.label}"
         return self.label
 

@@ -283,7 +283,7 @@ def parse_signal_values(values: Sequence[str | None]) -> SignalRow:
         errors["occurred_at"] = str(exc)
     else:
         if occurred_at > datetime.now(UTC) + MAX_FUTURE:  # as the event endpoint refuses it: a clock or typo error
-            errors["occurred_at"] = f"{occurred_text.strip()!r} is more than a day in the future"
+            errors["occurred_at"] = f"{(occurred_text or '').strip()!r} is more than a day in the future"
     properties: dict[str, Any] = {}
     properties_json = "{}"
     if props:  # most rows have none
@@ -294,7 +294,7 @@ def parse_signal_values(values: Sequence[str | None]) -> SignalRow:
     detail = (detail or "").strip()
     if len(detail) > 100:
         errors["detail"] = "is longer than 100 characters"
-    if errors:
+    if errors or occurred_at is None:  # no error: the time was parsed
         raise RowInvalid(errors)
     topic_text = (topic_text or "").strip()
     return SignalRow(
@@ -401,6 +401,6 @@ def parse_stage_transition(row: dict[str, str]) -> tuple[str, str, datetime]:
         changed_at = parse_datetime(row.get("changed_at") or "")
     except ValueError as exc:
         errors["changed_at"] = str(exc)
-    if errors:
+    if errors or changed_at is None:  # no error: the time was parsed
         raise RowInvalid(errors)
     return account, stage, changed_at

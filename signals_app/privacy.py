@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, quote_plus
 
 from django.conf import settings
@@ -399,7 +399,8 @@ def _erase(person: Person, *, keep_anonymous_signals: bool, dry_run: bool) -> tu
     )
     for _receiver, result in hooks.person_forgetting.send(sender=Person, person=person, mentions=mentions,
                                                          dry_run=dry_run):  # fmt: skip
-        counts.update({str(k): int(v) for k, v in (result or {}).items()})
+        # django-stubs types a receiver's answer as str; these receivers answer a dict of counts
+        counts.update({str(k): int(v) for k, v in cast("dict[str, int] | None", result or {}).items()})
     counts["accounts_rescored"] = len(account_ids)
     return counts, account_ids
 
@@ -456,13 +457,13 @@ def _signal_data(signal: Signal) -> dict[str, Any]:
         "type": signal.type.key,
         "type_label": signal.type.label,
         "detail": signal.detail,
-        "topic": signal.topic.key if signal.topic_id else None,
+        "topic": signal.topic.key if signal.topic is not None else None,
         "direction": signal.direction,
         "source": signal.source,
         "occurred_at": _iso(signal.occurred_at),
         "received_at": _iso(signal.received_at),
-        "account_external_id": signal.account.external_id if signal.account_id else None,
-        "contact_external_id": signal.contact.external_id if signal.contact_id else None,
+        "account_external_id": signal.account.external_id if signal.account is not None else None,
+        "contact_external_id": signal.contact.external_id if signal.contact is not None else None,
         "anonymous_id": signal.anonymous_id,
         "ingestion_source": signal.ingestion_source.name,
         "properties": signal.properties,
@@ -478,9 +479,10 @@ def person_export(*, query: PersonQuery) -> dict[str, Any]:
     contacts = [
         {
             "id": c.pk, "external_id": c.external_id, "email": c.email, "first_name": c.first_name,
-            "last_name": c.last_name, "title": c.title, "account_external_id": c.account.external_id if c.account_id
-            else None, "account_name": c.account.name if c.account_id else None,
-            "stage": c.stage.key if c.stage_id else None, "created_at": _iso(c.created_at),
+            "last_name": c.last_name, "title": c.title,
+            "account_external_id": c.account.external_id if c.account is not None else None,
+            "account_name": c.account.name if c.account is not None else None,
+            "stage": c.stage.key if c.stage is not None else None, "created_at": _iso(c.created_at),
             "last_seen_at": _iso(c.last_seen_at), "traits": c.traits,
         }
         for c in Contact.objects.filter(pk__in=person.contact_ids).select_related("account", "stage").order_by("pk")
@@ -522,5 +524,5 @@ def person_export(*, query: PersonQuery) -> dict[str, Any]:
         "mentions": {"signals": mentioned_in, "account_traits": accounts, "traits_history": held_changes},
     }
     for _receiver, sections in hooks.person_exporting.send(sender=Person, person=person, mentions=mentions):
-        data.update(sections or {})
+        data.update(cast("dict[str, Any]", sections or {}))  # django-stubs types a receiver's answer as str
     return data

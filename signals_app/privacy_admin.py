@@ -64,7 +64,7 @@ class ForgetOptionsForm(forms.Form):
             ("1", "Keep them for their accounts' counts, without person or personal properties"),
         ],
         coerce=bool,
-        empty_value=False,
+        empty_value=False,  # type: ignore[arg-type]  # Django takes any value; django-stubs wants str | None
         required=False,
         widget=forms.RadioSelect,
         initial="",
@@ -112,7 +112,7 @@ def _forgotten_message(records: list[ErasureRecord]) -> str:
     return f"Forgot {len(records)} person(s); erasure id(s): {ids}. The accounts concerned are being rescored."
 
 
-class PersonAdminMixin:
+class PersonAdminMixin(admin.ModelAdmin):
     """Mixed into the contacts admin: "Forget the selected people" and "Export the selected people's data"."""
 
     def has_forget_person_permission(self, request: HttpRequest) -> bool:
@@ -200,7 +200,7 @@ class ErasureRecordAdmin(admin.ModelAdmin):
     def summary(self, obj: ErasureRecord) -> str:
         return ", ".join(f"{n} {label}" for label, n in counts_in_words(obj.counts)) or "nothing found"
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> TemplateResponse:
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
         can = request.user.has_perm("signals_app.forget_person") or request.user.has_perm("signals_app.export_person")
         return super().changelist_view(request, {**(extra_context or {}), "can_find_person": can})
 

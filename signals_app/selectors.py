@@ -92,5 +92,6 @@ def _key_still_valid(*, key_id: int, source: IngestionSource) -> bool:
     if row is None:
         return False
     source.update_policy = row[0]
-    source.owned_fields = field.from_db_value(row[1], None, connection)
+    # JSONField.from_db_value never reads its expression argument; django-stubs requires one
+    source.owned_fields = field.from_db_value(row[1], None, connection)  # type: ignore[arg-type]
     return True

@@ -161,8 +161,10 @@ class StageTransitionSerializer(serializers.ModelSerializer):
         write_only=True,
         help_text="Key or name of the stage moved to.",
     )
-    from_stage = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
-    to_stage = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    from_stage: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="key", read_only=True, allow_null=True
+    )
+    to_stage: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="key", read_only=True)
     changed_at = BoundedDateTimeField(required=False, help_text="When the move happened (default: now).")
 
     class Meta:

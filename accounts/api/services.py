@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -38,7 +38,7 @@ def account_create(
     external_id: str,
     fields: dict[str, Any] | None = None,
     traits: dict[str, Any] | None = None,
-    owner: AbstractBaseUser | None = None,
+    owner: User | None = None,
     stage: JourneyStage | None = None,
 ) -> Account:
     """Create an account; a stage given is recorded as its first stage transition (at ``created_at``)."""
@@ -62,7 +62,7 @@ def account_update(
     account: Account,
     fields: dict[str, Any] | None = None,
     traits: dict[str, Any] | None = None,
-    owner: AbstractBaseUser | None = _UNSET,
+    owner: User | None = _UNSET,
     stage: JourneyStage | None = None,
 ) -> Account:
     """Change an account's fields, merge its traits, set its owner; a new stage is recorded as a transition now."""

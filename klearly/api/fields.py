@@ -60,6 +60,7 @@ class LookupField(serializers.SlugRelatedField):
 
     def get_queryset(self) -> QuerySet:
         queryset = super().get_queryset()
+        assert queryset is not None  # a writable related field has one (DRF's RelatedField checks it)
         if self.account_path is None:
             return queryset
         from .visibility import visible

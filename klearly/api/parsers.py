@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from rest_framework.exceptions import ParseError
@@ -12,7 +13,7 @@ class StrictJSONParser(JSONParser):
     """DRF's JSON parser (NaN and Infinity refused), that also refuses lone UTF-16 surrogates ("\\ud800"), which
     no database driver can encode, and bodies nested beyond Python's recursion limit."""
 
-    def parse(self, stream, media_type: str | None = None, parser_context: dict | None = None) -> Any:
+    def parse(self, stream, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:

@@ -44,6 +44,7 @@ class OperatorModelPermissions(permissions.DjangoModelPermissions):
         if request.method in permissions.SAFE_METHODS:
             return True
         queryset = self._queryset(view)
+        assert request.method is not None  # a request being served has a method
         perms = self.get_required_permissions(request.method, queryset.model)
         if request.user.has_perms(perms):
             return True

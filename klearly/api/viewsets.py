@@ -15,6 +15,7 @@ from rest_framework.pagination import BasePagination
 from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.throttling import BaseThrottle
+from rest_framework.views import APIView
 
 from .authentication import KeyAuthentication
 from .exceptions import api_exception_handler
@@ -31,8 +32,9 @@ MAX_LOOKUP_LENGTH = 255
 MAX_PK = 2**63 - 1
 
 
-class ApiViewSetMixin:
-    """Mixed into every ``/api/v1/`` viewset (before the DRF viewset class)."""
+class ApiViewSetMixin(APIView):
+    """Mixed into every ``/api/v1/`` viewset (before the DRF viewset class; an APIView, so it comes before DRF's
+    own in every viewset's method order)."""
 
     # Typed as DRF's own attributes, so the mixin and APIView agree on them (mypy checks both bases).
     authentication_classes: Sequence[type[BaseAuthentication]] = (
@@ -52,6 +54,9 @@ class ApiViewSetMixin:
     #: caller may see; or ``SHARED`` for configuration every reader sees. A viewset with a rule of its own (tasks)
     #: overrides ``visible_rows``. Left unset, the viewset refuses to serve (no silent "everything").
     account_path: str | None = None
+    # Attributes of the DRF generic view this is mixed into, declared for the type checker only (no value here).
+    lookup_field: str
+    lookup_url_kwarg: str | None
 
     def visible_rows(self, queryset: QuerySet) -> QuerySet:
         """``queryset`` limited to the rows the caller may see; list, detail, every action and every write go
@@ -63,7 +68,7 @@ class ApiViewSetMixin:
         return visible(queryset, self.request, account_path=self.account_path)
 
     def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        return super().filter_queryset(self.visible_rows(queryset))  # type: ignore[misc]
+        return super().filter_queryset(self.visible_rows(queryset))  # type: ignore[misc]  # the DRF viewset has it
 
     def get_exception_handler(self) -> Callable:
         return api_exception_handler
@@ -75,4 +80,4 @@ class ApiViewSetMixin:
             raise exceptions.NotFound()
         if self.lookup_field in ("pk", "id") and (not value.isdigit() or int(value) > MAX_PK):
             raise exceptions.NotFound()
-        return super().get_object()
+        return super().get_object()  # type: ignore[misc]  # the DRF viewset after this mixin has it
