@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -11,6 +13,9 @@ from django.utils.html import format_html, format_html_join
 from . import selectors, services
 from .admin_tools import BigTableAdminMixin
 from .models import Account, Contact, JourneyStage, Segment, SegmentMembership, StageTransition
+
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldOpts  # django-stubs' type of a fieldset's options
 
 
 @admin.register(JourneyStage)
@@ -54,8 +59,9 @@ class AccountAdmin(BigTableAdminMixin, admin.ModelAdmin):
     list_filter = ("stage", "industry", ("owner", admin.RelatedOnlyFieldListFilter))
     search_fields = ("=external_id", "name", "domain")
     autocomplete_fields = ("owner", "stage")
-    readonly_fields = ("stage", "stage_changed_at", "updated_at", "contacts_table")
-    fieldsets = (
+    # Typed as tuples of any length: the signals app's admin extends both.
+    readonly_fields: ClassVar[tuple[str, ...]] = ("stage", "stage_changed_at", "updated_at", "contacts_table")
+    fieldsets: ClassVar[tuple[tuple[str | None, _FieldOpts], ...]] = (
         (None, {"fields": ("external_id", "name", "domain", "industry", "employees", "annual_revenue", "country")}),
         ("Journey", {"fields": ("owner", "stage", "stage_changed_at", "created_at", "updated_at")}),
         ("Traits", {"fields": ("traits",), "classes": ("collapse",)}),
@@ -96,7 +102,7 @@ class ContactAdmin(BigTableAdminMixin, admin.ModelAdmin):
     search_fields = ("=external_id", "email", "last_name")
     autocomplete_fields = ("account", "stage")
     list_filter = ("stage",)
-    readonly_fields = ("last_seen_at",)
+    readonly_fields: ClassVar[tuple[str, ...]] = ("last_seen_at",)  # the signals app's admin extends it
 
 
 @admin.register(StageTransition)

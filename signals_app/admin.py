@@ -7,6 +7,7 @@ job), by extending the accounts admin classes, so ``accounts`` never imports ``s
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.contrib import admin, messages
@@ -37,6 +38,16 @@ from .models import (
     WriteKey,
 )
 from .privacy_admin import PersonAdminMixin
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations  # a model instance with its queryset's annotations
+
+    class _OpenHits(TypedDict):
+        open_hit_count: int
+
+
 from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
 
 
@@ -206,7 +217,7 @@ class SignalRuleAdmin(SimpleHistoryAdmin):
         )
 
     @admin.display(description="Open hits", ordering="open_hit_count")
-    def open_hits(self, obj: SignalRule) -> int:
+    def open_hits(self, obj: WithAnnotations[SignalRule, _OpenHits]) -> int:
         return obj.open_hit_count
 
 
@@ -358,6 +369,6 @@ class ImportJobAdmin(admin.ModelAdmin):
         rows = [(e["line"], e["field"], e["message"]) for e in obj.errors[:500]]
         return accounts_admin.html_table(("Line", "Column", "Problem"), rows)
 
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None) -> TemplateResponse:
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None) -> HttpResponse:
         extra_context = {**(extra_context or {}), "kinds": ImportKind.choices}
         return super().changeform_view(request, object_id, form_url, extra_context)

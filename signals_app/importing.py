@@ -16,7 +16,7 @@ import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -538,6 +538,6 @@ def import_csv_stream(
     return IMPORTERS[kind](batch_size=batch_size).run(stream, progress=progress)
 
 
-def open_text(path: str) -> IO[str]:
+def open_text(path: str) -> TextIO:
     """Open a CSV file as UTF-8 text (a BOM is dropped), universal newlines handled by the csv module."""
     return io.open(path, encoding="utf-8-sig", newline="")  # noqa: UP020

@@ -145,7 +145,7 @@ class SignalResource(KlearlyResource):
     def dehydrate_topic(self, signal: Signal) -> str:
         if signal.topic is None:
             return ""
-        if signal.topic.parent_id:
+        if signal.topic.parent is not None:  # no query when there is none
             return f"{signal.topic.parent.label} > {signal.topic.label}"
         return signal.topic.label
 

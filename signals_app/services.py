@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,7 +15,7 @@ from .importing import ImportReport, import_csv_stream
 from .models import ImportJob, IngestionSource, WriteKey
 
 
-def import_job_create(*, kind: str, file: UploadedFile, user_id: int | None = None) -> ImportJob:
+def import_job_create(*, kind: str, file: File, user_id: int | None = None) -> ImportJob:
     """Store an uploaded CSV and queue its import on a worker once the upload is committed."""
     from .tasks import import_job_run  # tasks import services; import here to keep the cycle one-way at load
 

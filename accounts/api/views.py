@@ -6,7 +6,7 @@ Accounts and contacts are addressed by external id (``/api/v1/accounts/{external
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.types import OpenApiTypes
@@ -26,6 +26,7 @@ from accounts.filters import (
     SegmentMembershipFilterSet,
     StageTransitionFilterSet,
 )
+from accounts.models import Account, Contact, JourneyStage, Segment
 from klearly.api.pagination import StageTransitionCursorPagination
 from klearly.api.viewsets import SHARED, ApiViewSetMixin
 from klearly.api.visibility import visible, visible_accounts_q
@@ -85,7 +86,7 @@ class AccountViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: BaseSerializer) -> None:
         data = serializer.validated_data
         serializer.instance = services.account_update(
-            account=serializer.instance,
+            account=cast(Account, serializer.instance),  # an update's serializer holds the row
             fields=_pick(data, services.ACCOUNT_FIELDS),
             traits=data.get("traits"),
             stage=data.get("stage"),
@@ -129,7 +130,7 @@ class ContactViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
     def perform_update(self, serializer: BaseSerializer) -> None:
         data = serializer.validated_data
         serializer.instance = services.contact_update(
-            contact=serializer.instance,
+            contact=cast(Contact, serializer.instance),  # an update's serializer holds the row
             fields=_pick(data, services.CONTACT_FIELDS),
             traits=data.get("traits"),
             **_present(data, account="account", stage="stage"),
@@ -170,7 +171,7 @@ class JourneyStageViewSet(
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.journey_stage_update(
-            stage=serializer.instance, values=dict(serializer.validated_data)
+            stage=cast(JourneyStage, serializer.instance), values=dict(serializer.validated_data)
         )
 
 
@@ -233,7 +234,9 @@ class SegmentViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
         serializer.instance = self.get_queryset().get(pk=segment.pk)
 
     def perform_update(self, serializer: BaseSerializer) -> None:
-        segment = services.segment_update(segment=serializer.instance, values=dict(serializer.validated_data))
+        segment = services.segment_update(
+            segment=cast(Segment, serializer.instance), values=dict(serializer.validated_data)
+        )
         serializer.instance = self.get_queryset().get(pk=segment.pk)
 
     def perform_destroy(self, instance: Any) -> None:
@@ -248,7 +251,7 @@ class SegmentViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
     )
     @action(detail=True, methods=["get"], filter_backends=[])
     def members(self, request: Request, pk: str | None = None) -> Response:
-        segment = self.get_object()
+        segment = cast(Segment, self.get_object())
         members = visible(selectors.segment_member_list(segment=segment), request, account_path="account")
         filterset = SegmentMembershipFilterSet(request.query_params, queryset=members, request=request)
         if not filterset.is_valid():

@@ -8,7 +8,7 @@ job); read-scope keys only read; admin-scope keys act as nobody in particular (n
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view, inline_serializer
@@ -85,7 +85,7 @@ class TaskViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
         return assignees_for_user(user=_AllSeeing() if _actor(self.request) is None else self.request.user)
 
     def _act(self, request: Request, serializer_class: type | None, do: Any) -> Response:
-        task = self.get_object()
+        task = cast(Task, self.get_object())
         data: dict[str, Any] = {}
         if serializer_class is not None:
             body = serializer_class(data=request.data, context={"assignees": self._assignees()})
@@ -134,7 +134,7 @@ class TaskViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
                    responses={201: TaskCommentSerializer})  # fmt: skip
     @action(detail=True, methods=["get", "post"])
     def comments(self, request: Request, pk: str) -> Response:
-        task = self.get_object()
+        task = cast(Task, self.get_object())
         if request.method == "GET":
             page = self.paginate_queryset(task_comments(task=task))
             return self.get_paginated_response(TaskCommentSerializer(page, many=True).data)

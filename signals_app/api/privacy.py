@@ -9,7 +9,7 @@ permission, may call them. The work is ``signals_app.privacy``'s.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -43,7 +43,7 @@ class PersonPermission(permissions.BasePermission):
         user = request.user
         if not user or not user.is_authenticated:
             return False
-        needed = view.person_permission()
+        needed = cast("_PersonViewSet", view).person_permission()  # the permission of the person viewsets
         if user.is_staff and user.has_perm(needed):
             return True
         raise exceptions.PermissionDenied(f"only staff with the permission {needed} may do this")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, overload
 
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
@@ -74,7 +74,8 @@ class SignalTopicSerializer(serializers.ModelSerializer):
     are fixed once created; the label can be changed."""
 
     key = serializers.SlugField(max_length=150, required=False, help_text="Made from the line and label when not sent.")
-    parent = LookupField(
+    # A declared field (DRF's metaclass moves it into _declared_fields); django-stubs sees Field.parent.
+    parent = LookupField(  # type: ignore[assignment]
         noun="product line",
         label="key",
         slug_field="key",
@@ -109,7 +110,9 @@ class SignalTopicSerializer(serializers.ModelSerializer):
                 if not own:
                     raise serializers.ValidationError({"label": "has no letters or digits to make a key from"})
                 key = f"{parent.key}--{own}" if parent else own
-            if len(key) > SignalTopic._meta.get_field("key").max_length:
+            limit = SignalTopic._meta.get_field("key").max_length
+            assert limit is not None  # a CharField
+            if len(key) > limit:
                 raise serializers.ValidationError({"key": "would be longer than 150 characters: send a shorter key"})
             if SignalTopic.objects.filter(key=key).exists():
                 raise serializers.ValidationError({"key": f"a topic has the key {key!r}"})
@@ -117,11 +120,17 @@ class SignalTopicSerializer(serializers.ModelSerializer):
         return attrs
 
 
+@overload
+def topic_path_text(topic: SignalTopic) -> str: ...
+@overload
+def topic_path_text(topic: None) -> None: ...
+@overload
+def topic_path_text(topic: SignalTopic | None) -> str | None: ...
 def topic_path_text(topic: SignalTopic | None) -> str | None:
     """A topic as signals name it: "Line > Type", or "Line"."""
     if topic is None:
         return None
-    return f"{topic.parent.label} > {topic.label}" if topic.parent_id else topic.label
+    return f"{topic.parent.label} > {topic.label}" if topic.parent is not None else topic.label
 
 
 class SignalSerializer(serializers.ModelSerializer):
@@ -130,10 +139,12 @@ class SignalSerializer(serializers.ModelSerializer):
     message_id = serializers.CharField(source="idempotency_key", read_only=True)
     account_external_id = serializers.CharField(source="account.external_id", read_only=True, allow_null=True)
     contact_external_id = serializers.CharField(source="contact.external_id", read_only=True, allow_null=True)
-    type = serializers.SlugRelatedField(slug_field="key", read_only=True)
-    topic = serializers.SlugRelatedField(slug_field="key", read_only=True, allow_null=True)
+    type: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    topic: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="key", read_only=True, allow_null=True
+    )
     topic_path = serializers.SerializerMethodField(help_text='The topic as "Line > Type".')
-    ingestion_source = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    ingestion_source: serializers.SlugRelatedField = serializers.SlugRelatedField(slug_field="name", read_only=True)
     properties = JSONObjectField(read_only=True)
 
     class Meta:
@@ -164,14 +175,18 @@ class SignalInputSerializer(serializers.Serializer):
         max_length=301, required=False, allow_blank=True, allow_null=True, help_text='"Line > Type" or "Line".'
     )
     direction = serializers.ChoiceField(Direction.choices, required=False, help_text="Default: the type's.")
-    source = serializers.ChoiceField(SignalSource.choices, required=False, help_text="Default: the type's.")
+    # A declared field (DRF's metaclass moves it into _declared_fields); the stubs see Field.source.
+    source = serializers.ChoiceField(  # type: ignore[assignment]
+        SignalSource.choices, required=False, help_text="Default: the type's."
+    )
     occurred_at = serializers.DateTimeField(help_text="ISO-8601; without an offset it is UTC.")
     properties = JSONObjectField(required=False, allow_null=True)
 
 
 class SignalRejectionSerializer(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the signal in the list sent (0 for a single object).")
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    # A declared field (DRF's metaclass moves it into _declared_fields); the stubs see Serializer.errors.
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))  # type: ignore[assignment]
 
 
 class SignalBatchResultSerializer(serializers.Serializer):

@@ -7,7 +7,7 @@ changed. Write keys may call nothing but ``POST /api/v1/signals/``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, extend_schema, extend_schema_view
@@ -22,7 +22,7 @@ from klearly.api.pagination import SignalCursorPagination
 from klearly.api.viewsets import SHARED, ApiViewSetMixin
 from klearly.api.visibility import caller_sees_all, visible
 from signals_app.filters import SignalFilterSet, SignalTopicFilterSet, SignalTypeFilterSet
-from signals_app.models import WriteKey
+from signals_app.models import SignalTopic, SignalType, WriteKey
 
 from . import selectors, services
 from .serializers import (
@@ -39,7 +39,8 @@ from .serializers import (
 
 SIGNALS_BODY = PolymorphicProxySerializer(
     component_name="SignalInputOneOrMany",
-    serializers=[SignalInputSerializer, SignalInputSerializer(many=True, max_length=1000, min_length=1)],
+    # many=True makes a ListSerializer, which takes the lengths; the stubs type the call as the child's
+    serializers=[SignalInputSerializer, SignalInputSerializer(many=True, max_length=1000, min_length=1)],  # type: ignore[call-arg]
     resource_type_field_name=None,
     many=False,
 )
@@ -92,7 +93,7 @@ class SignalViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModel
         )
         rejected = [{"index": index, "errors": errors} for index, errors in sorted(checked.rejected.items())]
         if not rejected:
-            code = status.HTTP_201_CREATED
+            code: int = status.HTTP_201_CREATED
         elif len(rejected) == len(items):
             code = status.HTTP_400_BAD_REQUEST
         else:
@@ -141,7 +142,7 @@ class SignalTypeViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.signal_type_update(
-            signal_type=serializer.instance, values=dict(serializer.validated_data)
+            signal_type=cast(SignalType, serializer.instance), values=dict(serializer.validated_data)
         )
 
     def perform_destroy(self, instance: Any) -> None:
@@ -174,7 +175,7 @@ class SignalTopicViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
 
     def perform_update(self, serializer: BaseSerializer) -> None:
         serializer.instance = services.signal_topic_update(
-            topic=serializer.instance, values=dict(serializer.validated_data)
+            topic=cast(SignalTopic, serializer.instance), values=dict(serializer.validated_data)
         )
 
     def perform_destroy(self, instance: Any) -> None:
