@@ -177,13 +177,13 @@ def accounts_mark_for_rescore(
     connection = transaction.get_connection()
     # One announcement per transaction: the callback registered for this transaction is kept on the connection;
     # if it is gone (it ran, or its savepoint rolled back) the next mark registers a new one.
-    current = getattr(connection, "_klearly_rescore_announce", None)
+    current: _RescoreAnnouncement | None = getattr(connection, "_klearly_rescore_announce", None)
     if current is not None and not any(entry[1] is current for entry in connection.run_on_commit):
         current = None
     # Skip accounts already marked at this savepoint level or an enclosing one (their rows are certain to commit
     # with ours); a savepoint rolled back since then took its marks with it, and its level is never reused.
     stack = tuple(connection.savepoint_ids)
-    seen = set()
+    seen: set[int] = set()
     if current is not None:
         seen = set().union(*(m for level, m in current.marked.items() if stack[: len(level)] == level))
     if fresh := sorted(ids - seen):
@@ -198,23 +198,28 @@ def accounts_mark_for_rescore(
         else:
             RescoreMark.objects.bulk_create([RescoreMark(account_id=a, marked_at=now) for a in fresh], batch_size=2000)
     if current is None:  # registered after the insert: in autocommit mode it runs at once
-        pending: set[int] = set()
-
-        def announce() -> None:
-            if connection._klearly_rescore_announce is announce:
-                connection._klearly_rescore_announce = None
-            rescore_requested.send(sender=Account, account_ids=frozenset(pending))
-
-        announce.pending = pending  # type: ignore[attr-defined]
-        announce.marked = {}  # type: ignore[attr-defined]  # savepoint stack -> accounts marked at that level
-        connection._klearly_rescore_announce = announce
-        current = announce
-        pending.update(ids)
+        current = _RescoreAnnouncement(connection)
+        connection._klearly_rescore_announce = current
+        current.pending.update(ids)
         current.marked.setdefault(stack, set()).update(fresh)
-        transaction.on_commit(announce)
+        transaction.on_commit(current)
         return
     current.pending.update(ids)
     current.marked.setdefault(stack, set()).update(fresh)
+
+
+class _RescoreAnnouncement:
+    """The commit callback of one transaction's marks: announces every account marked in it, once."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self.pending: set[int] = set()
+        self.marked: dict[tuple[str, ...], set[int]] = {}  # savepoint stack -> accounts marked at that level
+
+    def __call__(self) -> None:
+        if self.connection._klearly_rescore_announce is self:
+            self.connection._klearly_rescore_announce = None
+        rescore_requested.send(sender=Account, account_ids=frozenset(self.pending))
 
 
 def _rescore_all_on_commit() -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
@@ -36,7 +39,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
         if change:
             obj.save(update_fields=["name"])
             return
-        key, raw = services.api_key_create(name=obj.name, scope=obj.scope, created_by=request.user)
+        user = cast(User, request.user)  # the admin needs a login
+        key, raw = services.api_key_create(name=obj.name, scope=obj.scope, created_by=user)
         obj.pk, obj.prefix, obj.key_hash, obj.created_at = key.pk, key.prefix, key.key_hash, key.created_at
         obj._new_secret = raw  # for response_add, on this object only: never a message (the messages cookie)
 

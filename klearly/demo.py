@@ -319,7 +319,7 @@ OWNERS = ("cs.alice", "cs.bob", "sales.carol")
 DEMO_TEAMS = (("Customer Success", ("cs.alice", "cs.bob")), ("Sales", ("sales.carol",)))
 
 # The shipped playbooks (created when missing; an admin's later changes are kept).
-DEMO_PLAYBOOKS = (
+DEMO_PLAYBOOKS: tuple[dict[str, Any], ...] = (
     {
         "name": "Trial to paid: call qualified trials",
         "description": "A trial account just became a qualified lead: call within a working day. Goal: converted "
@@ -819,7 +819,8 @@ class _Simulation:
         tod = _business_seconds(rng, self.offsets[s_account], spread=spread)
         s_time = s_day * DAY + s_floor + tod * (DAY - s_floor) // DAY  # squeezed after a stage change that day
         s_event = np.zeros(len(s_type), dtype=np.int64)
-        details, properties = [""], [{}]
+        details: list[str] = [""]
+        properties: list[dict[str, Any]] = [{}]
         if self.events:
             ev = np.array([(a, t, when) for a, t, when, _detail, _props in self.events], dtype=np.int64)
             s_account = np.concatenate([s_account, ev[:, 0]])
@@ -1023,6 +1024,7 @@ def _people(
             k += 1
         seen.add(candidate)
         email.append(candidate)
+        pool: tuple[str, ...]
         if position[i] == 0:
             pool = FOUNDER_TITLES if employees_known[c_account[i]] and employees[c_account[i]] < 50 else SENIOR_TITLES
         elif c_user[i]:
@@ -1190,7 +1192,7 @@ def demo_users_ensure() -> list[tuple[DemoLogin, bool]]:
     for login in DEMO_LOGINS:
         user = user_model.objects.filter(username=login.username).first()
         created = user is None
-        if created:
+        if user is None:
             user = user_model(
                 username=login.username,
                 email=login.email,
@@ -1354,7 +1356,7 @@ def demo_world_build(  # noqa: PLR0915 — the demo world's steps in order; spli
                 annual_revenue=None if np.isnan(world.revenue[a]) else Decimal(int(world.revenue[a])),
                 country=world.countries[a],
                 created_at=created[a],
-                owner=owners.get(world.account_owner[a]) if world.account_owner[a] else None,
+                owner=owners.get(name) if (name := world.account_owner[a]) else None,
                 traits=world.account_traits[a],
             )
             for a in range(len(world.names))

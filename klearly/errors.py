@@ -32,7 +32,7 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
     if isinstance(exception, Http404) and not isinstance(exception, Resolver404) and exception.args:
         message = exception.args[0] if isinstance(exception.args[0], str) else ""
     response = render(request, "404.html", {"message": message}, status=404)
-    response.klearly_page = True
+    response.klearly_page = True  # type: ignore[attr-defined]  # a mark on this response; Django's take any attribute
     return response
 
 
@@ -62,4 +62,4 @@ class ErrorPagesMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> None:
         if isinstance(exception, Http404):  # kept for its message; Django still turns it into the response
-            request._klearly_not_found = exception
+            request._klearly_not_found = exception  # type: ignore[attr-defined]  # kept on this request for the 404 page

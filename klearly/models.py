@@ -29,6 +29,8 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, help_text="Updated at most once a minute.")
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Not a field: the secret of a key the admin has just made, kept on that object for the page that shows it once.
+    _new_secret: str
 
     class Meta:
         ordering = ["-created_at", "-id"]

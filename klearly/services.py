@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.contrib.auth.models import User
 from django.db import models
 from django.utils import timezone
 
 from .models import ApiKey
+
+if TYPE_CHECKING:
+    from signals_app.models import WriteKey
 
 API_KEY_PREFIX = "kla_"  # write keys start with "kl_", so a key's kind shows at a glance
 LAST_USED_GRANULARITY = timedelta(minutes=1)
@@ -33,14 +37,14 @@ def api_key_revoke(*, key: ApiKey) -> None:
         key.save(update_fields=["revoked_at"])
 
 
-def key_mark_used(*, key: models.Model, now: datetime | None = None) -> bool:
+def key_mark_used(*, key: ApiKey | WriteKey, now: datetime | None = None) -> bool:
     """Record that an API key or write key was used, at most once a minute per key (not a write per request).
 
     Returns whether a write happened. The check reads the value loaded with the key, and the UPDATE repeats it,
     so concurrent requests in the same minute write once.
     """
     now = now or timezone.now()
-    last = getattr(key, "last_used_at", None)
+    last = key.last_used_at
     if last is not None and now - last < LAST_USED_GRANULARITY:
         return False
     stale = models.Q(last_used_at__isnull=True) | models.Q(last_used_at__lt=now - LAST_USED_GRANULARITY)

@@ -3,6 +3,8 @@ with their results, and fast read-mostly lists of runs, tasks and webhook delive
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
@@ -11,6 +13,14 @@ from django.utils.html import format_html, format_html_join
 from accounts.admin_tools import BigTableAdminMixin
 
 from .models import ExperimentGroup, Playbook, PlaybookRun, Task, TaskComment, Team, WebhookDelivery
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations  # a model instance with its queryset's annotations
+
+    class _Members(TypedDict):
+        n_members: int
 
 
 @admin.register(Team)
@@ -25,7 +35,7 @@ class TeamAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(n_members=Count("members"))
 
     @admin.display(description="members", ordering="n_members")
-    def member_count(self, obj: Team) -> int:
+    def member_count(self, obj: WithAnnotations[Team, _Members]) -> int:
         return obj.n_members
 
 
@@ -102,6 +112,7 @@ class PlaybookAdminForm(forms.ModelForm):
 
     def clean(self) -> dict:
         data = super().clean()
+        assert data is not None  # Form.clean returns cleaned_data
         if data.get("clear_webhook_secret"):
             data["webhook_secret"] = ""
         elif not data.get("webhook_secret"):

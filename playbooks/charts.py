@@ -66,7 +66,7 @@ def line_chart_svg(  # noqa: C901 — one pass drawing the SVG: axes, ticks, ser
     if y_max <= y_min:
         y_max = y_min + 1
     plot_w, plot_h = width - PAD_LEFT - PAD_RIGHT, height - PAD_TOP - PAD_BOTTOM
-    first, last = (days[0], days[-1]) if days else (None, None)
+    first, last = (days[0], days[-1]) if days else (date.min, date.min)  # no days: no point is drawn
     span = (last - first).days if days else 0
 
     def x_of(day: date) -> float:
@@ -84,11 +84,11 @@ def line_chart_svg(  # noqa: C901 — one pass drawing the SVG: axes, ticks, ser
         '<g class="grid axis">',
     ]
     for k in range(5):
-        value = y_min + (y_max - y_min) * k / 4
-        y = y_of(value)
+        tick = y_min + (y_max - y_min) * k / 4
+        y = y_of(tick)
         parts.append(
             f'<line x1="{PAD_LEFT}" x2="{width - PAD_RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
-            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(value, unit))}</text>'
+            f'<text x="{PAD_LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">{escape(_fmt(tick, unit))}</text>'
         )
     if days:
         ticks = [first] if not span else [first, *_middle_ticks(first, last), last]

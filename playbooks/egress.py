@@ -138,7 +138,7 @@ def resolve(target: Target) -> list[IPAddress]:
         return [literal]
     infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     # An IPv6 address may come with a scope ("fe80::1%eth0"): the part before % is the address.
-    return list(dict.fromkeys(ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos))
+    return list(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
 
 
 def target_vet(target: Target, addresses: list[IPAddress], allowed: AllowList) -> None:
@@ -225,6 +225,7 @@ def webhook_post(url: str, *, body: bytes, headers: dict[str, str], timeout: flo
                 connection.close()
                 if i == len(addresses) - 1 or isinstance(exc, ssl.SSLError):
                     raise
+        assert connection is not None  # resolve() gives at least one address (getaddrinfo raises when none)
         connection.request("POST", target.path, body=body, headers=headers)
         status = connection.getresponse().status  # the body is never read
     except (http.client.InvalidURL, UnicodeEncodeError):  # spaces, control or non-ASCII characters in the path

@@ -4,7 +4,7 @@ the cleaned values to ``playbooks.services``."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -19,6 +19,13 @@ MAX_BULK = 500  # tasks per bulk action: one screenful of selections is far belo
 
 class DateInput(forms.DateInput):
     input_type = "date"
+
+
+class AssigneeField(forms.ModelChoiceField):
+    """A person to assign a task to, shown by full name (the username when there is none)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return obj.get_full_name() or obj.username
 
 
 def _clean_snooze_day(day: date | None) -> date | None:
@@ -39,13 +46,12 @@ DISMISS_CHOICES = [(value, label) for value, label in DismissReason.choices if v
 class AssignForm(forms.Form):
     """Give a task to someone the current user may hand work to."""
 
-    assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), empty_label="Choose a person…")
+    assignee = AssigneeField(queryset=get_user_model().objects.none(), empty_label="Choose a person…")
 
     def __init__(self, *args: Any, assignees: QuerySet | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if assignees is not None:
-            self.fields["assignee"].queryset = assignees
-        self.fields["assignee"].label_from_instance = lambda user: user.get_full_name() or user.username
+            cast(AssigneeField, self.fields["assignee"]).queryset = assignees
 
 
 class SnoozeForm(forms.Form):
@@ -53,7 +59,7 @@ class SnoozeForm(forms.Form):
 
     until = forms.DateField(label="Snooze until", widget=DateInput)
 
-    def clean_until(self) -> date:
+    def clean_until(self) -> date | None:
         return _clean_snooze_day(self.cleaned_data["until"])
 
 
@@ -120,7 +126,7 @@ class BulkActionForm(forms.Form):
 
     action = forms.ChoiceField(choices=BULK_ACTIONS)
     task = IdListField(label="Selected tasks", error_messages={"required": "Select tasks first (x or the boxes)."})
-    assignee = forms.ModelChoiceField(queryset=get_user_model().objects.none(), required=False, empty_label="person…")
+    assignee = AssigneeField(queryset=get_user_model().objects.none(), required=False, empty_label="person…")
     until = forms.DateField(required=False, widget=DateInput, label="Snooze until")
     outcome = forms.ChoiceField(choices=[("", "outcome…"), *TaskOutcome.choices], required=False)
     reason = forms.ChoiceField(choices=[("", "reason…"), *DISMISS_CHOICES], required=False)
@@ -128,8 +134,7 @@ class BulkActionForm(forms.Form):
     def __init__(self, *args: Any, assignees: QuerySet | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if assignees is not None:
-            self.fields["assignee"].queryset = assignees
-        self.fields["assignee"].label_from_instance = lambda user: user.get_full_name() or user.username
+            cast(AssigneeField, self.fields["assignee"]).queryset = assignees
 
     def clean_task(self) -> list[int]:
         ids = self.cleaned_data["task"]

@@ -29,7 +29,7 @@ LABELS = {"lead": "Lead score", "fit": "Fit", "engagement": "Engagement", "signa
           "churn_probability": "Churn probability", "grade": "Grade", "temperature": "Temperature",
           "health": "Health", "qualified": "Qualified", "surging": "Surging"}  # fmt: skip
 ORDERS = {"grade": GRADE_ORDER, "temperature": TEMPERATURE_ORDER, "health": HEALTH_ORDER}
-CHANGE_FIELD = {TriggerKind.GRADE_CHANGE: "grade", TriggerKind.TEMPERATURE_CHANGE: "temperature",
+CHANGE_FIELD: dict[str, str] = {TriggerKind.GRADE_CHANGE: "grade", TriggerKind.TEMPERATURE_CHANGE: "temperature",
                 TriggerKind.HEALTH_CHANGE: "health"}  # fmt: skip
 
 

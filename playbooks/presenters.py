@@ -358,7 +358,8 @@ def daily_history(rows: Any, limit: int = 20_000) -> list[DayScores]:
     columns = ("date", "lead", "fit", "engagement", "signal_strength", *extra)
     days: dict[Any, DayScores] = {}
     for values in rows.order_by("-computed_at").values_list(*columns)[:limit][::-1]:
-        days[values[0]] = DayScores(*values[:5], extra=dict(zip(extra, values[5:], strict=True)))
+        day, lead, fit, engagement, strength = values[:5]
+        days[day] = DayScores(day, lead, fit, engagement, strength, extra=dict(zip(extra, values[5:], strict=True)))
     return sorted(days.values(), key=lambda day: day.date)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -193,8 +193,8 @@ def _assign_variants(fired: list[Firing], all_playbooks: list[Playbook]) -> list
     """Keep, for playbooks in an experiment, only the firings of the variant each account is assigned to."""
     groups: dict[int, list[Playbook]] = defaultdict(list)
     for pb in all_playbooks:
-        if pb.experiment_group_id and pb.experiment_group.is_active:
-            groups[pb.experiment_group_id].append(pb)
+        if pb.experiment_group is not None and pb.experiment_group.is_active:  # no query when there is none
+            groups[pb.experiment_group.pk].append(pb)
     ordered = {g: variants_ordered(pbs) for g, pbs in groups.items()}
     kept = []
     for f in fired:
@@ -274,7 +274,7 @@ def _runs_create(fired: list[Firing], now: datetime) -> dict[tuple[int, int, str
     return {(r.playbook_id, r.account_id, r.source_key): r for r in created}
 
 
-def _contexts(account_ids: list[int]) -> tuple[dict[int, dict], dict[int, dict]]:
+def _contexts(account_ids: list[int]) -> tuple[Mapping[int, Mapping[str, Any]], dict[int, dict]]:
     """The accounts' fields and current scores for templates, reasons, assignment and likelihood (two queries)."""
     accounts = {
         row["pk"]: row
@@ -312,7 +312,7 @@ def _add_rule_values(new: list[tuple[Firing, PlaybookRun]]) -> None:
     wanted = [(f.detail["rule_id"], f.account_id) for f, _ in new if "rule_id" in f.detail]
     if not wanted:
         return
-    values = {
+    values: dict[tuple[int | None, int], Any] = {
         (rule_id, account_id): v
         for rule_id, account_id, v in RuleHit.objects.filter(
             rule_id__in={r for r, _ in wanted}, account_id__in={a for _, a in wanted}, cleared_at__isnull=True
@@ -324,7 +324,7 @@ def _add_rule_values(new: list[tuple[Firing, PlaybookRun]]) -> None:
             f.detail["values"] = found
 
 
-def _top_contributors(score: dict, kind: str | None) -> list[dict]:
+def _top_contributors(score: dict | None, kind: str | None) -> list[dict]:
     contributions = (score or {}).get("contributions") or {}
     if kind in ("fit", "engagement", "signal_strength"):
         lines = list(contributions.get(kind, []))
@@ -345,7 +345,10 @@ def _likelihood(score: dict | None) -> float:
 
 
 def _tasks_create(
-    new: list[tuple[Firing, PlaybookRun]], now: datetime, accounts: dict[int, dict], scores: dict[int, dict]
+    new: list[tuple[Firing, PlaybookRun]],
+    now: datetime,
+    accounts: Mapping[int, Mapping[str, Any]],
+    scores: dict[int, dict],
 ) -> int:
     with_task = [(f, run) for f, run in new if f.playbook.create_task]
     if not with_task:
@@ -415,7 +418,9 @@ def _task_templates(pb: Playbook) -> tuple[Template | None, Template | None]:
     return result[0], result[1]
 
 
-def _assign(with_task: list[tuple[Firing, PlaybookRun]], accounts: dict[int, dict]) -> dict[int, int | None]:
+def _assign(
+    with_task: list[tuple[Firing, PlaybookRun]], accounts: Mapping[int, Mapping[str, Any]]
+) -> dict[int, int | None]:
     """Assignee per firing (by position): the owner, a round-robin member of the team, a named person, or nobody."""
     result: dict[int, int | None] = {}
     round_robin: dict[int, list[int]] = defaultdict(list)  # team id -> positions waiting for a member
@@ -473,7 +478,10 @@ def _first_teams(user_ids: set[int]) -> dict[int, int]:
 
 
 def _deliveries_create(
-    new: list[tuple[Firing, PlaybookRun]], now: datetime, accounts: dict[int, dict], scores: dict[int, dict]
+    new: list[tuple[Firing, PlaybookRun]],
+    now: datetime,
+    accounts: Mapping[int, Mapping[str, Any]],
+    scores: dict[int, dict],
 ) -> list[int]:
     from .webhooks import delivery_payload
 

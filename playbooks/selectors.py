@@ -191,7 +191,8 @@ def task_open_counts_for_user(*, user: Any) -> dict[str, int]:
     else:  # an operator's unassigned tasks are their teams' (an unassigned task is visible only through its team)
         parts["unassigned"] = open_tasks.filter(team_id__in=teams, assignee__isnull=True) if teams else None
         parts["all"] = None
-    selects, params = [], []
+    selects: list[str] = []
+    params: list[Any] = []
     for name, queryset in parts.items():
         if queryset is None:
             selects.append("0")

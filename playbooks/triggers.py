@@ -94,11 +94,12 @@ def trigger_params_clean(kind: str, params: Any) -> dict[str, Any]:  # noqa: C90
             raise TriggerParamsError("'window_days' must be a whole number from 1 to 365")
         p["window_days"] = window
     elif kind in (TriggerKind.GRADE_CHANGE, TriggerKind.TEMPERATURE_CHANGE, TriggerKind.HEALTH_CHANGE):
-        values = {
+        values_of: dict[str, tuple[str, ...]] = {
             TriggerKind.GRADE_CHANGE: tuple(Grade.values),
             TriggerKind.TEMPERATURE_CHANGE: tuple(Temperature.values),
             TriggerKind.HEALTH_CHANGE: HEALTH_VALUES,
-        }[kind]
+        }
+        values = values_of[kind]
         _keys(p, {"to", "from", "direction"})
         p["to"] = _optional_list(p, "to", values)
         p["from"] = _optional_list(p, "from", values)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.template import Context, Engine, Library, Template, TemplateSyntaxError, defaultfilters, defaulttags
-from django.template.base import Lexer, TokenType, Variable
+from django.template.base import FilterExpression, Lexer, NodeList, TokenType, Variable
 from django.template.defaulttags import ForNode
 
 from signals_app.models import SignalRule
@@ -85,13 +85,16 @@ def task_template_compile(text: str, *, max_chars: int = BODY_TEMPLATE_MAX_CHARS
         elif message.startswith("Invalid filter"):
             message = f"{message}. Task templates allow only the filters {', '.join(TEMPLATE_FILTERS)}."
         raise TaskTemplateError(f"Template error: {message}") from exc
-    for loop in template.nodelist.get_nodes_by_type(ForNode):
-        if loop.nodelist_loop.get_nodes_by_type(ForNode) or loop.nodelist_empty.get_nodes_by_type(ForNode):
+    # get_nodes_by_type gives nodes of the type asked for; django-stubs types them as Node
+    for loop in cast("list[ForNode]", template.nodelist.get_nodes_by_type(ForNode)):
+        body, empty, sequence = loop.nodelist_loop, loop.nodelist_empty, loop.sequence
+        # Django's parser makes node lists and a filter expression; django-stubs also allow lists and a str
+        assert isinstance(body, NodeList) and isinstance(empty, NodeList) and isinstance(sequence, FilterExpression)
+        if body.get_nodes_by_type(ForNode) or empty.get_nodes_by_type(ForNode):
             raise TaskTemplateError("Template error: a {% for %} inside another {% for %} is not allowed.")
-        if not isinstance(loop.sequence.var, Variable) or loop.sequence.var.lookups is None:
+        if not isinstance(sequence.var, Variable) or sequence.var.lookups is None:
             raise TaskTemplateError(
-                f"Template error: {{% for %}} walks a value of the task (such as reason.top), "
-                f"not {loop.sequence.token}."
+                f"Template error: {{% for %}} walks a value of the task (such as reason.top), not {sequence.token}."
             )
     return template
 

@@ -7,11 +7,12 @@ it changed and a plain browser (no JavaScript) with a redirect back to where it 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict
 from django.shortcuts import get_object_or_404, render
@@ -134,7 +135,7 @@ def _assignee_choices(request: HttpRequest) -> list[tuple[int, str]]:
             (pk, f"{first} {last}".strip() or username)
             for pk, first, last, username in _assignees(request.user).values_list(*fields)
         ]
-        request._klearly_assignees = cached
+        request._klearly_assignees = cached  # type: ignore[attr-defined]  # a memo on this request
     return cached
 
 
@@ -205,7 +206,7 @@ def _inbox_context(request: HttpRequest, state: dict[str, Any]) -> dict[str, Any
         "outcomes": TaskOutcome.choices,
         "dismiss_reasons": DISMISS_CHOICES,
         "bulk_actions": BULK_ACTIONS,
-        "saved_views": SavedView.objects.filter(owner=request.user, kind=SavedView.Kind.INBOX),
+        "saved_views": SavedView.objects.filter(owner=cast(User, request.user), kind=SavedView.Kind.INBOX),  # logged in
         "save_form": SavedViewForm(),
         "filtered": bool(state["filters"]),
     }
@@ -316,10 +317,10 @@ def task_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
                 words["until"] = data["until"]
             elif action == "complete":
                 task = services.task_complete(task=task, outcome=data["outcome"], by=request.user, note=data["note"])
-                words["outcome"] = dict(CompleteForm.base_fields["outcome"].choices)[data["outcome"]]
+                words["outcome"] = dict(TaskOutcome.choices)[data["outcome"]]
             elif action == "dismiss":
                 task = services.task_dismiss(task=task, reason=data["reason"], by=request.user, note=data["note"])
-                words["reason"] = dict(DismissForm.base_fields["reason"].choices)[data["reason"]]
+                words["reason"] = dict(DISMISS_CHOICES)[data["reason"]]
             elif action == "comment":
                 services.task_comment(task=task, body=data["body"], by=request.user)
         except TaskActionError as exc:
@@ -354,7 +355,7 @@ def _task_fragments(
 ) -> HttpResponse:
     """The htmx answer to a task action: the detail pane, and out of band the task's row, the counts and a message."""
     detail = _task_detail_context(request, task, query=query, forms=forms)
-    parts = [render_to_string("web/_task_detail.html", {"detail": detail}, request=request)]
+    parts: list[str] = [render_to_string("web/_task_detail.html", {"detail": detail}, request=request)]
     if message:
         row = {"t": detail["t"], "detail_suffix": "?" + urlencode({"q": query})}
         parts.append(render_to_string("web/_row_oob.html", row, request=request))
@@ -365,7 +366,7 @@ def _task_fragments(
 
 def _counts_oob(request: HttpRequest, query: str) -> str:
     params = QueryDict(query)
-    state = {
+    state: dict[str, Any] = {
         "view": params.get("view") or InboxView.MINE,
         "status": params.get("status") or "open",
         "sort": params.get("sort") or "priority",
@@ -546,7 +547,7 @@ ACCOUNT_ORDERINGS = [
     ("lead", "Lead score, lowest first"),
     ("name", "Name"),
 ]
-LISTS = {
+LISTS: dict[str, dict[str, Any]] = {
     "call": {
         "title": "Call list",
         "sub": "Qualified accounts, most likely to buy first.",
@@ -583,7 +584,8 @@ LISTS = {
 
 def _account_list(request: HttpRequest, which: str) -> HttpResponse:
     spec = LISTS[which]
-    params = {k: v.strip() for k, v in request.GET.items() if k != "page" and v.strip()}
+    # (a QueryDict's item is its last value, a str: a list only for a key with no values, which a query never has)
+    params = {k: v.strip() for k, v in request.GET.items() if k != "page" and isinstance(v, str) and v.strip()}
     data = {**spec["preset"], **params}
     base = selectors.account_scores_for_user(user=request.user)
     filterset = AccountListFilterSet(_querydict(data), queryset=base)
@@ -609,7 +611,8 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
         "prev_query": _query(params, page=page - 1) if page > 1 else "",
         "orderings": ACCOUNT_ORDERINGS,
         "quickfind": params.get("q", ""),
-        "saved_views": SavedView.objects.filter(owner=request.user).exclude(kind=SavedView.Kind.INBOX),
+        # the pages are login_required
+        "saved_views": SavedView.objects.filter(owner=cast(User, request.user)).exclude(kind=SavedView.Kind.INBOX),
         "save_form": SavedViewForm(),
         "filtered": bool(params),
         "types": SignalType.objects.only("key", "label").order_by("label"),

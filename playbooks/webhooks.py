@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from .models import PlaybookRun, WebhookDelivery
 RETRY_STATUS = {408, 425, 429}  # besides 5xx: worth trying again; other 4xx mean the receiver refuses it
 
 
-def delivery_payload(*, run: PlaybookRun, detail: dict, account: dict, score: dict) -> dict[str, Any]:
+def delivery_payload(*, run: PlaybookRun, detail: dict, account: Mapping[str, Any], score: dict) -> dict[str, Any]:
     """What a webhook receives about a run (plain JSON values)."""
     return {
         "event": "playbook.fired",

@@ -81,13 +81,13 @@ class EngagementRules:
     half_life_days: np.ndarray
     window_days: np.ndarray
     cap: np.ndarray
-    defaulted: np.ndarray | None = None
+    defaulted: np.ndarray = field(default_factory=_unset)
 
     def __post_init__(self) -> None:
         for name in ("points", "half_life_days", "window_days", "cap"):
             object.__setattr__(self, name, _f(getattr(self, name)))
         n = len(self.points)
-        defaulted = np.zeros(n, bool) if self.defaulted is None else np.asarray(self.defaulted, dtype=bool)
+        defaulted = np.zeros(n, bool) if not len(self.defaulted) else np.asarray(self.defaulted, dtype=bool)
         object.__setattr__(self, "defaulted", defaulted)
 
     @property

@@ -200,7 +200,7 @@ class SignalAdmin(BigTableAdminMixin, PartialImportMixin, admin.ModelAdmin):
 
 
 @admin.register(SignalRule)
-class SignalRuleAdmin(SimpleHistoryAdmin):
+class SignalRuleAdmin(SimpleHistoryAdmin, admin.ModelAdmin):  # ModelAdmin: already SimpleHistoryAdmin's base, for mypy
     """Detection rules; every change is kept with who made it (History button)."""
 
     list_display = ("name", "is_active", "open_hits", "created_at")

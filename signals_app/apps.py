@@ -14,6 +14,6 @@ class SignalsAppConfig(AppConfig):
         for model in (EventMapping, SignalType):
             post_save.connect(ingest.clear_caches, sender=model, dispatch_uid=f"ingest-cache-{model.__name__}-save")
             post_delete.connect(ingest.clear_caches, sender=model, dispatch_uid=f"ingest-cache-{model.__name__}-del")
-        for model in (WriteKey, IngestionSource):
-            post_save.connect(receivers.forget_write_keys, sender=model, dispatch_uid=f"wk-{model.__name__}-save")
-            post_delete.connect(receivers.forget_write_keys, sender=model, dispatch_uid=f"wk-{model.__name__}-del")
+        for keyed in (WriteKey, IngestionSource):
+            post_save.connect(receivers.forget_write_keys, sender=keyed, dispatch_uid=f"wk-{keyed.__name__}-save")
+            post_delete.connect(receivers.forget_write_keys, sender=keyed, dispatch_uid=f"wk-{keyed.__name__}-del")

@@ -16,7 +16,7 @@ import itertools
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any, TextIO
+from typing import IO, Any, TextIO, cast
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -93,7 +93,7 @@ class Lookups:
             for ext, pk, account_id in Contact.objects.filter(external_id__in=chunk).values_list(
                 "external_id", "pk", "account_id"
             ):
-                self.contacts[ext] = (pk, account_id)
+                self.contacts[cast(str, ext)] = (pk, account_id)  # external_id__in matches no NULL
 
     def ensure_types(self, wanted: dict[str, tuple[str, str | None]]) -> None:
         """Make sure every type key exists; ``wanted`` maps key -> (label from the file, source named)."""
@@ -303,7 +303,7 @@ class SignalImporter(BaseImporter):
         lk.ensure_types({r.type_key: (r.type_label, r.source) for _, r in rows})
         lk.ensure_topics(r.topic for _, r in rows if r.topic)
         accounts, contacts, types, topics = lk.accounts, lk.contacts, lk.types, lk.topics
-        resolved = []
+        resolved: list[tuple] = []
         append = resolved.append
         for line, r in rows:
             account_id = accounts.get(r.account_external_id)
@@ -496,7 +496,7 @@ class StageTransitionImporter(BaseImporter):
                 errors["account_external_id"] = f"no account has external id {account_ext!r}"
             if stage is None:
                 errors["stage"] = f"no journey stage is called {stage_name!r}"
-            if errors:
+            if errors or account_id is None or stage is None:  # errors name what is missing
                 report.add_error(line, errors)
                 continue
             wanted[(account_id, stage.pk, changed_at)] = None

@@ -180,7 +180,8 @@ class _Batch:
         source may (``IngestionSource.may_update``), keeping the rest in the traits history."""
         ids = {e.group_id for e in groups} | {e.group_id for e in self._with_group}
         existing = {a.external_id: a for a in Account.objects.filter(external_id__in=ids)}
-        new, changed = {}, {}
+        new: dict[str, Account] = {}
+        changed: dict[int, Account] = {}
         origin = self.source.pk
         for event in groups:
             fields, traits = _account_fields(event.traits)
@@ -339,7 +340,7 @@ class _Batch:
             return []
         mappings = _mappings(self.source)
         wanted_types: dict[str, tuple[str, str | None]] = {}
-        resolved = []
+        resolved: list[tuple[Event, _Mapping | None, str | None]] = []
         for event in events:
             mapping = self._match(mappings, event)
             if mapping is None:
@@ -365,6 +366,7 @@ class _Batch:
                     default = self._type_defaults(type_id)
                     direction, src = mapping.direction or default[0], mapping.source or default[1]
             else:
+                assert key is not None  # an event no mapping matched has a type key
                 type_id, direction, src = self.lookups.types[key]
                 topic_id, detail = None, event.name[:100] if event.kind in ("page", "screen") else ""
             properties = event.properties
@@ -420,7 +422,9 @@ class _Batch:
         account_of = dict(self.contacts.values())
         by_account: dict[int, list[int]] = {}
         for contact_id in contact_ids:
-            by_account.setdefault(account_of[contact_id], []).append(contact_id)
+            account_id = account_of[contact_id]
+            if account_id is not None:  # a moved contact has one
+                by_account.setdefault(account_id, []).append(contact_id)
         for account_id, contacts in by_account.items():
             if Signal.objects.filter(contact_id__in=contacts, account__isnull=True).update(account_id=account_id):
                 self.touched_accounts.add(account_id)

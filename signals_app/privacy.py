@@ -400,7 +400,7 @@ def _erase(person: Person, *, keep_anonymous_signals: bool, dry_run: bool) -> tu
     for _receiver, result in hooks.person_forgetting.send(sender=Person, person=person, mentions=mentions,
                                                          dry_run=dry_run):  # fmt: skip
         # django-stubs types a receiver's answer as str; these receivers answer a dict of counts
-        counts.update({str(k): int(v) for k, v in cast("dict[str, int] | None", result or {}).items()})
+        counts.update({str(k): int(v) for k, v in cast("dict[str, int]", result or {}).items()})
     counts["accounts_rescored"] = len(account_ids)
     return counts, account_ids
 
