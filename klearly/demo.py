@@ -27,6 +27,7 @@ from django.db.models import Count, Q
 from accounts.models import Account, Contact, JourneyStage, Segment, StageTransition
 from accounts.services import segments_evaluate_all, stage_history_rebuild
 from playbooks.models import Playbook, Team
+from scoring.services import scoring_defaults_ensure
 from signals_app.choices import Direction, IngestionKind, SignalCategory, SignalSource
 from signals_app.models import IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 from signals_app.services import write_key_create, write_key_revoke
@@ -1325,6 +1326,9 @@ def demo_world_build(
         step(f"Simulating {accounts} accounts over {WINDOW_DAYS} days (seed {seed})")
         world = demo_simulate(accounts=accounts, seed=seed, now=now)
         types, topics = _catalog()
+        # The default engagement rules of the demo's signal types, now that the types exist: the rescores, the
+        # models' training and the score history of the past all count engagement with the same rules.
+        scoring_defaults_ensure()
         source, _ = IngestionSource.objects.get_or_create(name=DEMO_SOURCE_NAME, defaults={"kind": IngestionKind.API})
         owners = {u.username: u for u in get_user_model().objects.filter(username__in=OWNERS)}
         stage_by_key = {s.key: s for s in JourneyStage.objects.filter(key__in=STAGE_KEYS)}

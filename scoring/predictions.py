@@ -842,7 +842,8 @@ def probabilities_at(
         if not len(applies):
             continue
         p = loaded.model.predict(features_at(h, loaded.space, t, applies))
-        out[outcome] = dict(zip(h.account_ids[applies].tolist(), np.round(p, 4).tolist(), strict=True))
+        # rounded as a rescore rounds what it stores (``_num``), so a backfill at a rescore's moment gives its numbers
+        out[outcome] = dict(zip(h.account_ids[applies].tolist(), [_num(v) for v in p.tolist()], strict=True))
     return out
 
 
