@@ -765,9 +765,11 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
         band = bands_l[i]
         before = prev_rows.get(a)
         since_l.append(before["health_since"] if before and before["health"] == band else now)
-        health_reasons.append(
-            steady.health_reasons(float(churn_l[i]), float(trend_l[i]), band, before["health"] if before else None, th)
-        )
+        words = steady.health_reasons(float(churn_l[i]), float(trend_l[i]), band, before["health"] if before else None,
+                                      th)  # fmt: skip
+        if status["churn"][i] == PredictionStatus.NOT_APPLICABLE:  # not a paying customer: nothing to churn from
+            words[0] = "Churn does not apply at this stage: health from the engagement trend only"
+        health_reasons.append(words)
     columns["health_since"] = since_l
     columns["health_reasons"] = health_reasons
     columns["computed_at"] = [now] * n
