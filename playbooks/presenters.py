@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from accounts.models import Account, JourneyStage, SegmentMembership
-from accounts.stages import NOT_APPLICABLE_TEXT, outcome_applies, stage_standing
+from accounts.stages import NOT_APPLICABLE_TEXT, is_pre_sale, outcome_applies, stage_standing
 from scoring.formatting import percent_text
 from scoring.models import AccountScore, ScoreHistory
 from scoring.selectors import contact_score_list, score_history_list
@@ -146,6 +146,12 @@ class TaskRow:
     status: str = ""
     likelihood: int = 0
     contributors_text: str = ""
+    contributors_unit: str = ""  # "pts": percentage points of the probability that fired the task; "": points
+
+    @property
+    def pre_sale(self) -> bool:
+        """Whether the account is a prospect: its grade and likelihood to buy mean something (accounts.stages)."""
+        return is_pre_sale(self.stage_kind)
 
     @property
     def pk(self) -> int:
@@ -161,7 +167,9 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
     now = now or timezone.now()
     reason = task.reason if isinstance(task.reason, dict) else {}
     # The playbooks engine stores the top contributors under "top" and the change as score/before/after.
-    contributors = contributors_from(reason.get("top") or reason.get("contributors") or reason.get("top_contributors"))
+    top = reason.get("top") or reason.get("contributors") or reason.get("top_contributors")
+    contributors = contributors_from(top)
+    unit = next((str(line.get("unit") or "") for line in top or [] if isinstance(line, dict)), "")
     change = change_text(reason.get("change"))
     before, after = reason.get("before"), reason.get("after")
     if not change and _numeric(before) and _numeric(after):
@@ -213,8 +221,10 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
         status=task.status,
         likelihood=round(task.likelihood or 0),
         contributors_text=", ".join(
-            f"{label} ({signed(points)})" if points is not None else label for label, points in contributors[:3]
+            f"{label} ({signed(points)}{' ' + unit if unit else ''})" if points is not None else label
+            for label, points in contributors[:3]
         ),
+        contributors_unit=unit,
     )
 
 

@@ -45,7 +45,7 @@ def test_account_page_shows_probabilities_with_reasons_greyed_when_none_and_heal
     assert "Pricing page views in 14 days: 5" in body and "+12 pts" in body and "−5 pts" in body
     assert "Churn probability" in body and "Not enough history yet: 3 past churns recorded" in body  # greyed, why
     # expansion does not apply to a prospect: "—" and why, not a number
-    expansion = body[body.index('aria-label="Expansion probability"'):]
+    expansion = body[body.index('aria-label="Expansion probability"') :]
     assert 'data-applies="false"' in expansion[:60] and "Not applicable at this stage" in expansion[:400]
     assert "Health: bad" in body and "Engagement trend ×0.40" in body
 
