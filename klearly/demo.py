@@ -339,11 +339,12 @@ DEMO_PLAYBOOKS = (
     },
     {
         "name": "Expansion opportunity",
-        "description": "The 'Expansion opportunity' rule holds for a customer: propose the next plan. Closes "
-        "itself when the rule stops holding. Goal: expanded within 60 days. (Shipped with the demo.)",
+        "description": "The 'Expansion opportunity' rule holds for a customer below the top plan: propose the next "
+        "plan. Closes itself when the rule stops holding. Goal: expanded within 60 days (so never on the top plan: "
+        "nothing to expand to). (Shipped with the demo.)",
         "trigger_kind": "rule_hit",
         "trigger_params": {"rule": "Expansion opportunity", "event": "set"},
-        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
+        "conditions": {"match": "all", "conditions": [{"field": "can_expand", "op": "eq", "value": True}]},
         "task_title_template": "Expansion: talk to {{ account.name }} about the next plan",
         "task_body_template": "{{ reason.summary }}. {{ account.name }} is on {{ account.stage|default:'no stage' }} "
         "with engagement {{ score.engagement|floatformat:0 }}.",
@@ -358,15 +359,16 @@ DEMO_PLAYBOOKS = (
     },
     {
         "name": "Churn risk",
-        "description": "The 'Potential problem account' rule holds (low usage, falling engagement): check in "
-        "before renewal. Closes itself when the rule stops holding. Goal: not churned within 90 days. (Shipped "
-        "with the demo; health and churn probability can trigger it too once they are computed.)",
+        "description": "The 'Potential problem account' rule holds for a paying customer (engagement halved and "
+        "not high): check in before renewal. Closes itself when the rule stops holding. Goal: not churned within 90 "
+        "days. (Shipped with the demo; health and churn probability can trigger it too once they are computed.)",
         "trigger_kind": "rule_hit",
         "trigger_params": {"rule": "Potential problem account", "event": "set"},
-        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "ne", "value": "churn"}]},
+        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
         "task_title_template": "Churn risk: check in with {{ account.name }}",
         "task_body_template": "{{ reason.summary }}. Engagement {{ score.engagement|floatformat:0 }}, "
-        "{{ score.active_users_30d }} active users in 30 days.",
+        "{{ score.active_users_30d }} active users in 30 days, churn risk {{ score.churn_probability|default:'not "
+        "known yet' }}.",
         "assign_mode": "owner",
         "team": "Customer Success",
         "due_in_business_days": 2,
@@ -384,7 +386,7 @@ DEMO_PLAYBOOKS = (
         "trigger_params": {"to": ["bad"]},
         "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
         "task_title_template": "Churn risk: {{ account.name }}'s health is bad",
-        "task_body_template": "{{ reason.summary }}. Churn probability {{ score.churn_probability|default:'n/a' }}, "
+        "task_body_template": "{{ reason.summary }}. Churn risk {{ score.churn_probability|default:'not known yet' }}, "
         "engagement {{ score.engagement|floatformat:0 }}.",
         "assign_mode": "owner",
         "team": "Customer Success",
