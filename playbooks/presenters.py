@@ -173,8 +173,12 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
     change = change_text(reason.get("change"))
     before, after = reason.get("before"), reason.get("after")
     if not change and _numeric(before) and _numeric(after):
-        name = SCORE_LABELS.get(str(reason.get("score")), str(reason.get("score") or "").replace("_", " "))
-        change = f"{name.capitalize()} {before:g} → {after:g}"
+        key = str(reason.get("score") or "")
+        name = SCORE_LABELS.get(key, key.replace("_", " "))
+        if key.endswith("_probability"):  # a probability reads as a percentage, never as a raw decimal
+            change = f"{name.capitalize()} {percent_text(before)} → {percent_text(after)}"
+        else:
+            change = f"{name.capitalize()} {before:g} → {after:g}"
     closed = ""
     if task.status == TaskStatus.DONE:
         closed = f"Done: {task.get_outcome_display()}" if task.outcome else "Done"

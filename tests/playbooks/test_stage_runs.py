@@ -131,3 +131,14 @@ def test_task_pages_show_reasons_with_their_unit(client):
     inbox = client.get("/?view=all").content.decode()
     assert "Active users in 30 days: 1 (+12 pts)" in inbox and "likelihood" not in inbox[inbox.index("Brightgrid") :]
     assert Task.objects.count() == 1
+
+
+def test_probabilities_read_as_percentages_in_the_inbox_and_the_admin(admin_client):
+    from playbooks.presenters import task_row
+    from tests.playbooks.factories import TaskFactory
+
+    task = TaskFactory(reason={"summary": "", "score": "churn_probability", "before": 0.2, "after": 0.35})
+    assert task_row(task).change == "Churn probability 20% → 35%"
+    account_at("starter", "Percentia", churn=0.1769, churn_status="ok", expansion=0.05, expansion_status="ok")
+    page = admin_client.get("/admin/scoring/accountprediction/").content.decode()
+    assert "18%" in page and "5%" in page and "0.1769" not in page and "0.05<" not in page
