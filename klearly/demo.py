@@ -386,8 +386,8 @@ DEMO_PLAYBOOKS = (
         "trigger_params": {"to": ["bad"]},
         "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
         "task_title_template": "Churn risk: {{ account.name }}'s health is bad",
-        "task_body_template": "{{ reason.summary }}. Churn risk {{ score.churn_probability|default:'not known yet' }}, "
-        "engagement {{ score.engagement|floatformat:0 }}.",
+        "task_body_template": "{{ reason.summary }}. Engagement {{ score.engagement|floatformat:0 }}, "
+        "{{ score.active_users_30d }} active users in 30 days.",
         "assign_mode": "owner",
         "team": "Customer Success",
         "due_in_business_days": 2,

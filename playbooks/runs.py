@@ -392,6 +392,7 @@ EXPLAINED_BY = {"grade": "lead", "temperature": "engagement", "qualified": "lead
 PROBABILITY_OUTCOMES = {"conversion_probability": "conversion", "expansion_probability": "expansion",
                         "churn_probability": "churn"}  # fmt: skip
 RULE_VALUE_RATIOS = ("adoption", "activation", "active_ratio_30d")
+STAGE_FIELDS = ("stage", "stage_kind", "can_expand")
 
 
 def _top_contributors(score: dict, kind: str | None) -> list[dict]:
@@ -415,7 +416,7 @@ def _probability_reasons(entry: dict, *, rising: bool) -> list[dict]:
 
 
 def _rule_value_text(name: str, value: Any) -> str:
-    """A value a rule read, in words: "Adoption 20%", "Engagement trend ×0.30", "Active users 30d 2"."""
+    """A value a rule read, in words: "Adoption 20%", "Engagement trend ×0.30", "Engagement 36.6"."""
     label = name.replace("_", " ").capitalize()
     if isinstance(value, bool) or value is None or not isinstance(value, int | float):
         return f"{label}: {value if value is not None else '—'}"
@@ -423,7 +424,7 @@ def _rule_value_text(name: str, value: Any) -> str:
         return f"{label} {percent_text(value)}"
     if name == "engagement_trend":
         return f"{label} ×{value:.2f}"
-    return f"{label} {value:g}"
+    return f"{label} {round(value, 1):g}"
 
 
 def _firing_reasons(f: Firing, score: dict | None, prediction: dict | None) -> list[dict]:
@@ -433,7 +434,8 @@ def _firing_reasons(f: Firing, score: dict | None, prediction: dict | None) -> l
     detail = f.detail
     kind = detail.get("score")
     if "rule_id" in detail:
-        return [{"label": _rule_value_text(k, v), "points": None} for k, v in (detail.get("values") or {}).items()]
+        values = (detail.get("values") or {}).items()  # which stage it is for is no reason: the values that held are
+        return [{"label": _rule_value_text(k, v), "points": None} for k, v in values if k not in STAGE_FIELDS]
     if "movement" in detail or "segment" in detail:
         return []
     if kind in PROBABILITY_OUTCOMES or kind == "health":

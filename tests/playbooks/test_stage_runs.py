@@ -91,7 +91,7 @@ def test_a_churn_risk_task_gives_the_churn_probabilitys_reasons_in_percentage_po
     ]  # fmt: skip
     assert "Mid-size company" not in str(task.reason["top"])  # fit points did not fire it
     assert task.reason["summary"] == "Health normal → bad (churn risk 35%)"
-    assert "35%" in task.body and "0.35" not in task.body and "0.35" not in task.title
+    assert "churn risk 35%" in task.body and "0.35" not in task.body and "0.35" not in task.title
     assert task.likelihood == 0  # a customer has nothing to buy: the inbox's likelihood is a prospect's
 
 
@@ -103,7 +103,8 @@ def test_probability_crossings_and_rule_hits_give_their_own_reasons():
     by_rule = PlaybookFactory(trigger_kind="rule_hit", trigger_params={"rule": rule.name})
     account = account_at("starter", "Acme", churn=0.35, churn_status="ok", reasons=CHURN_REASONS)
     RuleHit.objects.create(rule=rule, account=account, set_at=timezone.now(), evaluated_at=timezone.now(),
-                           values={"adoption": 0.1, "engagement_trend": 0.3, "active_users_30d": 1})  # fmt: skip
+                           values={"stage_kind": "paying", "adoption": 0.1, "engagement_trend": 0.3,
+                                   "active_users_30d": 1, "engagement": 36.63})  # fmt: skip
     playbooks_run_score_changes(
         changes=[change(account, before={**BASE, "churn_probability": 0.2}, churn_probability=0.35,
                         hits_set=[rule.pk])], computed_at=AT,
@@ -112,7 +113,9 @@ def test_probability_crossings_and_rule_hits_give_their_own_reasons():
     assert task.title == "Acme: Churn probability rose to 35% (crossed 30%)"
     assert [t["label"] for t in task.reason["top"]] == ["Active users in 30 days: 1", "No login for 21 days"]
     (hit,) = tasks_of(by_rule)
-    assert [t["label"] for t in hit.reason["top"]] == ["Adoption 10%", "Engagement trend ×0.30", "Active users 30d 1"]
+    assert [t["label"] for t in hit.reason["top"]] == [
+        "Adoption 10%", "Engagement trend ×0.30", "Active users 30d 1", "Engagement 36.6",
+    ]  # fmt: skip
 
 
 def test_task_pages_show_reasons_with_their_unit(client):
