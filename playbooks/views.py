@@ -606,15 +606,22 @@ LISTS = {
 LEGACY_ORDERINGS = {"likelihood": "conversion", "-likelihood": "-conversion"}  # saved views from before
 
 
+def list_preset(which: str) -> tuple[dict[str, str], str | None]:
+    """A list's own filters with the ordering it ranks by, and what it ranks by: its probability, or until any
+    account has one, the score it falls back to (``bench/inbox.py`` measures the same query)."""
+    spec = LISTS[which]
+    rank, rank_ordering = spec.get("rank", (None, None))
+    if rank and not probability_known(rank):
+        rank, rank_ordering = spec["fallback"]
+    return {**spec["preset"], **({"ordering": rank_ordering} if rank_ordering else {})}, rank
+
+
 def _account_list(request: HttpRequest, which: str) -> HttpResponse:
     spec = LISTS[which]
     params = {k: v.strip() for k, v in request.GET.items() if k != "page" and v.strip()}
     if params.get("ordering") in LEGACY_ORDERINGS:
         params["ordering"] = LEGACY_ORDERINGS[params["ordering"]]
-    rank, rank_ordering = spec.get("rank", (None, None))
-    if rank and not probability_known(rank):
-        rank, rank_ordering = spec["fallback"]
-    preset = {**spec["preset"], **({"ordering": rank_ordering} if rank_ordering else {})}
+    preset, rank = list_preset(which)
     data = {**preset, **params}
     base = selectors.account_scores_for_user(user=request.user)
     filterset = AccountListFilterSet(_querydict(data), queryset=base)
