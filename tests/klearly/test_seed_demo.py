@@ -46,16 +46,27 @@ PRODUCT_STAGES = {"trial", "freemium", "starter", "corporate", "enterprise"}
 @pytest.fixture(scope="module")
 def demo_world(django_db_setup, django_db_blocker) -> Iterator[DemoReport]:
     """One small demo world shared by the module (building it is the slow part), removed afterwards."""
+    from scoring.models import ConfigVersion, ScoringSettings
+
     with django_db_blocker.unblock(), override_settings(PASSWORD_HASHERS=FAST_HASHERS):
         before = {
             model: set(model.objects.values_list("pk", flat=True))
             for model in (IngestionSource, SignalType, SignalTopic, Group, get_user_model(), Team, Playbook)
         }
+        settings_before = list(ScoringSettings.objects.values_list("pk", "defaults_applied_at"))
+        versions_before = list(ConfigVersion.objects.values_list("pk", "version"))
         report = demo_world_build(accounts=SMALL, seed=42, now=NOW)
         yield report
         demo_world_delete()
         for model, existing in before.items():  # leave the test database as other modules expect it
             model.objects.exclude(pk__in=existing).delete()
+        # the build made the default engagement rules (deleted with their signal types above): "not made yet" again
+        ScoringSettings.objects.exclude(pk__in=[pk for pk, _ in settings_before]).delete()
+        for pk, applied in settings_before:
+            ScoringSettings.objects.filter(pk=pk).update(defaults_applied_at=applied)
+        ConfigVersion.objects.exclude(pk__in=[pk for pk, _ in versions_before]).delete()
+        for pk, version in versions_before:
+            ConfigVersion.objects.filter(pk=pk).update(version=version)
 
 
 def demo_signals():
