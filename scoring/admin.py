@@ -11,6 +11,7 @@ from accounts.admin_tools import BigTableAdminMixin
 from signals_app import admin as signals_admin
 from signals_app.models import SignalRule
 
+from .formatting import percent_text
 from .models import (
     AccountPrediction,
     AccountScore,
@@ -294,7 +295,7 @@ class PredictionSettingsAdmin(SimpleHistoryAdmin):
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
+    return percent_text(value, 1)
 
 
 @admin.register(PredictiveModel)
@@ -494,13 +495,27 @@ def reasons_table(entry: dict) -> str:
 
 @admin.register(AccountPrediction)
 class AccountPredictionAdmin(BigTableAdminMixin, ReadOnlyAdmin):
-    list_display = ["account", "health", "health_since", "conversion", "expansion", "churn", "computed_at"]
+    list_display = ["account", "health", "health_since", "conversion_percent", "expansion_percent", "churn_percent",
+                    "computed_at"]  # fmt: skip
     list_filter = ["health", "conversion_status", "expansion_status", "churn_status"]
     list_select_related = ["account"]
     search_fields = ["account__name", "account__external_id"]
     readonly_fields = ["conversion_reasons", "expansion_reasons", "churn_reasons", "health_why"]
     fields = ["account", "computed_at", "health", "health_since", "health_why", "conversion_reasons",
               "expansion_reasons", "churn_reasons"]  # fmt: skip
+
+    # Probabilities as percentages ("—" where one does not apply to the account's stage), sortable by the number.
+    @admin.display(description="Conversion", ordering="conversion")
+    def conversion_percent(self, obj: AccountPrediction) -> str:
+        return percent_text(obj.conversion)
+
+    @admin.display(description="Expansion", ordering="expansion")
+    def expansion_percent(self, obj: AccountPrediction) -> str:
+        return percent_text(obj.expansion)
+
+    @admin.display(description="Churn", ordering="churn")
+    def churn_percent(self, obj: AccountPrediction) -> str:
+        return percent_text(obj.churn)
 
     @admin.display(description="Conversion")
     def conversion_reasons(self, obj: AccountPrediction) -> str:

@@ -2,10 +2,10 @@
 past period.
 
 At each cut-off (weekly by default) every account that existed and was in the stage kind the movement starts from
-(free for a conversion, paying for an expansion or contraction, free or paying for a churn, churned for a
-reactivation) is scored as of that moment, point in time: signals before the cut-off only, milestones reached by
-then, segment memberships open then (``SegmentMembership`` entered/exited), the stage the stage history gives then;
-the scorecard is today's (or has the threshold to try). The prediction ("qualified", or "the rule holds") is
+(free for a conversion, paying for an expansion, contraction or churn, churned for a reactivation) is scored as of
+that moment, point in time: signals before the cut-off only, milestones reached by then, segment memberships open
+then (``SegmentMembership`` entered/exited), the stage the stage history gives then; the scorecard is today's (or
+has the threshold to try). The prediction ("qualified", or "the rule holds") is
 compared with whether the movement happened within the horizon after the cut-off. Precision, recall and lift over
 the base rate say whether the bar or the rule separates the accounts that moved from the rest.
 
@@ -32,7 +32,7 @@ MOVEMENT_FROM = {
     Movement.CONVERSION: (StageKind.FREE,),
     Movement.EXPANSION: (StageKind.PAYING,),
     Movement.CONTRACTION: (StageKind.PAYING,),
-    Movement.CHURN: (StageKind.FREE, StageKind.PAYING),
+    Movement.CHURN: (StageKind.PAYING,),  # churn is a paying customer leaving (accounts.stages)
     Movement.REACTIVATION: (StageKind.CHURN,),
 }
 

@@ -777,9 +777,11 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
         band = bands_l[i]
         before = prev_rows.get(a)
         since_l.append(before["health_since"] if before and before["health"] == band else now)
-        health_reasons.append(
-            steady.health_reasons(float(churn_l[i]), float(trend_l[i]), band, before["health"] if before else None, th)
-        )
+        words = steady.health_reasons(float(churn_l[i]), float(trend_l[i]), band, before["health"] if before else None,
+                                      th)  # fmt: skip
+        if status["churn"][i] == PredictionStatus.NOT_APPLICABLE:  # not a paying customer: nothing to churn from
+            words[0] = "Churn does not apply at this stage: health from the engagement trend only"
+        health_reasons.append(words)
     columns["health_since"] = since_l
     columns["health_reasons"] = health_reasons
     columns["computed_at"] = [now] * n
@@ -854,7 +856,8 @@ def probabilities_at(
         if not len(applies):
             continue
         p = loaded.model.predict(features_at(h, loaded.space, t, applies))
-        out[outcome] = dict(zip(h.account_ids[applies].tolist(), np.round(p, 4).tolist(), strict=True))
+        # rounded as a rescore rounds what it stores (``_num``), so a backfill at a rescore's moment gives its numbers
+        out[outcome] = dict(zip(h.account_ids[applies].tolist(), [_num(v) for v in p.tolist()], strict=True))
     return out
 
 

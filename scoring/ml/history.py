@@ -12,8 +12,9 @@ DAY = 86_400.0
 OUTCOMES = ("conversion", "expansion", "churn")
 # The movement (accounts.choices.Movement value) that makes an example of each outcome positive.
 OUTCOME_MOVEMENT = {"conversion": "conversion", "expansion": "expansion", "churn": "churn"}
-# The stage kinds an outcome applies to: conversion to free accounts, expansion to paying ones, churn to both.
-OUTCOME_KINDS = {"conversion": ("free",), "expansion": ("paying",), "churn": ("free", "paying")}
+# The stage kinds an outcome applies to: conversion to free accounts, expansion and churn to paying ones (a free
+# account that stops has nothing to lose; ``accounts.stages.OUTCOME_STAGE_KINDS`` says the same for the product).
+OUTCOME_KINDS = {"conversion": ("free",), "expansion": ("paying",), "churn": ("paying",)}
 OUTCOME_WORDS = {"conversion": "conversions", "expansion": "expansions", "churn": "churns"}
 
 

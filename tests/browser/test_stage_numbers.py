@@ -114,7 +114,6 @@ def test_a_churned_accounts_page_has_no_conversion_or_expansion_probability(page
     expect(page.locator("section[aria-label='Expansion probability']")).to_have_count(0)
 
 
-@pytest.mark.xfail(strict=True, reason="needs stage helper (issue 11 item 2: stage-aware lists and badges)")
 def test_lists_and_badges_show_what_fits_each_stage(page, stage_world):
     log_in(page)
     # The call list: only accounts that have not paid yet, ranked by one labelled unit (conversion probability).

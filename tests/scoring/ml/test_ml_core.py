@@ -181,8 +181,8 @@ def test_labels_follow_the_movement_within_the_horizon():
     assert conv.tolist() == [0]
     assert labels_at(h, "conversion", t, conv, 30).tolist() == [1]
     assert labels_at(h, "conversion", t, conv, 5).tolist() == [0]  # day 20 is past a 5-day horizon
-    assert eligible_at(h, "churn", t).tolist() == [0, 1]
-    assert labels_at(h, "churn", t, np.array([0, 1]), 30).tolist() == [0, 1]
+    assert eligible_at(h, "churn", t).tolist() == [1]  # churn is a paying customer's (account 0 is on a trial)
+    assert labels_at(h, "churn", t, np.array([1]), 30).tolist() == [1]
     # after the conversion, account 0 is paying: no longer a conversion example, now an expansion one
     assert eligible_at(h, "conversion", T0 + 21 * DAY).tolist() == []
     assert eligible_at(h, "expansion", T0 + 21 * DAY).tolist() == [0, 1]  # starter, below corporate
