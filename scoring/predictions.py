@@ -22,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max
 from django.utils import timezone
 
+from accounts.choices import Movement
 from accounts.models import Account, Contact, JourneyStage, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
 
@@ -182,7 +183,7 @@ def history_load(
     if signals is None:
         signals = _signals_read(account_ids=account_ids, since=since, now=now)
 
-    tr = StageTransition.objects.order_by()
+    tr = StageTransition.objects.exclude(movement=Movement.NONE).order_by()  # no change of stage: not a movement
     hits = RuleHit.objects.order_by()
     if account_ids is not None:
         tr = tr.filter(_among("account_id", account_ids))
