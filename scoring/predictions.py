@@ -277,6 +277,7 @@ class TrainReport:
 
     trained: dict[str, PredictiveModel] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # outcome -> why
+    refused: dict[str, str] = field(default_factory=dict)  # outcome -> why its new version is probable leakage
     activated: list[str] = field(default_factory=list)
     proposals: int = 0
     seconds: float = 0.0
@@ -336,7 +337,8 @@ def models_train(
     for outcome in wanted:
         ex = examples[outcome]
         try:
-            result = train_outcome(ex, horizon_days=settings.horizon_days, compact=space.compact())
+            result = train_outcome(ex, horizon_days=settings.horizon_days, compact=space.compact(),
+                                   labels=space.labels)  # fmt: skip
         except NotEnoughHistory as exc:
             report.skipped[outcome] = f"Not enough history yet: {exc}."
             continue
@@ -359,14 +361,23 @@ def models_train(
                 calibration=result.calibration,
                 lift=result.lift,
                 impact=explain.impact_change(impact, previous.impact if previous else None),
-                training={**result.training, "seconds": result.seconds, "cutoff_step_days": settings.cutoff_step_days},
+                training={
+                    **result.training,
+                    "seconds": result.seconds,
+                    "cutoff_step_days": settings.cutoff_step_days,
+                    "leakage": result.leakage,
+                },  # fmt: skip
                 movements=counts.get(OUTCOME_MOVEMENT[outcome], 0),
+                refused_reason=result.refused,
                 train_from=_dt(result.bounds["fit_from"]),
                 train_to=_dt(result.bounds["calibrate_to"]),
                 validate_from=_dt(result.bounds["validate_from"]),
                 validate_to=_dt(result.bounds["validate_to"]),
             )
             report.trained[outcome] = model
+            if result.refused:  # probable leakage: kept for the admin to read, never activated, nothing proposed
+                report.refused[outcome] = result.refused
+                continue
             better = previous is None or (model.metrics.get("pr_auc") or 0) >= (previous.metrics.get("pr_auc") or 0)
             if settings.auto_activate and better:
                 predictive_model_activate(model=model, rescore=False)
@@ -392,9 +403,16 @@ def not_enough_message(outcome: str, have: int, need: int) -> str:
     return f"Not enough history yet: {have} past {words} recorded, {need} needed ({need - have} more)."
 
 
+class ModelRefused(ValueError):
+    """A version training refused as probable leakage cannot be activated; the message says why."""
+
+
 def predictive_model_activate(*, model: PredictiveModel, rescore: bool = True) -> PredictiveModel:
     """Make this version the one every rescore uses for its outcome (the previous one is kept for rollback) and
-    queue a full rescore so every account's probability comes from it."""
+    queue a full rescore so every account's probability comes from it. Raises :class:`ModelRefused` for a version
+    refused as probable leakage."""
+    if model.refused_reason:
+        raise ModelRefused(f"{model} cannot be activated. {model.refused_reason}")
     with transaction.atomic():
         PredictiveModel.objects.filter(outcome=model.outcome, is_active=True).exclude(pk=model.pk).update(
             is_active=False

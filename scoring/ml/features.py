@@ -183,6 +183,12 @@ class FeatureSpace:
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def labels(self) -> list[str]:
+        """Each column in product words ("Pricing page view, 30 days", "Lead source is Google")."""
+        return [f"{c.label}, {c.window_days} days" if c.kind in ("signal_count", "topic_count") else
+                f"{c.label} trend" if c.kind == "signal_trend" else c.label for c in self.columns]  # fmt: skip
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("columns")

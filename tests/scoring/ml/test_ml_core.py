@@ -380,3 +380,39 @@ def test_health_has_hysteresis():
     assert steady.health(np.array([0.15]), np.array([0.4]), [None], th)[0] == "bad"
     # no churn probability: the trend decides
     assert steady.health(np.array([np.nan]), np.array([0.2]), [None], th)[0] == "bad"
+
+
+# --- the leakage guard (issue 11, item 4) -------------------------------------------------------------------------
+
+
+def test_the_leakage_guard_lets_a_model_of_behaviour_through(trained):
+    _h, _space, _ex, result = trained
+    assert result.refused == ""
+    assert 0.5 < result.leakage["horizon"]["roc_auc"] < 0.99
+
+
+def test_a_column_that_tells_who_ever_makes_the_movement_is_refused(trained):
+    """A field written when the account churned (a status): it is the answer for every cut-off of those accounts, not
+    only within the horizon, so the model cannot validate at 1.0 on it, yet it is leakage."""
+    from scoring.ml.labels import Examples
+
+    _h, space, ex, _result = trained
+    leak = ex.ever.astype(np.float32)[:, None]
+    leaking = Examples(np.hstack([ex.x, leak]), ex.y, ex.t, ex.account, ex.ever)
+    result = train_outcome(leaking, horizon_days=21, labels=[*space.labels, "Status is churned"])
+    assert result.refused.startswith("Refused as probable leakage: “Status is churned” alone tells which accounts")
+    assert result.leakage["ever"]["label"] == "Status is churned"
+
+
+def test_a_validation_auc_too_good_to_be_true_is_refused(trained):
+    from scoring.ml.labels import Examples
+
+    _h, space, ex, _result = trained
+    rng = np.random.default_rng(0)
+    # two columns that together (not alone) give the answer away: each alone ranks the examples at ~0.85
+    a = rng.normal(0, 1, len(ex.y))
+    b = np.where(ex.y > 0, 2.0, 0.0) - a + rng.normal(0, 0.05, len(ex.y))
+    x = np.hstack([ex.x, np.column_stack([a, b]).astype(np.float32)])
+    result = train_outcome(Examples(x, ex.y, ex.t, ex.account, None), horizon_days=21, families=("logistic",))
+    assert result.metrics["roc_auc"] >= 0.99
+    assert "the validation ROC AUC is" in result.refused and "alone" not in result.refused
