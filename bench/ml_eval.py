@@ -126,6 +126,7 @@ def demo_world(accounts: int, seed: int):
         type_half_life=np.array([r[1] if r and r[1] else np.nan for r in rules], dtype=float),
         type_key_feature=np.array([t.key_feature for t in types]),
         type_milestone=np.array([t.activation for t in types]),
+        traits={k: [tr.get(k) for tr in w.account_traits] for k in sorted({k for tr in w.account_traits for k in tr})},
     )
     extra = {
         "lead_source": np.array([tr.get("lead_source", "") for tr in w.account_traits], dtype=object),

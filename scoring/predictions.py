@@ -29,7 +29,7 @@ from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalT
 from .choices import PredictionStatus, ProposalStatus
 from .ml import explain, mining, steady
 from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
-from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History
+from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History, trait_text
 from .ml.labels import cutoffs_weekly, eligible_at, examples_build
 from .ml.scores import ScorecardSpec
 from .ml.training import CalibratedModel, NotEnoughHistory, train_outcome
@@ -141,18 +141,23 @@ def history_load(
     signals: Any = None,
     scorecard: ScorecardSpec | None = None,
     deferred: bool = False,
+    traits: bool | Sequence[str] = False,
 ) -> Any:
     """The history of these accounts (None: all) as arrays: signals in [since, now), every stage movement, rule hits,
     fit fields, signal types with their engagement rules. ``signals``: a ``scoring.services.SignalArrays`` already
     read by the rescore (saves reading them twice). ``scorecard``: the live scorecard as plain data
-    (:func:`scorecard_spec`), with the contacts its fit rules read. ``deferred``: return a function that makes the
-    History from what was read (no database): a rescore's predictor thread does that work, not its reader."""
+    (:func:`scorecard_spec`), with the contacts its fit rules read. ``traits``: the imported fields to read (True:
+    every one, for training; the keys an active model uses, for prediction). ``deferred``: return a function that
+    makes the History from what was read (no database): a rescore's predictor thread does that work, not its
+    reader."""
     accounts = Account.objects.order_by("pk")
     if account_ids is not None:
         accounts = accounts.filter(_among("pk", account_ids))
     accounts, (created,) = _seconds(accounts, "created_at")
-    rows = list(accounts.values_list("pk", created, "employees", "annual_revenue", "industry", "country", "stage_id"))
+    fields = ["pk", created, "employees", "annual_revenue", "industry", "country", "stage_id"]
+    rows = list(accounts.values_list(*fields, *(["traits"] if traits else [])))
     ids = np.array([r[0] for r in rows], dtype=np.int64)
+    trait_contacts = _trait_contacts_read(account_ids, traits) if traits else []
 
     def index(values: np.ndarray) -> np.ndarray:
         if not len(ids):
@@ -242,9 +247,46 @@ def history_load(
             ct_created=contacts.get("created"),
             ct_fields=contacts.get("fields", {}),
             scorecard=scorecard,
+            **(_traits_build(rows, index, trait_contacts, traits) if traits else {}),
         )
 
     return build if deferred else build()
+
+
+def _trait_contacts_read(account_ids: Sequence[int] | None, keys: bool | Sequence[str]) -> list[tuple]:
+    """(account id, created, traits) of the contacts with imported fields (those with one of ``keys``), oldest
+    first."""
+    qs = Contact.objects.filter(account_id__isnull=False).order_by()
+    if account_ids is not None:
+        qs = qs.filter(_among("account_id", account_ids))
+    qs = qs.exclude(traits={}) if keys is True else qs.filter(traits__has_any_keys=list(keys))
+    qs, (created,) = _seconds(qs, "created_at")
+    return sorted(qs.values_list("account_id", created, "traits"), key=lambda r: _epoch((r[1],))[0])
+
+
+def _traits_build(rows: list[tuple], index: Callable, contacts: list[tuple], keys: bool | Sequence[str]) -> dict:
+    """``History.traits`` and ``trait_since``: each account's own value of a field, else the value of its oldest
+    contact that has one (known from that contact's creation)."""
+    wanted = None if keys is True else set(keys)
+    n = len(rows)
+    values: dict[str, list[Any]] = {}
+    since: dict[str, np.ndarray] = {}
+    for i, row in enumerate(rows):
+        for key, value in (row[-1] or {}).items():
+            if (wanted is None or key in wanted) and trait_text(value) is not None:
+                values.setdefault(key, [None] * n)[i] = value
+    if contacts:
+        where = index(np.array([c[0] for c in contacts], dtype=np.int64))
+        for i, (_, when, found) in zip(where.tolist(), contacts, strict=True):
+            if i < 0 or not isinstance(found, dict):
+                continue
+            for key, value in found.items():
+                if (wanted is None or key in wanted) and trait_text(value) is not None:
+                    column = values.setdefault(key, [None] * n)
+                    if column[i] is None:
+                        column[i] = value
+                        since.setdefault(key, np.full(n, np.nan))[i] = _epoch((when,))[0]
+    return {"traits": values, "trait_since": since}
 
 
 def _signals_read(*, account_ids: Sequence[int] | None, since: datetime, now: datetime) -> Any:
@@ -319,7 +361,7 @@ def models_train(
         report.seconds = round(time.perf_counter() - started, 2)
         return report
     since = now - timedelta(days=settings.training_span_days + LOOKBACK_DAYS + settings.horizon_days)
-    h = history_load(account_ids=None, since=since, now=now, scorecard=scorecard_spec())
+    h = history_load(account_ids=None, since=since, now=now, scorecard=scorecard_spec(), traits=True)
     space = FeatureSpace.from_history(h)
     cuts = cutoffs_weekly(
         h,
@@ -626,6 +668,12 @@ class PredictionContext:
         return self.models.get(outcome) if enough else None
 
     @property
+    def trait_keys(self) -> list[str]:
+        """The imported fields the active models read (none read when no model uses one)."""
+        keys = {k for m in self.models.values() for k in (*m.space.trait_numeric, *m.space.trait_keys)}
+        return sorted(keys)
+
+    @property
     def predicting(self) -> bool:
         """Whether any outcome has an active model and enough history, i.e. whether features (signals) are needed."""
         return any(self.model_for(o) is not None for o in OUTCOMES)
@@ -687,6 +735,7 @@ def predictions_read(
         signals=signals,
         scorecard=context.scorecard,
         deferred=True,  # the arrays are made by predictions_compute (a rescore's predictor thread)
+        traits=context.trait_keys if context.predicting else False,
     )
     before, (computed,) = _seconds(AccountPrediction.objects.filter(_among("account_id", ids)), "computed_at")
     previous = {
@@ -852,7 +901,8 @@ def probabilities_at(
     if not context.predicting or not account_ids:
         return {}
     ids = sorted({int(a) for a in account_ids})
-    h = history_load(account_ids=ids, since=at - timedelta(days=LOOKBACK_DAYS), now=at, scorecard=context.scorecard)
+    h = history_load(account_ids=ids, since=at - timedelta(days=LOOKBACK_DAYS), now=at, scorecard=context.scorecard,
+                     traits=context.trait_keys)  # fmt: skip
     t = at.timestamp()
     out: dict[str, dict[int, float]] = {}
     for outcome in OUTCOMES:
