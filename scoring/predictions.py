@@ -597,17 +597,19 @@ class LoadedModel:
         return json.dumps(self.space.to_json(), sort_keys=True)
 
 
-_LOADED: dict[int, LoadedModel] = {}  # by PredictiveModel id: a version never changes once stored
+# By PredictiveModel id and creation time: a version never changes once stored (the time: an id a rolled-back
+# transaction handed out can come again, e.g. between tests, for another model)
+_LOADED: dict[tuple[int, datetime], LoadedModel] = {}
 
 
 def active_models() -> dict[str, LoadedModel]:
     """The active model of each outcome (unpickled once per process and version)."""
-    rows = list(PredictiveModel.objects.filter(is_active=True).values_list("pk", "outcome", "version"))
+    rows = list(PredictiveModel.objects.filter(is_active=True).values_list("pk", "outcome", "version", "created_at"))
     out = {}
-    for pk, outcome, version in rows:
-        if pk not in _LOADED:
+    for pk, outcome, version, created in rows:
+        if (pk, created) not in _LOADED:
             rec = PredictiveModel.objects.only("model_bytes", "feature_space", "baseline", "impact").get(pk=pk)
-            _LOADED[pk] = LoadedModel(
+            _LOADED[pk, created] = LoadedModel(
                 record_id=pk,
                 version=version,
                 model=CalibratedModel.from_bytes(bytes(rec.model_bytes)),
@@ -615,7 +617,7 @@ def active_models() -> dict[str, LoadedModel]:
                 baseline=np.array(rec.baseline, dtype=np.float32),
                 top_groups=[r["group"] for r in rec.impact[:REASON_GROUPS]],
             )
-        out[outcome] = _LOADED[pk]
+        out[outcome] = _LOADED[pk, created]
     return out
 
 
