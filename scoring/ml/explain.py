@@ -28,7 +28,7 @@ MIN_REASON_EFFECT = 0.005
 def group_of(column: Column) -> str:
     if column.kind in ("signal_count", "signal_trend"):
         return f"type:{column.key}"
-    if column.kind in ("trait_number", "trait_category"):
+    if column.kind in ("trait_number", "trait_band", "trait_category"):
         return f"trait:{column.key}"
     if column.kind == "category":
         return column.name.split(":", 1)[0]

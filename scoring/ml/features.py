@@ -167,7 +167,8 @@ class FeatureSpace:
     stage_labels: list[str]
     rule_names: list[str]
     measure_keys: list[str] = field(default_factory=lambda: [m[0] for m in MEASURES])
-    trait_numeric: list[str] = field(default_factory=list)  # imported fields read as numbers
+    trait_numeric: list[str] = field(default_factory=list)  # imported fields read as numbers...
+    trait_bands: list[list[float]] = field(default_factory=list)  # ...and the edges of their quintile bands
     trait_keys: list[str] = field(default_factory=list)  # imported fields read as categories...
     trait_values: list[list[str]] = field(default_factory=list)  # ...and the values of each with a column
     trait_left_out: list[list[str]] = field(default_factory=list)  # [field, why]: restates the current stage
@@ -217,8 +218,16 @@ class FeatureSpace:
                  "churn": "Churns", "reactivation": "Reactivations"}  # fmt: skip
         cols += [Column(f"movement:{m}", words[m], "movement", m) for m in PAST_MOVEMENTS]
         cols += [Column(f"rule:{name}", f"Rule “{name}” holds", "rule", name) for name in self.rule_names]
-        for key in self.trait_numeric:
+        for j, key in enumerate(self.trait_numeric):
             cols.append(Column(f"trait:{key}", trait_label(key), "trait_number", key))
+            # the band each number falls in: a linear model sees a threshold or a peak, not only a slope
+            edges = self.trait_bands[j] if j < len(self.trait_bands) else []
+            bounds = [-np.inf, *edges, np.inf]
+            for b in range(len(edges) + 1):
+                lo, hi = bounds[b], bounds[b + 1]
+                words = f"below {_num(hi)}" if b == 0 else f"{_num(lo)} or more" if b == len(edges) else (
+                    f"{_num(lo)} to {_num(hi)}")  # fmt: skip
+                cols.append(Column(f"trait:{key}#{b}", f"{trait_label(key)} {words}", "trait_band", key))
         for key, values in zip(self.trait_keys, self.trait_values, strict=True):
             label = trait_label(key)
             cols += [Column(f"trait:{key}={v}", f"{label} is {v}", "trait_category", key) for v in values]
@@ -245,11 +254,27 @@ class FeatureSpace:
     def from_json(cls, data: dict[str, Any]) -> FeatureSpace:
         return cls(**{"measure_keys": LEGACY_MEASURES, **{k: list(v) for k, v in data.items()}})
 
+    @property
+    def traits_from(self) -> int:
+        """The index of the first imported-field column (they come last); the column count when there is none."""
+        kinds = [i for i, c in enumerate(self.columns) if c.kind.startswith("trait_")]
+        return kinds[0] if kinds else len(self.columns)
+
+    def without_traits(self, why: str) -> FeatureSpace:
+        """This space without its imported-field columns (the same leading columns), each field noted as left out."""
+        data = self.to_json()
+        fields = [*self.trait_numeric, *self.trait_keys]
+        data.update(trait_numeric=[], trait_bands=[], trait_keys=[], trait_values=[],
+                    trait_left_out=[*self.trait_left_out, *([k, why] for k in fields)])  # fmt: skip
+        return FeatureSpace.from_json(data)
+
     def compact(self) -> list[int]:
         """The columns of the compact model: measures, scores, fit fields and imported fields (no per-type, topic,
         category, stage, movement or rule column)."""
         return [
-            i for i, c in enumerate(self.columns) if c.kind in ("measure", "field", "trait_number", "trait_category")
+            i
+            for i, c in enumerate(self.columns)
+            if c.kind in ("measure", "field", "trait_number", "trait_band", "trait_category")
         ]
 
 
@@ -259,7 +284,7 @@ def traits_choose(h: History) -> dict[str, list]:
     n = max(h.n, 1)
     need = max(MIN_TRAIT_ACCOUNTS, int(np.ceil(MIN_TRAIT_SHARE * n)))
     filled = {k: int(sum(v is not None for v in values)) for k, values in h.traits.items()}
-    numeric, keys, kept, left_out = [], [], [], []
+    numeric, bands, keys, kept, left_out = [], [], [], [], []
     kind_now, kind_first = _stage_kinds_now_and_first(h) if h.traits else (None, None)
     for key in sorted((k for k in filled if filled[k] >= need), key=lambda k: (-filled[k], k))[:MAX_TRAITS]:
         numbers = h.trait_numbers(key)
@@ -267,8 +292,10 @@ def traits_choose(h: History) -> dict[str, list]:
         if is_number:
             edges = np.unique(np.nanquantile(numbers, [0.2, 0.4, 0.6, 0.8])) if np.isfinite(numbers).any() else []
             value = np.where(np.isnan(numbers), -1, np.searchsorted(edges, numbers))
-        else:
+        else:  # rare values pooled (a value held by one account "tells" its stage: an id is no state)
             value = np.array(["\x00" if v is None else v for v in h.traits[key]], dtype=object)
+            vals, inverse, counts = np.unique(value.astype(str), return_inverse=True, return_counts=True)
+            value = np.where(counts[inverse] >= MIN_TRAIT_ACCOUNTS, value, "\x01")
         restates = _uncertainty(kind_now, value) - _uncertainty(kind_first, value)
         if restates >= STATE_FIELD_SHARE:
             why = (f"restates each account's current stage (it tells {restates:.0%} more of its kind now than of "
@@ -277,6 +304,7 @@ def traits_choose(h: History) -> dict[str, list]:
             continue
         if is_number:
             numeric.append(key)
+            bands.append([float(e) for e in edges])
             continue
         vals, counts = np.unique(np.array([v for v in h.traits[key] if v is not None], dtype=str), return_counts=True)
         order = np.argsort(-counts, kind="stable")
@@ -284,7 +312,8 @@ def traits_choose(h: History) -> dict[str, list]:
         if common:
             keys.append(key)
             kept.append(common)
-    return {"trait_numeric": numeric, "trait_keys": keys, "trait_values": kept, "trait_left_out": left_out}
+    return {"trait_numeric": numeric, "trait_bands": bands, "trait_keys": keys, "trait_values": kept,
+            "trait_left_out": left_out}  # fmt: skip
 
 
 def _stage_kinds_now_and_first(h: History) -> tuple[np.ndarray, np.ndarray]:
@@ -504,12 +533,16 @@ def features_at(
                 x[:, col[f"measure:{key}"]] = values
 
     # imported fields: what is known now, from when the account (or the contact that carries it) existed
-    for key in space.trait_numeric:
+    for i, key in enumerate(space.trait_numeric):
         j = col[f"trait:{key}"]
         if key in h.traits:
             x[:, j] = np.where(h.trait_known(key, t, idx), h.trait_numbers(key)[idx], np.nan)
         else:
             x[:, j] = np.nan
+        if f"trait:{key}#0" in col:  # (a space stored before bands has none)
+            known = np.flatnonzero(~np.isnan(x[:, j]))
+            band = np.searchsorted(np.asarray(space.trait_bands[i]), x[known, j], side="right")
+            x[known, col[f"trait:{key}#0"] + band] = 1.0
     for key, values in zip(space.trait_keys, space.trait_values, strict=True):
         code = trait_codes(h, key, values)[idx]
         code = np.where(h.trait_known(key, t, idx), code, TRAIT_MISSING)

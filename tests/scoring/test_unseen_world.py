@@ -122,6 +122,7 @@ def test_probabilities_come_from_the_imported_fields_and_say_so(world):
     model = report.trained["conversion"]
     assert not model.refused_reason and model.is_active
     assert model.metrics["roc_auc"] > 0.7
+    assert model.training["fields"].startswith("kept: on the ")  # they helped on leads the model had not seen
     space = model.feature_space
     assert {"lead_source", "occupation", "country"} <= set(space["trait_keys"]) and "total_visits" in space[
         "trait_numeric"]  # fmt: skip
