@@ -663,7 +663,9 @@ def table(rows: list[dict]) -> str:
                   k["pr_auc"] > r[key]["pr_auc"] and k["brier"] < r[key]["brier"])]  # fmt: skip
         verdicts.append(f"{r['world']} / {r['outcome']}: " + ("beats every baseline on all three" if not beaten else
                         "does not beat on every metric: " + ", ".join(beaten)))  # fmt: skip
-    return "\n".join(lines) + "\n\n" + "\n".join(f"- {v}" for v in verdicts)
+    fields = [f"- {r['world']} / {r['outcome']}: {r['fields']}" for r in rows if r.get("fields")]
+    return ("\n".join(lines) + "\n\n" + "\n".join(f"- {v}" for v in verdicts)
+            + "\n\nImported fields in Klearly's model:\n" + "\n".join(fields))  # fmt: skip
 
 
 def main() -> None:

@@ -490,3 +490,17 @@ def test_reasons_name_imported_fields_in_product_words():
     _, why = explain.reasons(model, x[:6], baseline, space, names)
     texts = {r["text"] for w in why for side in ("up", "down") for r in w[side]}
     assert "Lead source is Referral" in texts
+
+
+def test_imported_fields_that_do_not_help_on_unseen_accounts_are_left_out(trained):
+    """A number per account that tells nothing (an id-like field) lets a model recognise the accounts it was fitted
+    on; it is not kept unless it helps on accounts the model had not seen."""
+    from scoring.ml.labels import Examples
+
+    _h, space, ex, _result = trained
+    noise = np.random.default_rng(1).normal(0, 1, 1000)[ex.account].astype(np.float32)[:, None]
+    result = train_outcome(Examples(np.hstack([ex.x, noise]), ex.y, ex.t, ex.account, ex.ever), horizon_days=21,
+                           optional_from=ex.x.shape[1])  # fmt: skip
+    assert result.columns == ex.x.shape[1] and result.fields_note.startswith("left out: ")
+    assert len(result.baseline) == ex.x.shape[1]
+    assert result.model.predict(ex.x[:5]).shape == (5,)
