@@ -30,7 +30,7 @@ from .choices import PredictionStatus, ProposalStatus
 from .ml import explain, mining, steady
 from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
 from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History, trait_text
-from .ml.labels import cutoffs_weekly, eligible_at, examples_build
+from .ml.labels import Examples, cutoffs_weekly, eligible_at, examples_build
 from .ml.scores import ScorecardSpec
 from .ml.training import CalibratedModel, NotEnoughHistory, train_outcome
 from .models import (
@@ -380,12 +380,16 @@ def models_train(
         ex = examples[outcome]
         try:
             result = train_outcome(ex, horizon_days=settings.horizon_days, compact=space.compact(),
-                                   labels=space.labels)  # fmt: skip
+                                   labels=space.labels, optional_from=space.traits_from)  # fmt: skip
         except NotEnoughHistory as exc:
             report.skipped[outcome] = f"Not enough history yet: {exc}."
             continue
+        used = space  # the imported fields are kept only where they helped on accounts the model had not seen
+        if result.columns < len(space.columns):
+            used = space.without_traits(result.fields_note)
+            ex = Examples(ex.x[:, : result.columns], ex.y, ex.t, ex.account, ex.ever)
         _, val_mask = _validation_rows(ex, result.bounds)
-        impact = explain.impact(result.model, ex.x[val_mask], result.baseline, space)
+        impact = explain.impact(result.model, ex.x[val_mask], result.baseline, used)
         with transaction.atomic():
             previous = PredictiveModel.objects.filter(outcome=outcome, is_active=True).first()
             version = (PredictiveModel.objects.filter(outcome=outcome).aggregate(v=Max("version"))["v"] or 0) + 1
@@ -396,7 +400,7 @@ def models_train(
                 created_at=timezone.now(),
                 horizon_days=settings.horizon_days,
                 model_bytes=result.model.to_bytes(),
-                feature_space=space.to_json(),
+                feature_space=used.to_json(),
                 baseline=[float(v) for v in result.baseline],
                 metrics=result.metrics,
                 comparison=result.comparison,
@@ -408,6 +412,7 @@ def models_train(
                     "seconds": result.seconds,
                     "cutoff_step_days": settings.cutoff_step_days,
                     "leakage": result.leakage,
+                    "fields": result.fields_note,
                 },  # fmt: skip
                 movements=counts.get(OUTCOME_MOVEMENT[outcome], 0),
                 refused_reason=result.refused,
@@ -425,7 +430,7 @@ def models_train(
                 predictive_model_activate(model=model, rescore=False)
                 report.activated.append(outcome)
             report.proposals += proposals_refresh(
-                outcome=outcome, candidates=mining.candidates_mine(ex, space, limit=PROPOSALS_PER_OUTCOME),
+                outcome=outcome, candidates=mining.candidates_mine(ex, used, limit=PROPOSALS_PER_OUTCOME),
                 evidence={"horizon_days": settings.horizon_days, "examples": int(len(ex.y)),
                           "model_version": version, "cutoffs": int(len(np.unique(ex.t)))},
             )  # fmt: skip

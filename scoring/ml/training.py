@@ -46,6 +46,7 @@ MIN_BLOCK_POSITIVES = 2  # fewer positives in a block and its figures (or its ca
 # beats the PR AUC without them by this much (less is noise: on RavenStack, 0.548 against 0.541, and the fields
 # then cost 0.2 of ROC AUC on the held-out test)
 FIELDS_MARGIN = 0.02
+FIELDS_RESAMPLINGS = 100
 LEAKAGE_AUC = 0.99
 LEAKAGE_MIN_ACCOUNTS = 5  # fewer accounts made the movement and one column can single them out by chance
 LEAKAGE_SAMPLE = 20_000  # examples the single-column check reads at most (all positives first)
@@ -368,6 +369,21 @@ class TrainResult:
     fields_note: str = ""  # whether the optional columns were kept, and why
 
 
+def _surely_better(y: np.ndarray, p: np.ndarray, q: np.ndarray, accounts: np.ndarray, *, seed: int) -> bool:
+    """Whether ``p`` ranks better than ``q`` (PR AUC) in at least nine of ten resamplings of the accounts (with
+    replacement, each with all its examples): on a few dozen positives one ordering can win by chance."""
+    ids, rows = np.unique(accounts, return_inverse=True)
+    by_account = [np.flatnonzero(rows == i) for i in range(len(ids))]
+    rng = np.random.default_rng(seed)
+    wins = 0
+    for _ in range(FIELDS_RESAMPLINGS):
+        pick = np.concatenate([by_account[i] for i in rng.integers(0, len(ids), len(ids))])
+        if y[pick].min() == y[pick].max():
+            continue
+        wins += average_precision_score(y[pick], p[pick]) > average_precision_score(y[pick], q[pick])
+    return wins >= 0.9 * FIELDS_RESAMPLINGS
+
+
 def _compare(
     ex: Examples, split: Split, families: tuple[str, ...], *, seed: int, compact: list[int] | None, columns: int
 ) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, np.ndarray]], str]:
@@ -434,7 +450,10 @@ def train_outcome(
         judged = int(yn.sum()) >= MIN_BLOCK_POSITIVES and int((yn == 0).sum()) >= MIN_BLOCK_POSITIVES
         with_fields = metrics(yn, fitted[best][1][new])["pr_auc"] if judged else None
         without = metrics(yn, base[1][base[2]][1][new])["pr_auc"] if judged else None
-        if judged and with_fields >= without + FIELDS_MARGIN:
+        sure = judged and _surely_better(
+            yn, fitted[best][1][new], base[1][base[2]][1][new], ex.account[split.validate][new], seed=seed
+        )
+        if sure and with_fields >= without + FIELDS_MARGIN:
             fields_note = (f"kept: on the {len(yn)} validation examples of accounts the model had not seen, PR AUC "
                            f"{with_fields:.3f} with them against {without:.3f} without")  # fmt: skip
         else:
@@ -443,7 +462,7 @@ def train_outcome(
             if judged:
                 fields_note = (f"left out: on the {len(yn)} validation examples of accounts the model had not seen, "
                                f"PR AUC {with_fields:.3f} with them against {without:.3f} without (they must add "
-                               f"{FIELDS_MARGIN})")  # fmt: skip
+                               f"{FIELDS_MARGIN}, in nine resamplings of those accounts out of ten)")  # fmt: skip
             else:
                 counts = f"{int(yn.sum())} positive, {int((yn == 0).sum())} negative examples"
                 fields_note = ("left out: too few accounts the model had not seen in the validation period to show "

@@ -25,7 +25,7 @@ from scoring.models import AccountPrediction, AccountScore, PredictiveModel
 
 pytestmark = pytest.mark.django_db
 
-LEADS = 160
+LEADS = 320
 DAYS = 260
 SOURCES = {"Referral": 2.2, "Google": 0.3, "Direct traffic": -0.2, "Olark chat": -1.4}
 OCCUPATIONS = {"Working professional": 2.0, "Unemployed": 0.0, "Student": -0.8}
@@ -41,11 +41,14 @@ def _write(path: Path, header: list[str], rows: list[list]) -> Path:
     return path
 
 
-def world_import(folder: Path, *, status: bool = False, revenue_at_close: bool = False, seed: int = 5) -> dict:
+def world_import(
+    folder: Path, *, status: bool = False, revenue_at_close: bool = False, fields_tell: bool = True, seed: int = 5
+) -> dict:
     """Write the world's four files and import them with ``import_csv``; returns who converted.
 
     ``status``: contacts also carry ``status`` (converted / open), today's value of a field that restates the stage.
-    ``revenue_at_close``: sales filled in ``annual_revenue`` on the accounts that converted, when they did."""
+    ``revenue_at_close``: sales filled in ``annual_revenue`` on the accounts that converted, when they did.
+    ``fields_tell``: False, and who converts has nothing to do with the imported fields."""
     rng = np.random.default_rng(seed)
     now = timezone.now().replace(microsecond=0)
     start = now - timedelta(days=DAYS)
@@ -58,6 +61,7 @@ def world_import(folder: Path, *, status: bool = False, revenue_at_close: bool =
         occupation = rng.choice(list(OCCUPATIONS))
         visits = int(rng.poisson(4))
         z = -1.6 + SOURCES[source] + OCCUPATIONS[occupation] + 0.15 * (visits - 4) + rng.normal(0, 0.5)
+        z = z if fields_tell else rng.normal(-0.5, 1.0)
         converts = rng.random() < 1 / (1 + np.exp(-z))
         when = created + timedelta(days=float(rng.uniform(5, 40)))
         if converts and when < now - timedelta(days=1):
@@ -165,3 +169,19 @@ def test_a_field_filled_in_at_the_close_makes_training_refuse_the_model(tmp_path
         "Refused, not activated." in page.content.decode() and "“Annual revenue” alone tells" in page.content.decode()
     )
     assert 'name="_activate"' not in page.content.decode()
+
+
+def test_imported_fields_that_tell_nothing_are_left_out_and_the_model_still_predicts(tmp_path):
+    world = world_import(tmp_path, fields_tell=False)
+    model = predictions.models_train(now=world["now"], outcomes=("conversion",), rescore=False).trained["conversion"]
+    space = model.feature_space
+    assert space["trait_keys"] == [] and space["trait_numeric"] == []
+    left_out = dict(space["trait_left_out"])
+    assert {"lead_source", "occupation", "total_visits"} <= set(left_out)
+    assert left_out["lead_source"].startswith("left out: ") and model.training["fields"].startswith("left out: ")
+    assert model.is_active and len(model.baseline) == len(predictions.FeatureSpace.from_json(space).columns)
+    services.accounts_rescore(account_ids=list(Account.objects.values_list("pk", flat=True)), now=world["now"])
+    leads = AccountPrediction.objects.filter(account__stage__key="lead", conversion_status="ok")
+    assert leads.exists()
+    texts = {r["text"] for p in leads for side in ("up", "down") for r in p.reasons["conversion"][side]}
+    assert not any(t.startswith(("Lead source", "Occupation", "Total visits")) for t in texts)
