@@ -125,7 +125,8 @@ def _replay(result: BacktestResult, predict: Any, *, step_days: int, chunk_size:
     predicted to (``predict(ids, cutoff)`` gives those of ``ids``)."""
     kinds = MOVEMENT_FROM[Movement(result.movement)]
     history: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
-    for account_id, when, kind, movement in StageTransition.objects.order_by("account_id", "changed_at").values_list(
+    transitions = StageTransition.objects.exclude(movement=Movement.NONE).order_by("account_id", "changed_at", "id")
+    for account_id, when, kind, movement in transitions.values_list(
         "account_id", "changed_at", "to_stage__kind", "movement"
     ):
         history[account_id].append((when, kind, movement))
