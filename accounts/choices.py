@@ -23,6 +23,9 @@ class Movement(models.TextChoices):
     CONTRACTION = "contraction", "Contraction"
     CHURN = "churn", "Churn"
     REACTIVATION = "reactivation", "Reactivation"
+    # A record that is no change of stage: the same stage again, or a stage at the same instant as a later-recorded
+    # one (which wins). Kept so the history is complete, never counted as a movement.
+    NONE = "none", "No change"
 
 
 class SizeBand(models.TextChoices):

@@ -129,6 +129,12 @@ class StageTransition(models.Model):
     to_stage = models.ForeignKey(JourneyStage, on_delete=models.PROTECT, related_name="transitions_to")
     changed_at = models.DateTimeField()
     movement = models.CharField(max_length=16, choices=Movement.choices, editable=False)
+    from_accounts_file = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Recorded from the stage column of accounts.csv when the account was created: where it was, dated "
+        "at its creation, not when it got there. Replaced by the account's dated stage history once one exists.",
+    )
     recorded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,38 +38,73 @@ def movement_between(from_stage: JourneyStage | None, to_stage: JourneyStage) ->
     return Movement.PROGRESSION
 
 
-def stage_history_rebuild(*, account_ids: Iterable[int]) -> int:
-    """Re-derive ``from_stage`` and ``movement`` of the given accounts' transitions in time order, and set
-    each account's current stage to its latest one. Idempotent; safe after out-of-order imports.
+def stage_history_derive(rows: Sequence[Any], stages: dict[int, JourneyStage]) -> tuple[list[Any], list[Any]]:
+    """The derivation of one account's stage history (rows with ``id``, ``to_stage_id``, ``changed_at``,
+    ``recorded_at``, ``from_accounts_file``, sorted by time then id): which rows to drop, and each kept row's
+    ``from_stage_id`` and ``movement`` set. No database.
 
-    Returns the number of transitions whose derivation changed.
+    - the stage an accounts file gave at the account's creation is dropped once a dated history tells what the
+      account did before that file was imported (a row dated before it was recorded): the history says when it got
+      there. Kept beside it, that guess made a movement at the creation instant: every converted lead imported with
+      its history had a spurious contraction there. A change seen later (a newer accounts file, a live move) is
+      dated after it and keeps it;
+    - of several rows at one instant, the last recorded is where the account was then; the others are no change;
+    - a row to the stage the account was already in is no change.
+    """
+    dated = [r.changed_at for r in rows if not r.from_accounts_file]
+    first_dated = min(dated) if dated else None
+
+    def superseded(r: Any) -> bool:
+        return r.from_accounts_file and first_dated is not None and first_dated < r.recorded_at
+
+    dropped = [r for r in rows if superseded(r)]
+    kept = [r for r in rows if not superseded(r)]
+    previous: int | None = None
+    for i, r in enumerate(kept):
+        r.from_stage_id = previous
+        if i + 1 < len(kept) and kept[i + 1].changed_at == r.changed_at:
+            r.movement = Movement.NONE  # a later-recorded row at the same instant wins
+        elif previous == r.to_stage_id:
+            r.movement = Movement.NONE
+        else:
+            r.movement = movement_between(stages.get(previous) if previous else None, stages[r.to_stage_id])
+            previous = r.to_stage_id
+    return dropped, kept
+
+
+def stage_history_rebuild(*, account_ids: Iterable[int]) -> int:
+    """Re-derive the given accounts' stage histories (:func:`stage_history_derive`): ``from_stage`` and ``movement``
+    of every transition in time order, the accounts file's stage dropped where a dated history exists, and each
+    account's current stage set to the stage of its latest movement. Idempotent; safe after out-of-order imports.
+
+    Returns the number of transitions whose derivation changed (or that were dropped).
     """
     ids = sorted(set(account_ids))
     if not ids:
         return 0
     stages = {s.pk: s for s in JourneyStage.objects.all()}
     changed: list[StageTransition] = []
+    dropped: dict[int, int] = {}  # transition id -> account id
     latest: dict[int, StageTransition] = {}
     with transaction.atomic():
         for chunk_start in range(0, len(ids), 2000):
             chunk = ids[chunk_start : chunk_start + 2000]
-            previous_account: int | None = None
-            previous_stage: int | None = None
             rows = (
                 StageTransition.objects.filter(account_id__in=chunk)
                 .order_by("account_id", "changed_at", "id")
-                .only("id", "account_id", "from_stage_id", "to_stage_id", "changed_at", "movement")
-            )
-            for tr in rows.iterator(chunk_size=5000):
-                if tr.account_id != previous_account:
-                    previous_account, previous_stage = tr.account_id, None
-                from_id = previous_stage
-                movement = movement_between(stages.get(from_id) if from_id else None, stages[tr.to_stage_id])
-                if tr.from_stage_id != from_id or tr.movement != movement:
-                    tr.from_stage_id, tr.movement = from_id, movement
-                    changed.append(tr)
-                previous_stage = tr.to_stage_id
-                latest[tr.account_id] = tr
+                .only("id", "account_id", "from_stage_id", "to_stage_id", "changed_at", "movement", "recorded_at",
+                      "from_accounts_file")
+            )  # fmt: skip
+            for account_id, grouped in itertools.groupby(rows.iterator(chunk_size=5000), key=lambda t: t.account_id):
+                group = list(grouped)
+                before = {t.pk: (t.from_stage_id, t.movement) for t in group}
+                gone, kept = stage_history_derive(group, stages)
+                dropped.update((t.pk, t.account_id) for t in gone)
+                changed += [t for t in kept if before[t.pk] != (t.from_stage_id, t.movement)]
+                moves = [t for t in kept if t.movement != Movement.NONE]
+                if moves:
+                    latest[account_id] = moves[-1]
+        StageTransition.objects.filter(pk__in=list(dropped)).delete()
         StageTransition.objects.bulk_update(changed, ["from_stage", "movement"], batch_size=1000)
         accounts = Account.objects.filter(pk__in=list(latest)).only("id", "stage_id", "stage_changed_at")
         stale = []
@@ -78,13 +114,15 @@ def stage_history_rebuild(*, account_ids: Iterable[int]) -> int:
                 account.stage_id, account.stage_changed_at = tr.to_stage_id, tr.changed_at
                 stale.append(account)
         Account.objects.bulk_update(stale, ["stage", "stage_changed_at"], batch_size=1000)
-        accounts_mark_for_rescore(account_ids={t.account_id for t in changed} | {a.pk for a in stale})
+        accounts_mark_for_rescore(
+            account_ids={t.account_id for t in changed} | {a.pk for a in stale} | {*dropped.values()}
+        )
         if stale:
             moved = [latest[a.pk] for a in stale]
             movements = [{"account": t.account_id, "from_stage": t.from_stage_id, "to_stage": t.to_stage_id,
                           "movement": t.movement, "changed_at": t.changed_at.isoformat()} for t in moved]  # fmt: skip
             transaction.on_commit(lambda: hooks.stages_moved.send(sender=Account, movements=movements))
-    return len(changed)
+    return len(changed) + len(dropped)
 
 
 def stage_transition_record(
@@ -99,6 +137,8 @@ def stage_transition_record(
             changed_at=changed_at,
             defaults={"movement": Movement.PROGRESSION},
         )
+        if transition.from_accounts_file:  # a dated record confirms the accounts file's stage at creation
+            StageTransition.objects.filter(pk=transition.pk).update(from_accounts_file=False)
         stage_history_rebuild(account_ids=[account.pk])
     transition.refresh_from_db()
     return transition

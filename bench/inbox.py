@@ -312,11 +312,11 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
                           "ordering": views.SORTS["due"][1]})),
         ("inbox: all done tasks (admin)", admin, "/?view=all&status=done",
          task_sql(admin, {"view": "all", "status": "done"})),
-        ("call list (operator)", operator, "/lists/call/", list_sql(operator, views.LISTS["call"]["preset"])),
-        ("call list (admin)", admin, "/lists/call/", list_sql(admin, views.LISTS["call"]["preset"])),
-        ("at-risk accounts (admin)", admin, "/lists/at-risk/", list_sql(admin, views.LISTS["at_risk"]["preset"])),
+        ("call list (operator)", operator, "/lists/call/", list_sql(operator, views.list_preset("call")[0])),
+        ("call list (admin)", admin, "/lists/call/", list_sql(admin, views.list_preset("call")[0])),
+        ("at-risk accounts (admin)", admin, "/lists/at-risk/", list_sql(admin, views.list_preset("at_risk")[0])),
         ("surging accounts (operator)", operator, "/lists/surging/",
-         list_sql(operator, views.LISTS["surging"]["preset"])),
+         list_sql(operator, views.list_preset("surging")[0])),
     ]  # fmt: skip
     rows = []
     for name, user, url, (sql, params) in pages:

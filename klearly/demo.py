@@ -28,7 +28,7 @@ from accounts.models import Account, Contact, JourneyStage, Segment, StageTransi
 from accounts.services import segments_evaluate_all, stage_history_rebuild
 from playbooks.models import Playbook, Team
 from scoring.defaults import DEFAULT_ENGAGEMENT_RULES
-from scoring.services import engagement_rules_ensure
+from scoring.services import engagement_rules_ensure, scoring_defaults_ensure
 from signals_app.choices import Direction, IngestionKind, SignalCategory, SignalSource
 from signals_app.models import IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 from signals_app.services import write_key_create, write_key_revoke
@@ -340,11 +340,12 @@ DEMO_PLAYBOOKS: tuple[dict[str, Any], ...] = (
     },
     {
         "name": "Expansion opportunity",
-        "description": "The 'Expansion opportunity' rule holds for a customer: propose the next plan. Closes "
-        "itself when the rule stops holding. Goal: expanded within 60 days. (Shipped with the demo.)",
+        "description": "The 'Expansion opportunity' rule holds for a customer below the top plan: propose the next "
+        "plan. Closes itself when the rule stops holding. Goal: expanded within 60 days (so never on the top plan: "
+        "nothing to expand to). (Shipped with the demo.)",
         "trigger_kind": "rule_hit",
         "trigger_params": {"rule": "Expansion opportunity", "event": "set"},
-        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
+        "conditions": {"match": "all", "conditions": [{"field": "can_expand", "op": "eq", "value": True}]},
         "task_title_template": "Expansion: talk to {{ account.name }} about the next plan",
         "task_body_template": "{{ reason.summary }}. {{ account.name }} is on {{ account.stage|default:'no stage' }} "
         "with engagement {{ score.engagement|floatformat:0 }}.",
@@ -359,15 +360,16 @@ DEMO_PLAYBOOKS: tuple[dict[str, Any], ...] = (
     },
     {
         "name": "Churn risk",
-        "description": "The 'Potential problem account' rule holds (low usage, falling engagement): check in "
-        "before renewal. Closes itself when the rule stops holding. Goal: not churned within 90 days. (Shipped "
-        "with the demo; health and churn probability can trigger it too once they are computed.)",
+        "description": "The 'Potential problem account' rule holds for a paying customer (engagement halved and "
+        "not high): check in before renewal. Closes itself when the rule stops holding. Goal: not churned within 90 "
+        "days. (Shipped with the demo; health and churn probability can trigger it too once they are computed.)",
         "trigger_kind": "rule_hit",
         "trigger_params": {"rule": "Potential problem account", "event": "set"},
-        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "ne", "value": "churn"}]},
+        "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
         "task_title_template": "Churn risk: check in with {{ account.name }}",
         "task_body_template": "{{ reason.summary }}. Engagement {{ score.engagement|floatformat:0 }}, "
-        "{{ score.active_users_30d }} active users in 30 days.",
+        "{{ score.active_users_30d }} active users in 30 days, churn risk {{ score.churn_probability|default:'not "
+        "known yet' }}.",
         "assign_mode": "owner",
         "team": "Customer Success",
         "due_in_business_days": 2,
@@ -385,8 +387,8 @@ DEMO_PLAYBOOKS: tuple[dict[str, Any], ...] = (
         "trigger_params": {"to": ["bad"]},
         "conditions": {"match": "all", "conditions": [{"field": "stage_kind", "op": "eq", "value": "paying"}]},
         "task_title_template": "Churn risk: {{ account.name }}'s health is bad",
-        "task_body_template": "{{ reason.summary }}. Churn probability {{ score.churn_probability|default:'n/a' }}, "
-        "engagement {{ score.engagement|floatformat:0 }}.",
+        "task_body_template": "{{ reason.summary }}. Engagement {{ score.engagement|floatformat:0 }}, "
+        "{{ score.active_users_30d }} active users in 30 days.",
         "assign_mode": "owner",
         "team": "Customer Success",
         "due_in_business_days": 2,
@@ -1337,6 +1339,9 @@ def demo_world_build(  # noqa: PLR0915 — the demo world's steps in order; spli
         step(f"Simulating {accounts} accounts over {WINDOW_DAYS} days (seed {seed})")
         world = demo_simulate(accounts=accounts, seed=seed, now=now)
         types, topics = _catalog()
+        # The default engagement rules of the demo's signal types, now that the types exist: the rescores, the
+        # models' training and the score history of the past all count engagement with the same rules.
+        scoring_defaults_ensure()
         source, _ = IngestionSource.objects.get_or_create(name=DEMO_SOURCE_NAME, defaults={"kind": IngestionKind.API})
         owners = {u.username: u for u in get_user_model().objects.filter(username__in=OWNERS)}
         stage_by_key = {s.key: s for s in JourneyStage.objects.filter(key__in=STAGE_KEYS)}

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from accounts.models import Account, SegmentMembership
+from accounts.stages import can_expand, top_paying_rank
 from scoring import models as scoring_models
 from scoring.models import AccountScore
 from scoring.rules import _columns, _counts, _mask, _plain
@@ -103,15 +104,17 @@ def conditions_load(
         for row in AccountScore.objects.filter(account_id__in=ids).values("account_id", *scores):
             fields[row.pop("account_id")].update({k: _plain(v) for k, v in row.items()})
     if needs.fields - set(scores):
+        top = top_paying_rank() if "can_expand" in needs.fields else 0
         for row in Account.objects.filter(pk__in=ids).values(
-            "pk", "employees", "industry", "country", "annual_revenue", "stage__key", "stage__kind", "traits",
-            "owner__email", "name", "domain", "external_id",
+            "pk", "employees", "industry", "country", "annual_revenue", "stage__key", "stage__kind", "stage__rank",
+            "traits", "owner__email", "name", "domain", "external_id",
         ):  # fmt: skip
             f = fields[row["pk"]]
             f.update(employees=row["employees"], industry=row["industry"], country=row["country"],
                      annual_revenue=_plain(row["annual_revenue"]), stage=row["stage__key"],
                      stage_kind=row["stage__kind"], owner_email=row["owner__email"], name=row["name"],
-                     domain=row["domain"], external_id=row["external_id"])  # fmt: skip
+                     domain=row["domain"], external_id=row["external_id"],
+                     can_expand=can_expand(row["stage__kind"], row["stage__rank"], top))  # fmt: skip
             for key, value in (row["traits"] or {}).items():
                 f[f"traits.{key}"] = value
     segments: dict[int, set[str]] = defaultdict(set)

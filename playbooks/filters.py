@@ -9,14 +9,14 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 import django_filters
-from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
 from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
 from accounts.models import SegmentMembership
+from accounts.stages import expandable_q, paying_q, pre_sale_q
 from scoring import models as scoring_models
 from scoring.choices import Grade
 from scoring.filters import AccountScoreFilterSet
@@ -132,44 +132,69 @@ class TaskFilterSet(django_filters.FilterSet):
 
 # --- web UI account lists ----------------------------------------------------------------------------------------
 
-# Probabilities and health live in scoring.AccountPrediction (``account.prediction``); the lists fall back to the
-# lead score (and rule hits) until a model has predicted.
+# Probabilities and health live in scoring.AccountPrediction (``account.prediction``). Each probability is stored
+# only where it applies to the account's stage (``accounts.stages``): null elsewhere, and such rows sort last.
 AT_RISK_RULE = "Potential problem account"
+PROBABILITY_COLUMNS = {"conversion": "account__prediction__conversion", "expansion": "account__prediction__expansion",
+                       "churn": "account__prediction__churn"}  # fmt: skip
 
 
-def conversion_known() -> bool:
-    """Whether any account has a conversion probability yet (kept a minute in the cache: a model either exists or
-    not for days). Until then "likelihood" is plainly the lead score, which an index keeps in order."""
+def probability_known(outcome: str) -> bool:
+    """Whether any account has this probability yet (kept a minute in the cache: a model either exists or not for
+    days). Until then a list ranked by it falls back to a score (a list says which it ranks by)."""
     from django.core.cache import cache
 
-    known = cache.get("klearly:web:conversion-known")
+    key = f"klearly:web:{outcome}-known"
+    known = cache.get(key)
     if known is None:
-        known = scoring_models.AccountPrediction.objects.filter(conversion__isnull=False).exists()
-        cache.set("klearly:web:conversion-known", known, 60)
+        known = scoring_models.AccountPrediction.objects.filter(**{f"{outcome}__isnull": False}).exists()
+        cache.set(key, known, 60)
     return known
 
 
-def likelihood_expression() -> Any:
-    """Likelihood to buy, 0–100: the conversion probability when the account has one, else the lead score."""
-    if conversion_known():
-        return Coalesce(F("account__prediction__conversion") * 100, F("lead"), output_field=FloatField())
-    return F("lead")
+def conversion_known() -> bool:
+    """Whether any account has a conversion probability yet."""
+    return probability_known("conversion")
+
+
+class ProbabilityOrderingFilter(StableOrderingFilter):
+    """Orderings where a probability (null where it does not apply) sorts its nulls last in either direction, on
+    every database (PostgreSQL puts nulls first in a descending sort)."""
+
+    def filter(self, qs: QuerySet, value: list[str] | None) -> QuerySet:
+        ordering = [self.get_ordering_value(param) for param in value or () if param]
+        if not ordering:
+            return qs
+        tail = "-pk" if ordering[-1].startswith("-") else "pk"
+        terms: list[Any] = []
+        for term in ordering:
+            name = term.lstrip("-")
+            if name in PROBABILITY_COLUMNS.values():
+                column = F(name)
+                terms.append(column.desc(nulls_last=True) if term.startswith("-") else column.asc(nulls_last=True))
+            else:
+                terms.append(term)
+        return qs.order_by(*terms, tail)
 
 
 class AccountListFilterSet(AccountScoreFilterSet):
-    """The account lists (call list, surging, at risk, all accounts and saved views) over current scores: the score
-    filters of the API plus search, segment, owner, at-risk, signal strength and "signals of a type in a window"."""
+    """The account lists (call list, expansion, surging, at risk, all accounts and saved views) over current scores:
+    the score filters of the API plus search, segment, owner, stage standing (pre-sale, can expand, paying), at-risk,
+    signal strength and "signals of a type in a window"."""
 
     q = django_filters.CharFilter(method="filter_q", label="Search", help_text="Part of the name, domain or id.")
     segment = IntegerFilter(method="filter_segment", help_text="Id of a segment: its current members.")
     owner = django_filters.CharFilter(field_name="account__owner__username", label="Owner")
+    pre_sale = django_filters.BooleanFilter(method="filter_pre_sale", label="Not paying yet")
+    expandable = django_filters.BooleanFilter(method="filter_expandable", label="Can expand")
     at_risk = django_filters.BooleanFilter(method="filter_at_risk", label="At risk")
     strength_min = django_filters.NumberFilter(field_name="signal_strength", lookup_expr="gte", label="Strength from")
     signal_type = django_filters.CharFilter(method="filter_signals", label="Signal type")
     signal_days = IntegerFilter(method="filter_noop", label="Within days", min_value=1, max_value=3650)
     signal_min = IntegerFilter(method="filter_noop", label="At least", min_value=1, max_value=100_000)
-    ordering = StableOrderingFilter(
-        fields=(("likelihood", "likelihood"), ("lead", "lead"), ("engagement", "engagement"), ("fit", "fit"),
+    ordering = ProbabilityOrderingFilter(
+        fields=(*((column, outcome) for outcome, column in PROBABILITY_COLUMNS.items()),
+                ("lead", "lead"), ("engagement", "engagement"), ("fit", "fit"),
                 ("signal_strength", "signal_strength"), ("account__name", "name"), ("qualified_at", "qualified_at"))
     )  # fmt: skip
 
@@ -178,9 +203,15 @@ class AccountListFilterSet(AccountScoreFilterSet):
     class Meta(AccountScoreFilterSet.Meta):
         fields = ["grade", "temperature", "qualified", "surging"]
 
-    def filter_queryset(self, queryset: QuerySet) -> QuerySet:
-        # "likelihood" is a name for whichever column measures the chance to buy (see LIKELIHOOD_FIELD).
-        return super().filter_queryset(queryset.annotate(likelihood=likelihood_expression()))
+    def filter_pre_sale(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.filter(pre_sale_q("account__")) if value else queryset.exclude(pre_sale_q("account__"))
+
+    def filter_expandable(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        return queryset.filter(expandable_q("account__")) if value else queryset.exclude(expandable_q("account__"))
 
     def filter_q(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         value = value.strip()[:100]
@@ -198,12 +229,16 @@ class AccountListFilterSet(AccountScoreFilterSet):
         return queryset.filter(account_id__in=members)
 
     def filter_at_risk(self, queryset: QuerySet, name: str, value: bool | None) -> QuerySet:
+        """Live paying customers likely to churn: an open "Potential problem account" hit or bad health (a churned
+        account has nothing left to lose; a prospect is not a customer yet)."""
         if not value:
             return queryset
         from signals_app.models import RuleHit
 
         hits = RuleHit.objects.filter(rule__name=AT_RISK_RULE, cleared_at__isnull=True).values("account_id")
-        return queryset.filter(Q(account_id__in=hits) | Q(account__prediction__health="bad"))
+        return queryset.filter(paying_q("account__")).filter(
+            Q(account_id__in=hits) | Q(account__prediction__health="bad")
+        )
 
     def filter_health(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         wanted = [v.strip() for v in value.split(",") if v.strip()]

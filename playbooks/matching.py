@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.models import Max, Min
 
+from scoring.formatting import percent_text
 from scoring.models import ScoreHistory
 
 from .choices import TriggerKind
@@ -28,6 +29,7 @@ LABELS = {"lead": "Lead score", "fit": "Fit", "engagement": "Engagement", "signa
           "conversion_probability": "Conversion probability", "expansion_probability": "Expansion probability",
           "churn_probability": "Churn probability", "grade": "Grade", "temperature": "Temperature",
           "health": "Health", "qualified": "Qualified", "surging": "Surging"}  # fmt: skip
+PROBABILITY_NAMES = ("conversion_probability", "expansion_probability", "churn_probability")
 ORDERS = {"grade": GRADE_ORDER, "temperature": TEMPERATURE_ORDER, "health": HEALTH_ORDER}
 CHANGE_FIELD: dict[str, str] = {TriggerKind.GRADE_CHANGE: "grade", TriggerKind.TEMPERATURE_CHANGE: "temperature",
                 TriggerKind.HEALTH_CHANGE: "health"}  # fmt: skip
@@ -53,7 +55,10 @@ class Clearing:
     reason_key: str
 
 
-def _fmt(value: Any) -> str:
+def _fmt(value: Any, name: str = "") -> str:
+    """A value in a task's summary: probabilities as percentages ("35%"), scores as numbers."""
+    if name in PROBABILITY_NAMES:
+        return percent_text(value)
     if isinstance(value, float):
         return f"{value:.2f}" if abs(value) < 1 else f"{value:g}"
     return str(value)
@@ -71,10 +76,11 @@ def _crossing(pb: Playbook, p: dict, changes: list[dict], at: str, key: str) -> 
         was_over = before is not None and before >= threshold
         now_over = after >= threshold
         label = LABELS.get(name, name)
+        bar = _fmt(threshold, name) if name in PROBABILITY_NAMES else f"{threshold:g}"
         if up and now_over and not was_over:
-            summary = f"{label} rose to {_fmt(after)} (crossed {threshold:g})"
+            summary = f"{label} rose to {_fmt(after, name)} (crossed {bar})"
         elif not up and was_over and not now_over:
-            summary = f"{label} fell to {_fmt(after)} (below {threshold:g})"
+            summary = f"{label} fell to {_fmt(after, name)} (below {bar})"
         else:
             if was_over != now_over:  # crossed back: the reason went away
                 cleared.append(Clearing(pb.pk, change["account"], reason))
@@ -137,6 +143,9 @@ def _value_change(pb: Playbook, p: dict, changes: list[dict], at: str, name: str
                 continue
         reason = f"{name}:{after}"
         summary = f"{LABELS[name]} {before} → {after}" if before is not None else f"{LABELS[name]}: {after}"
+        churn = change["after"].get("churn_probability")
+        if name == "health" and churn is not None:  # health follows the churn risk: say how high it is
+            summary += f" (churn risk {percent_text(churn)})"
         detail = {"summary": summary, "score": name, "before": before, "after": after}
         fired.append(Firing(pb, change["account"], reason, f"{reason}@{at}", detail))
     return fired, cleared
@@ -156,7 +165,7 @@ def _flag_change(pb: Playbook, p: dict, changes: list[dict], at: str) -> tuple[l
                     "No longer surging"}[name]  # fmt: skip
             lead = change["after"].get("lead")
             summary = f"{what}" + (f" (lead score {_fmt(lead)})" if lead is not None else "")
-            detail = {"summary": summary, "score": "lead", "before": before, "after": bool(after), "flag": name}
+            detail = {"summary": summary, "score": name, "before": before, "after": bool(after), "flag": name}
             fired.append(Firing(pb, change["account"], reason, f"{reason}@{at}", detail))
         else:
             cleared.append(Clearing(pb.pk, change["account"], reason))

@@ -306,6 +306,7 @@ class SavedView(models.Model):
     class Kind(models.TextChoices):
         INBOX = "inbox", "Inbox"
         CALL = "call", "Call list"
+        EXPANSION = "expansion", "Expansion list"
         SURGING = "surging", "Surging accounts"
         AT_RISK = "at_risk", "At-risk accounts"
         ACCOUNTS = "accounts", "Accounts"

@@ -14,6 +14,8 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 
 from accounts.models import Account, JourneyStage, SegmentMembership
+from accounts.stages import NOT_APPLICABLE_TEXT, is_pre_sale, outcome_applies, stage_standing
+from scoring.formatting import percent_text
 from scoring.models import AccountScore, ScoreHistory
 from scoring.reasons import ReasonBreakdown, reason_breakdown
 from scoring.selectors import contact_score_list, score_history_list
@@ -33,6 +35,11 @@ SCORE_KINDS = [
     ("engagement", "Engagement", "What they did: points per signal, weighted by topic and decayed by age."),
     ("signal_strength", "Signal strength", "Boosted points of the recent window, against the account's baseline."),
 ]
+# The lead score, its grade and qualification speak of a prospect ("ready to buy"); a customer's is only fit +
+# engagement (accounts.stages).
+LEAD_HELP_FOR_CUSTOMERS = (
+    "Fit + engagement. Grade and qualification are for prospects: a customer is judged by health, expansion and churn."
+)
 HISTORY_DAYS = 180
 CONTACTS_SHOWN = 25
 CLEARED_HITS_SHOWN = 5
@@ -140,6 +147,12 @@ class TaskRow:
     status: str = ""
     likelihood: int = 0
     contributors_text: str = ""
+    contributors_unit: str = ""  # "pts": percentage points of the probability that fired the task; "": points
+
+    @property
+    def pre_sale(self) -> bool:
+        """Whether the account is a prospect: its grade and likelihood to buy mean something (accounts.stages)."""
+        return is_pre_sale(self.stage_kind)
 
     @property
     def pk(self) -> int:
@@ -155,12 +168,18 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
     now = now or timezone.now()
     reason = task.reason if isinstance(task.reason, dict) else {}
     # The playbooks engine stores the top contributors under "top" and the change as score/before/after.
-    contributors = contributors_from(reason.get("top") or reason.get("contributors") or reason.get("top_contributors"))
+    top = reason.get("top") or reason.get("contributors") or reason.get("top_contributors")
+    contributors = contributors_from(top)
+    unit = next((str(line.get("unit") or "") for line in top or [] if isinstance(line, dict)), "")
     change = change_text(reason.get("change"))
     before, after = reason.get("before"), reason.get("after")
     if not change and _numeric(before) and _numeric(after):
-        name = SCORE_LABELS.get(str(reason.get("score")), str(reason.get("score") or "").replace("_", " "))
-        change = f"{name.capitalize()} {before:g} → {after:g}"
+        key = str(reason.get("score") or "")
+        name = SCORE_LABELS.get(key, key.replace("_", " "))
+        if key.endswith("_probability"):  # a probability reads as a percentage, never as a raw decimal
+            change = f"{name.capitalize()} {percent_text(before)} → {percent_text(after)}"
+        else:
+            change = f"{name.capitalize()} {before:g} → {after:g}"
     closed = ""
     if task.status == TaskStatus.DONE:
         closed = f"Done: {task.get_outcome_display()}" if task.outcome else "Done"
@@ -207,8 +226,10 @@ def task_row(task: Task, *, now: datetime | None = None) -> TaskRow:
         status=task.status,
         likelihood=round(task.likelihood or 0),
         contributors_text=", ".join(
-            f"{label} ({signed(points)})" if points is not None else label for label, points in contributors[:3]
+            f"{label} ({signed(points)}{' ' + unit if unit else ''})" if points is not None else label
+            for label, points in contributors[:3]
         ),
+        contributors_unit=unit,
     )
 
 
@@ -234,6 +255,7 @@ class Probability:
     up: list[tuple[str, float | None]]
     down: list[tuple[str, float | None]]
     breakdown: ReasonBreakdown | None = None  # the reasons in percentage points, adding up to the probability
+    applies: bool = True  # False: not applicable at the account's stage (shown "—" with why)
 
 
 @dataclass
@@ -252,6 +274,12 @@ class AccountPage:
     tasks: list[TaskRow]
     health: str
     health_reasons: list[str]
+    standing: str = "prospect"  # prospect / customer / churned (accounts.stages.stage_standing)
+
+    @property
+    def pre_sale(self) -> bool:
+        """Whether the grade and "Qualified" badges speak about this account (a prospect, not paying yet)."""
+        return self.standing == "prospect"
 
 
 def _prediction_of(account: Account) -> Any:
@@ -276,11 +304,14 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
     from . import selectors
 
     score = _score_of(account)
+    standing = stage_standing(account.stage.kind if account.stage_id and account.stage else "")
     blocks: list[ScoreBlock] = []
     probabilities: list[Probability] = []
     if score is not None:
         contributions = score.contributions if isinstance(score.contributions, dict) else {}
         for key, title, help_text in SCORE_KINDS:
+            if key == "lead" and standing != "prospect":
+                help_text = LEAD_HELP_FOR_CUSTOMERS
             lines = contributors_from(contributions.get(key), limit=100)
             blocks.append(ScoreBlock(key, title, help_text, getattr(score, key), lines[:6], lines[6:]))
     prediction = _prediction_of(account)
@@ -288,9 +319,12 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
         reasons = prediction.reasons if isinstance(prediction.reasons, dict) else {}
         for name, label in PROBABILITIES:
             status = getattr(prediction, f"{name}_status", "")
-            if status == "not_applicable":
-                continue  # e.g. conversion for a paying account
             why = reasons.get(name) or {}
+            if status == "not_applicable":  # e.g. conversion for a paying account: shown as "—", and why
+                probabilities.append(
+                    Probability(label, None, f"{NOT_APPLICABLE_TEXT} ({standing}).", [], [], applies=False)
+                )
+                continue
             value = getattr(prediction, name, None)
             message = "" if value is not None else str(why.get("message") or "No probability yet.")
             probabilities.append(
@@ -322,8 +356,9 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
     for task in tasks:
         task.account = account  # the page's account, scores already joined: no query per task
     task_rows = [task_row(task) for task in tasks]
-    health = str(prediction.health) if prediction is not None else ""
-    health_reasons = [str(r) for r in (prediction.health_reasons or [])] if prediction is not None else []
+    # A churned account has no health to watch: it left.
+    health = str(prediction.health) if prediction is not None and standing != "churned" else ""
+    health_reasons = [str(r) for r in (prediction.health_reasons or [])] if health else []
     return AccountPage(
         score=score,
         blocks=blocks,
@@ -337,6 +372,7 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
         tasks=task_rows,
         health=health,
         health_reasons=health_reasons,
+        standing=standing,
     )
 
 
@@ -368,26 +404,52 @@ def _percent(value: Any) -> float | None:
     return None if number is None else number * 100
 
 
+# How each probability reads beside its number, and where each applies (``accounts.stages``).
+PROBABILITY_WORDS = {"conversion": "to convert", "expansion": "to expand", "churn": "churn risk"}
+
+
 @dataclass
 class AccountRow:
-    """An account in a list: the account, its scores and the likelihood to buy."""
+    """An account in a list: its scores, the number the list ranks by (in the list's one unit) and, for lists that
+    mix stages, each probability that applies to its stage with its own words ("42% to convert")."""
 
     score: AccountScore
-    likelihood: float
-    likelihood_is_probability: bool
+    rank_text: str  # the ranked column: "42%" for a probability, "85" for a score, "—" when it has none
+    outlook: list[str]  # "42% to convert", "8% churn risk"; "Churned" for a churned account
+    standing: str  # prospect / customer / churned (accounts.stages.stage_standing)
 
     @property
     def account(self) -> Account:
         return self.score.account
 
+    @property
+    def pre_sale(self) -> bool:
+        """Whether the lead score's grade and qualification speak about this account (not paying yet)."""
+        return self.standing == "prospect"
 
-def account_row(score: AccountScore) -> AccountRow:
-    """A list row: the conversion probability (as %) when the account has one, else the lead score."""
-    prediction = _prediction_of(score.account)
-    probability = prediction.conversion if prediction is not None else None
-    if probability is not None:
-        return AccountRow(score, float(probability) * 100, True)
-    return AccountRow(score, score.lead, False)
+
+def account_row(score: AccountScore, *, rank: str | None = None, top_rank: int = 0) -> AccountRow:
+    """A list row: ``rank`` is what the list ranks by (a probability, or the score it falls back to)."""
+    account = score.account
+    kind = account.stage.kind if account.stage_id and account.stage else ""
+    rank_value = account.stage.rank if account.stage_id and account.stage else 0
+    prediction = _prediction_of(account)
+    standing = stage_standing(kind)
+    outlook = []
+    if standing == "churned":
+        outlook.append("Churned")
+    else:
+        for name, words in PROBABILITY_WORDS.items():
+            if outcome_applies(name, kind, rank_value, top_rank):
+                value = getattr(prediction, name, None) if prediction is not None else None
+                outlook.append(f"{percent_text(value)} {words}")
+    if rank in PROBABILITY_WORDS:
+        rank_text = percent_text(getattr(prediction, rank, None) if prediction is not None else None)
+    elif rank:
+        rank_text = f"{getattr(score, rank):.0f}"
+    else:
+        rank_text = ""
+    return AccountRow(score, rank_text, outlook, standing)
 
 
 def stage_choices() -> list[tuple[str, str]]:

@@ -16,18 +16,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Round
 from django.template import Template
 from django.utils import timezone
 
-from accounts.choices import Movement
+from accounts.choices import Movement, StageKind
 from accounts.models import Account, JourneyStage, Segment, StageTransition
+from accounts.stages import can_expand, is_pre_sale, pre_sale_q, top_paying_rank
 from scoring import models as scoring_models
+from scoring.formatting import percent_text, probability_or_none
 from scoring.models import AccountScore
 from signals_app.models import RuleHit, SignalRule
 
-from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus
+from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus, TriggerKind
 from .conditions import PREDICTION_FIELDS, conditions_mask
 from .experiments import variant_for, variants_ordered
 from .matching import (
@@ -145,6 +147,7 @@ def _apply(fired: list[Firing], cleared: list[Clearing], *, now: datetime, all_p
     with transaction.atomic():
         stats.closed = tasks_close_cleared(clearings=cleared, now=now)
         fired = _assign_variants(fired, all_playbooks)
+        fired = _stage_applicable(fired)
         fired = _meeting_conditions(fired, now)
         fired = _outside_cooldown(fired, now)
         if not fired:
@@ -163,7 +166,9 @@ def _apply(fired: list[Firing], cleared: list[Clearing], *, now: datetime, all_p
 
 
 def tasks_likelihood_refresh(*, account_ids: list[int]) -> int:
-    """Set the likelihood of these accounts' open and snoozed tasks from their current scores (one UPDATE)."""
+    """Set the likelihood to buy of these accounts' open and snoozed tasks from their current scores (one UPDATE):
+    a prospect's chance to convert in % (its lead score until it has one), 0 for a customer or a churned account
+    (nothing to buy: ``accounts.stages``)."""
     lead = AccountScore.objects.filter(account_id=OuterRef("account_id")).values("lead")[:1]
     value: Any = Coalesce(Subquery(lead), Value(0.0))
     if PREDICTION_FIELDS:
@@ -171,6 +176,8 @@ def tasks_likelihood_refresh(*, account_ids: list[int]) -> int:
             "conversion"
         )[:1]
         value = Coalesce(Round(Subquery(conversion) * 100, 2), Subquery(lead), Value(0.0))
+    customer = Account.objects.filter(pk=OuterRef("account_id")).exclude(pre_sale_q())
+    value = Case(When(Exists(customer), then=Value(0.0)), default=value, output_field=FloatField())
     return Task.objects.filter(account_id__in=account_ids, status__in=ACTIVE_STATUSES).update(likelihood=value)
 
 
@@ -204,6 +211,52 @@ def _assign_variants(fired: list[Firing], all_playbooks: list[Playbook]) -> list
             if chosen.pk != f.playbook.pk:
                 continue
         kept.append(f)
+    return kept
+
+
+# What a playbook presupposes about the account's stage (accounts.stages), from its goal or its trigger: a goal of
+# converting needs a prospect, of expanding a customer below the top paying stage, of retaining a paying customer;
+# "qualified" and grades are a prospect's. Firings for other accounts are dropped before conditions are read.
+GOAL_NEEDS: dict[str, str] = {
+    GoalKind.CONVERTED: "pre_sale",
+    GoalKind.EXPANDED: "can_expand",
+    GoalKind.RETAINED: "paying",
+}
+
+
+def playbook_stage_need(playbook: Playbook) -> str | None:
+    """What a playbook needs of an account's stage: "pre_sale", "can_expand", "paying" or None (any stage)."""
+    if playbook.goal_kind in GOAL_NEEDS:
+        return GOAL_NEEDS[playbook.goal_kind]
+    params = playbook.trigger_params if isinstance(playbook.trigger_params, dict) else {}
+    if playbook.trigger_kind == TriggerKind.GRADE_CHANGE or (
+        playbook.trigger_kind == TriggerKind.FLAG_CHANGE and params.get("flag") == "qualified"
+    ):
+        return "pre_sale"
+    return None
+
+
+def _stage_applicable(fired: list[Firing]) -> list[Firing]:
+    """Drop the firings of playbooks whose goal or trigger does not apply to the account's stage (an expansion
+    playbook on the top plan, a churn-prevention one on a churned account): one query, only when one needs it."""
+    needs = {f.playbook.pk: playbook_stage_need(f.playbook) for f in fired}
+    wanted = sorted({f.account_id for f in fired if needs[f.playbook.pk]})
+    if not wanted:
+        return fired
+    stages = {pk: (kind, rank) for pk, kind, rank in
+              Account.objects.filter(pk__in=wanted).values_list("pk", "stage__kind", "stage__rank")}  # fmt: skip
+    top = top_paying_rank() if any(n == "can_expand" for n in needs.values()) else 0
+    kept = []
+    for f in fired:
+        need = needs[f.playbook.pk]
+        kind, rank = stages.get(f.account_id, (None, None))
+        if (
+            need is None
+            or (need == "pre_sale" and is_pre_sale(kind))
+            or (need == "can_expand" and can_expand(kind, rank, top))
+            or (need == "paying" and kind == StageKind.PAYING)
+        ):
+            kept.append(f)
     return kept
 
 
@@ -293,6 +346,7 @@ def _contexts(account_ids: list[int]) -> tuple[Mapping[int, Mapping[str, Any]], 
             "owner__is_active",
             "stage__name",
             "stage__key",
+            "stage__kind",
         )  # fmt: skip
     }
     score_fields = [f.name for f in AccountScore._meta.concrete_fields if f.name not in ("account", "computed_at")]
@@ -303,8 +357,26 @@ def _contexts(account_ids: list[int]) -> tuple[Mapping[int, Mapping[str, Any]], 
         for row in scoring_models.AccountPrediction.objects.filter(account_id__in=account_ids).values_list(
             "account_id", *PREDICTION_FIELDS.values()
         ):
-            scores.setdefault(row[0], {}).update(zip(names, row[1:], strict=True))
+            # probabilities print as percentages in task titles and bodies ("18%", never "0.1769")
+            values = {n: probability_or_none(v) if n.endswith("_probability") else v
+                      for n, v in zip(names, row[1:], strict=True)}  # fmt: skip
+            scores.setdefault(row[0], {}).update(values)
     return accounts, scores
+
+
+def _prediction_reasons(new: list[tuple[Firing, PlaybookRun]]) -> dict[int, dict[str, Any]]:
+    """The probabilities' reasons and health reasons of the accounts whose firing came from a probability or health
+    (one query, none when no such firing): a task's reasons are those of what fired it."""
+    wanted = {f.account_id for f, _ in new if f.detail.get("score") in PROBABILITY_OUTCOMES or
+              f.detail.get("score") == "health"}  # fmt: skip
+    if not wanted or not PREDICTION_FIELDS:
+        return {}
+    return {
+        a: {"reasons": reasons or {}, "health_reasons": health or []}
+        for a, reasons, health in scoring_models.AccountPrediction.objects.filter(account_id__in=wanted).values_list(
+            "account_id", "reasons", "health_reasons"
+        )
+    }
 
 
 def _add_rule_values(new: list[tuple[Firing, PlaybookRun]]) -> None:
@@ -324,19 +396,78 @@ def _add_rule_values(new: list[tuple[Firing, PlaybookRun]]) -> None:
             f.detail["values"] = found
 
 
+# Which score's explanation stands behind a score trigger: grades are bands of the lead score, temperature of
+# engagement; "qualified" is the lead score's, "surging" the signal strength's.
+EXPLAINED_BY = {"grade": "lead", "temperature": "engagement", "qualified": "lead", "surging": "signal_strength"}
+PROBABILITY_OUTCOMES = {"conversion_probability": "conversion", "expansion_probability": "expansion",
+                        "churn_probability": "churn"}  # fmt: skip
+RULE_VALUE_RATIOS = ("adoption", "activation", "active_ratio_30d")
+STAGE_FIELDS = ("stage", "stage_kind", "can_expand")
+
+
 def _top_contributors(score: dict | None, kind: str | None) -> list[dict]:
+    """The lines of a score's explanation (lead: its fit and engagement lines), largest first, in points."""
     contributions = (score or {}).get("contributions") or {}
+    kind = EXPLAINED_BY.get(kind or "", kind)
     if kind in ("fit", "engagement", "signal_strength"):
         lines = list(contributions.get(kind, []))
-    else:  # lead, grade, flags, rules, stages: what built the lead score
+    else:  # the lead score: what built it
         lines = list(contributions.get("fit", [])) + list(contributions.get("engagement", []))
     lines = [line for line in lines if line.get("points")]
     lines.sort(key=lambda line: -abs(line["points"]))
     return [{"label": line.get("label", ""), "points": line["points"]} for line in lines[:TOP_CONTRIBUTORS]]
 
 
-def _likelihood(score: dict | None) -> float:
-    if not score:
+def _probability_reasons(entry: dict, *, rising: bool) -> list[dict]:
+    """A probability's reasons that pushed it the way it moved, in percentage points of that probability."""
+    lines = (entry.get("up" if rising else "down") or []) if entry.get("status") == "ok" else []
+    return [{"label": str(r.get("text") or ""), "points": round(100 * float(r.get("effect") or 0), 1),
+             "unit": "pts"} for r in lines[:TOP_CONTRIBUTORS] if r.get("text")]  # fmt: skip
+
+
+def _rule_value_text(name: str, value: Any) -> str:
+    """A value a rule read, in words: "Adoption 20%", "Engagement trend ×0.30", "Engagement 36.6"."""
+    label = name.replace("_", " ").capitalize()
+    if isinstance(value, bool) or value is None or not isinstance(value, int | float):
+        return f"{label}: {value if value is not None else '—'}"
+    if name in RULE_VALUE_RATIOS:
+        return f"{label} {percent_text(value)}"
+    if name == "engagement_trend":
+        return f"{label} ×{value:.2f}"
+    return f"{label} {round(value, 1):g}"
+
+
+def _firing_reasons(f: Firing, score: dict | None, prediction: dict | None) -> list[dict]:
+    """A task's reasons come from what fired it: a score's explanation for a score trigger, the probability's own
+    reasons for a probability (churn's for a health change), the values that made a rule true for a rule hit;
+    a stage movement or a segment change is its own reason (the summary says it)."""
+    detail = f.detail
+    kind = detail.get("score")
+    if "rule_id" in detail:
+        values = (detail.get("values") or {}).items()  # which stage it is for is no reason: the values that held are
+        return [{"label": _rule_value_text(k, v), "points": None} for k, v in values if k not in STAGE_FIELDS]
+    if "movement" in detail or "segment" in detail:
+        return []
+    if kind in PROBABILITY_OUTCOMES or kind == "health":
+        reasons = (prediction or {}).get("reasons") or {}
+        outcome = PROBABILITY_OUTCOMES.get(kind, "churn")
+        if kind == "health":  # worse health: what raised the churn risk; better: what lowered it
+            order = {"bad": 0, "normal": 1, "good": 2}
+            rising = order.get(str(detail.get("after")), 1) < order.get(str(detail.get("before")), 1)
+        else:
+            before, after = detail.get("before"), detail.get("after")
+            rising = before is None or (after is not None and after >= before)
+        lines = _probability_reasons(reasons.get(outcome) or {}, rising=rising)
+        if not lines and kind == "health":  # no churn probability (too little history): the health's own words
+            lines = [{"label": str(text), "points": None} for text in (prediction or {}).get("health_reasons", [])]
+        return lines
+    return _top_contributors(score or {}, kind)
+
+
+def _likelihood(score: dict | None, account: Mapping[str, Any] | None = None) -> float:
+    """Likelihood to buy, for sorting the inbox: a prospect's chance to convert in % (its lead score until it has
+    one); 0 for a customer or a churned account (``accounts.stages``)."""
+    if not score or (account is not None and not is_pre_sale(account.get("stage__kind"))):
         return 0.0
     probability = score.get("conversion_probability")
     if isinstance(probability, (int, float)):
@@ -355,6 +486,7 @@ def _tasks_create(
         return 0
     assignees = _assign(with_task, accounts)
     teams_of = _first_teams({a for a in assignees.values() if a})
+    predicted = _prediction_reasons(with_task)
     compiled: dict[int, tuple[Any, Any]] = {}
     tasks = []
     for i, (f, run) in enumerate(with_task):
@@ -372,7 +504,7 @@ def _tasks_create(
             "scores": {k: (score or {}).get(k) for k in ("lead", "fit", "engagement", "grade", "temperature",
                                                            "signal_strength", "qualified", "surging",
                                                            *PREDICTION_FIELDS)},
-            "top": _top_contributors(score, f.detail.get("score")),
+            "top": _firing_reasons(f, score, predicted.get(f.account_id)),
         }  # fmt: skip
         data = {
             "account": {"name": account["name"] or account["external_id"], "external_id": account["external_id"],
@@ -397,7 +529,7 @@ def _tasks_create(
         due = add_business_days(now, pb.due_in_business_days) if pb.due_in_business_days is not None else None
         tasks.append(Task(account_id=f.account_id, playbook=pb, run=run, reason_key=f.reason_key[:120],
                           title=title[:300], body=body, reason=reason, status=TaskStatus.OPEN, priority=pb.priority,
-                          due_at=due, assignee_id=assignee, team_id=team_id, likelihood=_likelihood(score),
+                          due_at=due, assignee_id=assignee, team_id=team_id, likelihood=_likelihood(score, account),
                           created_at=now))  # fmt: skip
     # One active task per account, playbook and reason: an open one already there wins (conflict ignored).
     Task.objects.bulk_create(tasks, batch_size=1000, ignore_conflicts=True)

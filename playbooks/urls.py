@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/", views.accounts, name="accounts"),
     path("accounts/<int:pk>/", views.account_detail, name="account"),
     path("lists/call/", views.call_list, name="call"),
+    path("lists/expansion/", views.expansion, name="expansion"),
     path("lists/surging/", views.surging, name="surging"),
     path("lists/at-risk/", views.at_risk, name="at_risk"),
 ]

@@ -23,6 +23,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.models import Segment
+from accounts.stages import top_paying_rank
 from scoring.models import ScoringSettings
 from signals_app.choices import Direction, SignalSource
 from signals_app.filters import SignalFilterSet
@@ -31,7 +32,7 @@ from signals_app.models import SignalTopic, SignalType
 from . import presenters, selectors, services
 from .charts import Series, line_chart_svg
 from .choices import DueFilter, InboxView, TaskOutcome
-from .filters import AccountListFilterSet, TaskFilterSet, conversion_known
+from .filters import AccountListFilterSet, TaskFilterSet, probability_known
 from .forms import (
     BULK_ACTIONS,
     DISMISS_CHOICES,
@@ -483,8 +484,9 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
             Series("Engagement", [(h.date, h.engagement) for h in history]),
         ],
         title=f"Score history of {account}",
-        threshold=settings_row.qualification_threshold,
-        threshold_label=f"Qualified at {settings_row.qualification_threshold:g}",
+        # the qualification bar is a prospect's (accounts.stages): no line on a customer's chart
+        threshold=settings_row.qualification_threshold if page.pre_sale else None,
+        threshold_label=f"Qualified at {settings_row.qualification_threshold:g}" if page.pre_sale else "",
     )
     strength_chart = line_chart_svg(
         [Series("Signal strength", [(h.date, h.signal_strength) for h in history])],
@@ -538,55 +540,87 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
 # --- account lists -------------------------------------------------------------------------------------------------
 
 ACCOUNT_ORDERINGS = [
-    ("-likelihood", "Likelihood to buy"),
+    ("-conversion", "Chance to convert"),
+    ("-expansion", "Chance to expand"),
+    ("-churn", "Churn risk"),
     ("-lead", "Lead score"),
     ("-signal_strength", "Signal strength"),
     ("-engagement", "Engagement"),
     ("-fit", "Fit"),
     ("-qualified_at", "Recently qualified"),
     ("lead", "Lead score, lowest first"),
+    ("engagement", "Engagement, lowest first"),
     ("name", "Name"),
 ]
+# What a list ranks by, in one unit with its label: a probability where it applies to the list's accounts (their
+# stage, ``accounts.stages``), or, until a model has predicted any, a score it says it uses instead.
+RANK_LABELS = {"conversion": "Chance to convert", "expansion": "Chance to expand", "churn": "Churn risk",
+               "lead": "Lead score", "engagement": "Engagement"}  # fmt: skip
 LISTS: dict[str, dict[str, Any]] = {
     "call": {
         "title": "Call list",
-        "sub": "Qualified accounts, most likely to buy first.",
-        "preset": {"qualified": "true", "ordering": "-likelihood"},
-        "default_order": "Likelihood to buy",
-        "empty": "No qualified account yet. Accounts appear here when their lead score crosses the qualification "
-        "threshold (admin → Scoring settings).",
+        "sub": "Qualified prospects (not paying yet), most likely to convert first. Customers are in the expansion "
+        "and at-risk lists.",
+        "preset": {"pre_sale": "true", "qualified": "true"},
+        "rank": ("conversion", "-conversion,-lead"),  # prospects without a probability: last, by lead score
+        "fallback": ("lead", "-lead"),  # no conversion probability anywhere yet
+        "empty": "No qualified prospect yet. Accounts not paying yet appear here when their lead score crosses the "
+        "qualification threshold (admin → Scoring settings).",
+    },
+    "expansion": {
+        "title": "Expansion list",
+        "sub": "Paying customers below the top plan, most likely to expand first.",
+        "preset": {"expandable": "true"},
+        "rank": ("expansion", "-expansion,-engagement"),
+        "fallback": ("engagement", "-engagement"),
+        "empty": "No paying customer below the top plan. Customers appear here once an account reaches a paying "
+        "stage that is not the highest.",
     },
     "surging": {
         "title": "Surging accounts",
         "sub": "Signal strength well above their own baseline: act while they are looking.",
         "preset": {"surging": "true", "ordering": "-signal_strength"},
-        "default_order": "Signal strength",
         "empty": "No account is surging right now. Surging means recent signal strength of at least 1.5× the "
         "account's own baseline.",
     },
     "at_risk": {
         "title": "At-risk accounts",
-        "sub": "A “Potential problem account” rule hit or bad health: reach out before they leave.",
-        "preset": {"at_risk": "true", "ordering": "lead"},
-        "default_order": "Lead score, lowest first",
-        "empty": "No account at risk. Accounts show up here when the “Potential problem account” rule holds or their "
-        "health turns bad.",
+        "sub": "Paying customers likely to churn (a “Potential problem account” rule hit or bad health), highest "
+        "churn risk first: reach out before they leave.",
+        "preset": {"at_risk": "true"},
+        "rank": ("churn", "-churn,engagement"),
+        "fallback": ("engagement", "engagement"),
+        "empty": "No paying customer at risk. Customers show up here when the “Potential problem account” rule holds "
+        "or their health turns bad.",
     },
     "accounts": {
         "title": "Accounts",
         "sub": "Every account you can see: filter, sort and save the view.",
         "preset": {},
-        "default_order": "Lead score",
         "empty": "No account matches these filters. Clear a filter, or import accounts (admin → Accounts → Import).",
     },
 }
+LEGACY_ORDERINGS = {"likelihood": "conversion", "-likelihood": "-conversion"}  # saved views from before
+
+
+def list_preset(which: str) -> tuple[dict[str, str], str | None]:
+    """A list's own filters with the ordering it ranks by, and what it ranks by: its probability, or until any
+    account has one, the score it falls back to (``bench/inbox.py`` measures the same query)."""
+    spec = LISTS[which]
+    rank, rank_ordering = spec.get("rank", (None, None))
+    if rank and not probability_known(rank):
+        rank, rank_ordering = spec["fallback"]
+    return {**spec["preset"], **({"ordering": rank_ordering} if rank_ordering else {})}, rank
 
 
 def _account_list(request: HttpRequest, which: str) -> HttpResponse:
     spec = LISTS[which]
     # (a QueryDict's item is its last value, a str: a list only for a key with no values, which a query never has)
     params = {k: v.strip() for k, v in request.GET.items() if k != "page" and isinstance(v, str) and v.strip()}
-    data = {**spec["preset"], **params}
+    if params.get("ordering") in LEGACY_ORDERINGS:
+        params["ordering"] = LEGACY_ORDERINGS[params["ordering"]]
+    preset, rank = list_preset(which)
+    data = {**preset, **params}
     base = selectors.account_scores_for_user(user=request.user)
     filterset = AccountListFilterSet(_querydict(data), queryset=base)
     errors = {}
@@ -598,11 +632,16 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
         filterset = AccountListFilterSet(_querydict(data), queryset=base)
     page = _page_number(request)
     rows, has_next = _slice(filterset.qs, page, LIST_PAGE_SIZE)
+    top = top_paying_rank() if rows else 0
+    default_order = dict(ACCOUNT_ORDERINGS).get(preset.get("ordering", "-lead").split(",")[0], "Lead score")
     context = {
         "nav": which,
         "which": which,
         "spec": spec,
-        "rows": [presenters.account_row(score) for score in rows],
+        "default_order": default_order,
+        "rank": rank,  # what the ranked column shows (None: each row's stage-appropriate outlook)
+        "rank_label": RANK_LABELS.get(rank or "", ""),
+        "rows": [presenters.account_row(score, rank=rank, top_rank=top) for score in rows],
         "params": params,
         "query": _query(params),
         "errors": errors,
@@ -619,7 +658,6 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
         "segments": Segment.objects.filter(is_active=True).only("pk", "name"),
         "stages": presenters.stage_choices(),
         "healths": presenters.HEALTH_CHOICES,
-        "probability": conversion_known(),  # the likelihood column is a probability once a model has predicted
     }
     return render(request, "web/account_list.html", context)
 
@@ -627,8 +665,15 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
 @login_required
 @require_GET
 def call_list(request: HttpRequest) -> HttpResponse:
-    """Qualified accounts sorted by likelihood to buy (conversion probability when present, else lead score)."""
+    """Qualified prospects (not paying yet) by chance to convert (by lead score until a model has predicted)."""
     return _account_list(request, "call")
+
+
+@login_required
+@require_GET
+def expansion(request: HttpRequest) -> HttpResponse:
+    """Paying customers below the top paying stage by chance to expand (by engagement until a model predicted)."""
+    return _account_list(request, "expansion")
 
 
 @login_required
@@ -641,7 +686,7 @@ def surging(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def at_risk(request: HttpRequest) -> HttpResponse:
-    """Accounts with an open "Potential problem account" hit or bad health."""
+    """Paying customers with an open "Potential problem account" hit or bad health, by churn risk."""
     return _account_list(request, "at_risk")
 
 

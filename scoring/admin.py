@@ -11,6 +11,7 @@ from accounts.admin_tools import BigTableAdminMixin
 from signals_app import admin as signals_admin
 from signals_app.models import SignalRule
 
+from .formatting import percent_text
 from .models import (
     AccountPrediction,
     AccountScore,
@@ -294,14 +295,14 @@ class PredictionSettingsAdmin(SimpleHistoryAdmin):
 
 
 def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{100 * value:.1f}%"
+    return percent_text(value, 1)
 
 
 @admin.register(PredictiveModel)
 class PredictiveModelAdmin(admin.ModelAdmin):
     """Model versions: figures per version, a page with its charts, activate and roll back."""
 
-    list_display = ["__str__", "outcome", "version", "family", "is_active", "roc_auc", "pr_auc", "brier",
+    list_display = ["__str__", "outcome", "version", "family", "is_active", "refused", "roc_auc", "pr_auc", "brier",
                     "base_rate", "positives", "created_at"]  # fmt: skip
     list_filter = ["outcome", "is_active", "family"]
     actions = ["activate_selected"]
@@ -320,8 +321,12 @@ class PredictiveModelAdmin(admin.ModelAdmin):
         return [f.name for f in PredictiveModel._meta.concrete_fields if f.name != "model_bytes"]
 
     def get_fields(self, request: HttpRequest, obj: PredictiveModel | None = None) -> tuple[str, ...]:
-        return ("outcome", "version", "family", "is_active", "activated_at", "created_at", "horizon_days",
-                "train_from", "train_to", "validate_from", "validate_to", "movements")  # fmt: skip
+        return ("outcome", "version", "family", "is_active", "refused_reason", "activated_at", "created_at",
+                "horizon_days", "train_from", "train_to", "validate_from", "validate_to", "movements")  # fmt: skip
+
+    @admin.display(description="refused (probable leakage)", boolean=True)
+    def refused(self, obj: PredictiveModel) -> bool:
+        return bool(obj.refused_reason)
 
     @admin.display(description="ROC AUC")
     def roc_auc(self, obj: PredictiveModel) -> object:
@@ -345,21 +350,30 @@ class PredictiveModelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Activate the selected versions (one per outcome)")
     def activate_selected(self, request: HttpRequest, queryset) -> None:
-        from .predictions import predictive_model_activate
+        from django.contrib import messages
+
+        from .predictions import ModelRefused, predictive_model_activate
 
         chosen: dict[str, PredictiveModel] = {}
         for model in queryset.order_by("version"):
             chosen[model.outcome] = model  # the newest selected version of each outcome wins
+        activated = []
         for model in chosen.values():
-            predictive_model_activate(model=model)
-        self.message_user(request, f"Activated {', '.join(str(m) for m in chosen.values())}; a rescore is queued.")
+            try:
+                predictive_model_activate(model=model)
+            except ModelRefused as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+                continue
+            activated.append(model)
+        if activated:
+            self.message_user(request, f"Activated {', '.join(str(m) for m in activated)}; a rescore is queued.")
 
     def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
         from django.contrib import messages
         from django.shortcuts import redirect
 
         from . import model_charts
-        from .predictions import predictive_model_activate, predictive_model_rollback
+        from .predictions import ModelRefused, predictive_model_activate, predictive_model_rollback
 
         obj = self.get_object(request, object_id)
         wants = request.method == "POST" and ("_activate" in request.POST or "_rollback" in request.POST)
@@ -369,8 +383,11 @@ class PredictiveModelAdmin(admin.ModelAdmin):
 
                 raise PermissionDenied
             if "_activate" in request.POST:
-                predictive_model_activate(model=obj)
-                messages.success(request, f"{obj} is now active; every account is being rescored with it.")
+                try:
+                    predictive_model_activate(model=obj)
+                    messages.success(request, f"{obj} is now active; every account is being rescored with it.")
+                except ModelRefused as exc:
+                    messages.error(request, str(exc))
             else:
                 back = predictive_model_rollback(outcome=obj.outcome)
                 if back is None:
@@ -398,6 +415,7 @@ class PredictiveModelAdmin(admin.ModelAdmin):
                 ],  # fmt: skip
                 irrelevant=[r for r in impact if r.get("became_irrelevant")],
                 training=obj.training,
+                leakage=(obj.training or {}).get("leakage") or {},
                 can_rollback=obj.is_active
                 and PredictiveModel.objects.filter(
                     outcome=obj.outcome, activated_at__isnull=False, version__lt=obj.version
@@ -494,13 +512,27 @@ def reasons_table(entry: dict) -> str:
 
 @admin.register(AccountPrediction)
 class AccountPredictionAdmin(BigTableAdminMixin, ReadOnlyAdmin):
-    list_display = ["account", "health", "health_since", "conversion", "expansion", "churn", "computed_at"]
+    list_display = ["account", "health", "health_since", "conversion_percent", "expansion_percent", "churn_percent",
+                    "computed_at"]  # fmt: skip
     list_filter = ["health", "conversion_status", "expansion_status", "churn_status"]
     list_select_related = ["account"]
     search_fields = ["account__name", "account__external_id"]
     readonly_fields = ["conversion_reasons", "expansion_reasons", "churn_reasons", "health_why"]
     fields = ["account", "computed_at", "health", "health_since", "health_why", "conversion_reasons",
               "expansion_reasons", "churn_reasons"]  # fmt: skip
+
+    # Probabilities as percentages ("—" where one does not apply to the account's stage), sortable by the number.
+    @admin.display(description="Conversion", ordering="conversion")
+    def conversion_percent(self, obj: AccountPrediction) -> str:
+        return percent_text(obj.conversion)
+
+    @admin.display(description="Expansion", ordering="expansion")
+    def expansion_percent(self, obj: AccountPrediction) -> str:
+        return percent_text(obj.expansion)
+
+    @admin.display(description="Churn", ordering="churn")
+    def churn_percent(self, obj: AccountPrediction) -> str:
+        return percent_text(obj.churn)
 
     @admin.display(description="Conversion")
     def conversion_reasons(self, obj: AccountPrediction) -> str:

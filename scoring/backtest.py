@@ -2,10 +2,10 @@
 past period.
 
 At each cut-off (weekly by default) every account that existed and was in the stage kind the movement starts from
-(free for a conversion, paying for an expansion or contraction, free or paying for a churn, churned for a
-reactivation) is scored as of that moment, point in time: signals before the cut-off only, milestones reached by
-then, segment memberships open then (``SegmentMembership`` entered/exited), the stage the stage history gives then;
-the scorecard is today's (or has the threshold to try). The prediction ("qualified", or "the rule holds") is
+(free for a conversion, paying for an expansion, contraction or churn, churned for a reactivation) is scored as of
+that moment, point in time: signals before the cut-off only, milestones reached by then, segment memberships open
+then (``SegmentMembership`` entered/exited), the stage the stage history gives then; the scorecard is today's (or
+has the threshold to try). The prediction ("qualified", or "the rule holds") is
 compared with whether the movement happened within the horizon after the cut-off. Precision, recall and lift over
 the base rate say whether the bar or the rule separates the accounts that moved from the rest.
 
@@ -32,7 +32,7 @@ MOVEMENT_FROM = {
     Movement.CONVERSION: (StageKind.FREE,),
     Movement.EXPANSION: (StageKind.PAYING,),
     Movement.CONTRACTION: (StageKind.PAYING,),
-    Movement.CHURN: (StageKind.FREE, StageKind.PAYING),
+    Movement.CHURN: (StageKind.PAYING,),  # churn is a paying customer leaving (accounts.stages)
     Movement.REACTIVATION: (StageKind.CHURN,),
 }
 
@@ -125,7 +125,8 @@ def _replay(result: BacktestResult, predict: Any, *, step_days: int, chunk_size:
     predicted to (``predict(ids, cutoff)`` gives those of ``ids``)."""
     kinds = MOVEMENT_FROM[Movement(result.movement)]
     history: dict[int, list[tuple[datetime, str, str]]] = defaultdict(list)
-    for account_id, when, kind, movement in StageTransition.objects.order_by("account_id", "changed_at").values_list(
+    transitions = StageTransition.objects.exclude(movement=Movement.NONE).order_by("account_id", "changed_at", "id")
+    for account_id, when, kind, movement in transitions.values_list(
         "account_id", "changed_at", "to_stage__kind", "movement"
     ):
         history[account_id].append((when, kind, movement))

@@ -434,6 +434,11 @@ class PredictiveModel(models.Model):
     impact = models.JSONField(default=list, help_text="Per signal and measure, largest first, with the change.")
     training = models.JSONField(default=dict, help_text="Examples, positives, cut-offs, seconds.")
     movements = models.PositiveIntegerField(default=0, help_text="Past movements of this kind when trained.")
+    refused_reason = models.TextField(
+        blank=True,
+        editable=False,
+        help_text="Why training refused this version as probable leakage (it cannot be activated); empty when not.",
+    )
     train_from = models.DateTimeField()
     train_to = models.DateTimeField()
     validate_from = models.DateTimeField()

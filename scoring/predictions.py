@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from django.db import connection, transaction
 from django.db.models import Count, ExpressionWrapper, F, FloatField, Func, Max
 from django.utils import timezone
 
+from accounts.choices import Movement
 from accounts.models import Account, Contact, JourneyStage, StageTransition
 from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
 from signals_app.parsing import signal_type_key
@@ -30,8 +31,8 @@ from .choices import PredictionStatus, ProposalStatus
 from .hooks import ANNOUNCED_SCORE_FIELDS
 from .ml import explain, mining, steady
 from .ml.features import LOOKBACK_DAYS, FeatureSpace, features_at
-from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History
-from .ml.labels import cutoffs_weekly, eligible_at, examples_build
+from .ml.history import OUTCOME_MOVEMENT, OUTCOME_WORDS, OUTCOMES, History, trait_text
+from .ml.labels import Examples, cutoffs_weekly, eligible_at, examples_build
 from .ml.scores import ScorecardSpec
 from .ml.training import CalibratedModel, Model, NotEnoughHistory, train_outcome
 from .models import (
@@ -154,18 +155,23 @@ def history_load(
     signals: Any = None,
     scorecard: ScorecardSpec | None = None,
     deferred: bool = False,
+    traits: bool | Sequence[str] = False,
 ) -> Any:
     """The history of these accounts (None: all) as arrays: signals in [since, now), every stage movement, rule hits,
     fit fields, signal types with their engagement rules. ``signals``: a ``scoring.services.SignalArrays`` already
     read by the rescore (saves reading them twice). ``scorecard``: the live scorecard as plain data
-    (:func:`scorecard_spec`), with the contacts its fit rules read. ``deferred``: return a function that makes the
-    History from what was read (no database): a rescore's predictor thread does that work, not its reader."""
+    (:func:`scorecard_spec`), with the contacts its fit rules read. ``traits``: the imported fields to read (True:
+    every one, for training; the keys an active model uses, for prediction). ``deferred``: return a function that
+    makes the History from what was read (no database): a rescore's predictor thread does that work, not its
+    reader."""
     accounts = Account.objects.order_by("pk")
     if account_ids is not None:
         accounts = accounts.filter(_among("pk", account_ids))
     accounts, (created,) = _seconds(accounts, "created_at")
-    rows = list(accounts.values_list("pk", created, "employees", "annual_revenue", "industry", "country", "stage_id"))
+    fields = ["pk", created, "employees", "annual_revenue", "industry", "country", "stage_id"]
+    rows = list(accounts.values_list(*fields, *(["traits"] if traits else [])))
     ids = np.array([r[0] for r in rows], dtype=np.int64)
+    trait_contacts = _trait_contacts_read(account_ids, traits) if traits else []
 
     def index(values: np.ndarray) -> np.ndarray:
         if not len(ids):
@@ -196,7 +202,7 @@ def history_load(
     if signals is None:
         signals = _signals_read(account_ids=account_ids, since=since, now=now)
 
-    tr = StageTransition.objects.order_by()
+    tr = StageTransition.objects.exclude(movement=Movement.NONE).order_by()  # no change of stage: not a movement
     hits = RuleHit.objects.order_by()
     if account_ids is not None:
         tr = tr.filter(_among("account_id", account_ids))
@@ -255,9 +261,48 @@ def history_load(
             ct_created=contacts.get("created", np.empty(0)),
             ct_fields=contacts.get("fields", {}),
             scorecard=scorecard,
+            **(_traits_build(rows, index, trait_contacts, traits) if traits else {}),
         )
 
     return build if deferred else build()
+
+
+def _trait_contacts_read(account_ids: Sequence[int] | None, keys: Literal[True] | Sequence[str]) -> list[tuple]:
+    """(account id, created, traits) of the contacts with imported fields (those with one of ``keys``), oldest
+    first."""
+    qs = Contact.objects.filter(account_id__isnull=False).order_by()
+    if account_ids is not None:
+        qs = qs.filter(_among("account_id", account_ids))
+    qs = qs.exclude(traits={}) if keys is True else qs.filter(traits__has_any_keys=list(keys))
+    qs, (created,) = _seconds(qs, "created_at")
+    return sorted(qs.values_list("account_id", created, "traits"), key=lambda r: _epoch((r[1],))[0])
+
+
+def _traits_build(
+    rows: list[tuple], index: Callable, contacts: list[tuple], keys: Literal[True] | Sequence[str]
+) -> dict:
+    """``History.traits`` and ``trait_since``: each account's own value of a field, else the value of its oldest
+    contact that has one (known from that contact's creation)."""
+    wanted = None if keys is True else set(keys)
+    n = len(rows)
+    values: dict[str, list[Any]] = {}
+    since: dict[str, np.ndarray] = {}
+    for i, row in enumerate(rows):
+        for key, value in (row[-1] or {}).items():
+            if (wanted is None or key in wanted) and trait_text(value) is not None:
+                values.setdefault(key, [None] * n)[i] = value
+    if contacts:
+        where = index(np.array([c[0] for c in contacts], dtype=np.int64))
+        for i, (_, when, found) in zip(where.tolist(), contacts, strict=True):
+            if i < 0 or not isinstance(found, dict):
+                continue
+            for key, value in found.items():
+                if (wanted is None or key in wanted) and trait_text(value) is not None:
+                    column = values.setdefault(key, [None] * n)
+                    if column[i] is None:
+                        column[i] = value
+                        since.setdefault(key, np.full(n, np.nan))[i] = _epoch((when,))[0]
+    return {"traits": values, "trait_since": since}
 
 
 def _signals_read(*, account_ids: Sequence[int] | None, since: datetime, now: datetime) -> Any:
@@ -290,6 +335,7 @@ class TrainReport:
 
     trained: dict[str, PredictiveModel] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)  # outcome -> why
+    refused: dict[str, str] = field(default_factory=dict)  # outcome -> why its new version is probable leakage
     activated: list[str] = field(default_factory=list)
     proposals: int = 0
     seconds: float = 0.0
@@ -331,7 +377,7 @@ def models_train(
         report.seconds = round(time.perf_counter() - started, 2)
         return report
     since = now - timedelta(days=settings.training_span_days + LOOKBACK_DAYS + settings.horizon_days)
-    h = history_load(account_ids=None, since=since, now=now, scorecard=scorecard_spec())
+    h = history_load(account_ids=None, since=since, now=now, scorecard=scorecard_spec(), traits=True)
     space = FeatureSpace.from_history(h)
     cuts = cutoffs_weekly(
         h,
@@ -349,12 +395,17 @@ def models_train(
     for outcome in wanted:
         ex = examples[outcome]
         try:
-            result = train_outcome(ex, horizon_days=settings.horizon_days, compact=space.compact())
+            result = train_outcome(ex, horizon_days=settings.horizon_days, compact=space.compact(),
+                                   labels=space.labels, optional_from=space.traits_from)  # fmt: skip
         except NotEnoughHistory as exc:
             report.skipped[outcome] = f"Not enough history yet: {exc}."
             continue
+        used = space  # the imported fields are kept only where they helped on accounts the model had not seen
+        if result.columns < len(space.columns):
+            used = space.without_traits(result.fields_note)
+            ex = Examples(ex.x[:, : result.columns], ex.y, ex.t, ex.account, ex.ever)
         _, val_mask = _validation_rows(ex, result.bounds)
-        impact = explain.impact(result.model, ex.x[val_mask], result.baseline, space)
+        impact = explain.impact(result.model, ex.x[val_mask], result.baseline, used)
         with transaction.atomic():
             previous = PredictiveModel.objects.filter(outcome=outcome, is_active=True).first()
             version = (PredictiveModel.objects.filter(outcome=outcome).aggregate(v=Max("version"))["v"] or 0) + 1
@@ -365,27 +416,37 @@ def models_train(
                 created_at=timezone.now(),
                 horizon_days=settings.horizon_days,
                 model_bytes=result.model.to_bytes(),
-                feature_space=space.to_json(),
+                feature_space=used.to_json(),
                 baseline=[float(v) for v in result.baseline],
                 metrics=result.metrics,
                 comparison=result.comparison,
                 calibration=result.calibration,
                 lift=result.lift,
                 impact=explain.impact_change(impact, previous.impact if previous else None),
-                training={**result.training, "seconds": result.seconds, "cutoff_step_days": settings.cutoff_step_days},
+                training={
+                    **result.training,
+                    "seconds": result.seconds,
+                    "cutoff_step_days": settings.cutoff_step_days,
+                    "leakage": result.leakage,
+                    "fields": result.fields_note,
+                },  # fmt: skip
                 movements=counts.get(OUTCOME_MOVEMENT[outcome], 0),
+                refused_reason=result.refused,
                 train_from=_dt(result.bounds["fit_from"]),
                 train_to=_dt(result.bounds["calibrate_to"]),
                 validate_from=_dt(result.bounds["validate_from"]),
                 validate_to=_dt(result.bounds["validate_to"]),
             )
             report.trained[outcome] = model
+            if result.refused:  # probable leakage: kept for the admin to read, never activated, nothing proposed
+                report.refused[outcome] = result.refused
+                continue
             better = previous is None or (model.metrics.get("pr_auc") or 0) >= (previous.metrics.get("pr_auc") or 0)
             if settings.auto_activate and better:
                 predictive_model_activate(model=model, rescore=False)
                 report.activated.append(outcome)
             report.proposals += proposals_refresh(
-                outcome=outcome, candidates=mining.candidates_mine(ex, space, limit=PROPOSALS_PER_OUTCOME),
+                outcome=outcome, candidates=mining.candidates_mine(ex, used, limit=PROPOSALS_PER_OUTCOME),
                 evidence={"horizon_days": settings.horizon_days, "examples": int(len(ex.y)),
                           "model_version": version, "cutoffs": int(len(np.unique(ex.t)))},
             )  # fmt: skip
@@ -405,9 +466,16 @@ def not_enough_message(outcome: str, have: int, need: int) -> str:
     return f"Not enough history yet: {have} past {words} recorded, {need} needed ({need - have} more)."
 
 
+class ModelRefused(ValueError):
+    """A version training refused as probable leakage cannot be activated; the message says why."""
+
+
 def predictive_model_activate(*, model: PredictiveModel, rescore: bool = True) -> PredictiveModel:
     """Make this version the one every rescore uses for its outcome (the previous one is kept for rollback) and
-    queue a full rescore so every account's probability comes from it."""
+    queue a full rescore so every account's probability comes from it. Raises :class:`ModelRefused` for a version
+    refused as probable leakage."""
+    if model.refused_reason:
+        raise ModelRefused(f"{model} cannot be activated. {model.refused_reason}")
     with transaction.atomic():
         PredictiveModel.objects.filter(outcome=model.outcome, is_active=True).exclude(pk=model.pk).update(
             is_active=False
@@ -555,17 +623,19 @@ class LoadedModel:
         return float(self.model.predict(self.baseline.reshape(1, -1))[0])
 
 
-_LOADED: dict[int, LoadedModel] = {}  # by PredictiveModel id: a version never changes once stored
+# By PredictiveModel id and creation time: a version never changes once stored (the time: an id a rolled-back
+# transaction handed out can come again, e.g. between tests, for another model)
+_LOADED: dict[tuple[int, datetime], LoadedModel] = {}
 
 
 def active_models() -> dict[str, LoadedModel]:
     """The active model of each outcome (unpickled once per process and version)."""
-    rows = list(PredictiveModel.objects.filter(is_active=True).values_list("pk", "outcome", "version"))
+    rows = list(PredictiveModel.objects.filter(is_active=True).values_list("pk", "outcome", "version", "created_at"))
     out = {}
-    for pk, outcome, version in rows:
-        if pk not in _LOADED:
+    for pk, outcome, version, created in rows:
+        if (pk, created) not in _LOADED:
             rec = PredictiveModel.objects.only("model_bytes", "feature_space", "baseline", "impact").get(pk=pk)
-            _LOADED[pk] = LoadedModel(
+            _LOADED[pk, created] = LoadedModel(
                 record_id=pk,
                 version=version,
                 model=CalibratedModel.from_bytes(bytes(rec.model_bytes)),
@@ -573,7 +643,7 @@ def active_models() -> dict[str, LoadedModel]:
                 baseline=np.array(rec.baseline, dtype=np.float32),
                 top_groups=[r["group"] for r in rec.impact[:REASON_GROUPS]],
             )
-        out[outcome] = _LOADED[pk]
+        out[outcome] = _LOADED[pk, created]
     return out
 
 
@@ -626,6 +696,12 @@ class PredictionContext:
         """The outcome's active model when there is one and enough past movements to trust it, else None."""
         enough = self.counts.get(OUTCOME_MOVEMENT[outcome], 0) >= self.settings.min_movements
         return self.models.get(outcome) if enough else None
+
+    @property
+    def trait_keys(self) -> list[str]:
+        """The imported fields the active models read (none read when no model uses one)."""
+        keys = {k for m in self.models.values() for k in (*m.space.trait_numeric, *m.space.trait_keys)}
+        return sorted(keys)
 
     @property
     def predicting(self) -> bool:
@@ -689,6 +765,7 @@ def predictions_read(
         signals=signals,
         scorecard=context.scorecard,
         deferred=True,  # the arrays are made by predictions_compute (a rescore's predictor thread)
+        traits=context.trait_keys if context.predicting else False,
     )
     before, (computed,) = _seconds(AccountPrediction.objects.filter(_among("account_id", ids)), "computed_at")
     previous = {
@@ -789,9 +866,11 @@ def predictions_compute(inputs: PredictionInputs, trends: dict[int, float | None
         band = bands_l[i]
         before = prev_rows.get(a)
         since_l.append(before["health_since"] if before and before["health"] == band else now)
-        health_reasons.append(
-            steady.health_reasons(float(churn_l[i]), float(trend_l[i]), band, before["health"] if before else None, th)
-        )
+        band_why = steady.health_reasons(float(churn_l[i]), float(trend_l[i]), band,
+                                         before["health"] if before else None, th)  # fmt: skip
+        if status["churn"][i] == PredictionStatus.NOT_APPLICABLE:  # not a paying customer: nothing to churn from
+            band_why[0] = "Churn does not apply at this stage: health from the engagement trend only"
+        health_reasons.append(band_why)
     columns["health_since"] = since_l
     columns["health_reasons"] = health_reasons
     columns["computed_at"] = [now] * n
@@ -847,7 +926,7 @@ def predictions_refresh(
 
 def probabilities_at(
     *, account_ids: Sequence[int], at: datetime, context: PredictionContext | None = None
-) -> dict[str, dict[int, float]]:
+) -> dict[str, dict[int, float | None]]:
     """Each outcome's calibrated probability for these accounts as of a past moment, by the active models, from what
     was known then (signals, movements, rule hits and stage before ``at``; features exactly as a training example
     at that cut-off). Not smoothed. For score history of the past (``scoring.services.score_history_backfill``):
@@ -857,9 +936,10 @@ def probabilities_at(
     if not context.predicting or not account_ids:
         return {}
     ids = sorted({int(a) for a in account_ids})
-    h = history_load(account_ids=ids, since=at - timedelta(days=LOOKBACK_DAYS), now=at, scorecard=context.scorecard)
+    h = history_load(account_ids=ids, since=at - timedelta(days=LOOKBACK_DAYS), now=at, scorecard=context.scorecard,
+                     traits=context.trait_keys)  # fmt: skip
     t = at.timestamp()
-    out: dict[str, dict[int, float]] = {}
+    out: dict[str, dict[int, float | None]] = {}
     for outcome in OUTCOMES:
         loaded = context.model_for(outcome)
         if loaded is None:
@@ -868,7 +948,8 @@ def probabilities_at(
         if not len(applies):
             continue
         p = loaded.model.predict(features_at(h, loaded.space, t, applies))
-        out[outcome] = dict(zip(h.account_ids[applies].tolist(), np.round(p, 4).tolist(), strict=True))
+        # rounded as a rescore rounds what it stores (``_num``), so a backfill at a rescore's moment gives its numbers
+        out[outcome] = dict(zip(h.account_ids[applies].tolist(), [_num(v) for v in p.tolist()], strict=True))
     return out
 
 

@@ -20,6 +20,7 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from accounts.models import Account, SegmentMembership, StageTransition
+from accounts.stages import can_expand, top_paying_rank
 from signals_app.models import RuleHit, Signal, SignalRule
 from signals_app.rule_conditions import MEASURES, SignalCount, compile_conditions, evaluate, merge
 
@@ -168,10 +169,13 @@ def _inputs(  # noqa: C901, PLR0912 — one branch per condition kind, all read 
             for name, value in zip(wanted, row[1:], strict=True):
                 fields[name][i] = _plain(value)
     own = sorted(needs.fields - set(MEASURES)) if needs else []
+    expand = "can_expand" in own  # derived from the stage's kind and rank (accounts.stages)
+    if expand:
+        own = sorted(set(own) - {"can_expand"} | {"stage_kind", "stage_rank"})
     if own:
         for name in own:
             fields[name] = [None] * len(ids)
-        names = {"stage": "stage__key", "stage_kind": "stage__kind"}
+        names = {"stage": "stage__key", "stage_kind": "stage__kind", "stage_rank": "stage__rank"}
         plain = [n for n in own if not n.startswith("traits.")]
         traits = [n for n in own if n.startswith("traits.")]
         for row in Account.objects.filter(pk__in=ids).values_list(
@@ -182,16 +186,22 @@ def _inputs(  # noqa: C901, PLR0912 — one branch per condition kind, all read 
                 fields[name][i] = _plain(value)
             for name in traits:
                 fields[name][i] = (row[-1] or {}).get(name[len("traits.") :])
-    if as_of and needs and needs.fields & {"stage", "stage_kind"}:
+    if as_of and needs and needs.fields & {"stage", "stage_kind", "can_expand"}:
         stage_at = {}
-        for account_id, key, kind in (
+        for account_id, key, kind, rank in (
             StageTransition.objects.filter(account_id__in=ids, changed_at__lte=now)
             .order_by("account_id", "changed_at", "id")
-            .values_list("account_id", "to_stage__key", "to_stage__kind")
+            .values_list("account_id", "to_stage__key", "to_stage__kind", "to_stage__rank")
         ):
-            stage_at[account_id] = (key, kind)  # the last one before ``now`` wins
-        fields["stage"] = [stage_at.get(a, (None, None))[0] for a in ids]
-        fields["stage_kind"] = [stage_at.get(a, (None, None))[1] for a in ids]
+            stage_at[account_id] = (key, kind, rank)  # the last one before ``now`` wins
+        fields["stage"] = [stage_at.get(a, (None, None, None))[0] for a in ids]
+        fields["stage_kind"] = [stage_at.get(a, (None, None, None))[1] for a in ids]
+        fields["stage_rank"] = [stage_at.get(a, (None, None, None))[2] for a in ids]
+    if expand:
+        top = top_paying_rank()
+        fields["can_expand"] = [
+            can_expand(kind, rank, top) for kind, rank in zip(fields["stage_kind"], fields["stage_rank"], strict=True)
+        ]
     segments: dict[int, set[str]] = defaultdict(set)
     if needs and needs.segments:
         for account_id, name in SegmentMembership.objects.filter(

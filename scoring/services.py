@@ -1308,9 +1308,13 @@ def score_history_backfill(
     Current scores, rule hits, predictions and listeners are left alone. With active models the rows also get the
     probabilities the models give for what was known then (``scoring.predictions.probabilities_at``, not smoothed).
     Accounts created after a moment get no row for it. Idempotent: one row per account and moment. Returns the rows
-    written."""
+    written.
+
+    The default engagement rules are made first, as a full rescore makes them (``scoring_defaults_ensure``): without
+    them every past row had engagement and signal strength 0 where today's rescore found points."""
     from .predictions import prediction_context_load, probabilities_at
 
+    scoring_defaults_ensure()
     card = scorecard_load()
     context = prediction_context_load(card)
     written = 0

@@ -373,14 +373,16 @@ class AccountImporter(BaseImporter):
             return
         existing = {a.external_id: a for a in Account.objects.filter(external_id__in=list(by_id))}
         to_create, to_update, update_fields = [], [], set()
-        moves: list[tuple[str, JourneyStage, Any]] = []
+        # (account, stage, when, from the file's stage column at creation): a new account's stage is where it is,
+        # dated at its creation until a dated history says when it got there; a changed stage is a move seen now
+        moves: list[tuple[str, JourneyStage, Any, bool]] = []
         for ext, (_, fields, traits, stage, owner_id) in by_id.items():
             account = existing.get(ext)
             if account is None:
                 account = Account(**fields, traits=traits, owner_id=owner_id)
                 to_create.append(account)
                 if stage:
-                    moves.append((ext, stage, account.created_at))
+                    moves.append((ext, stage, account.created_at, True))
                 continue
             changed = False
             for name, value in fields.items():
@@ -398,7 +400,7 @@ class AccountImporter(BaseImporter):
                 update_fields.add("owner")
                 changed = True
             if stage and account.stage_id != stage.pk:
-                moves.append((ext, stage, timezone.now()))
+                moves.append((ext, stage, timezone.now(), False))
                 changed = True
             if changed:
                 to_update.append(account)
@@ -412,15 +414,16 @@ class AccountImporter(BaseImporter):
         accounts_mark_for_rescore(account_ids=[a.pk for a in (*to_create, *to_update)])
         if moves:
             lk.accounts.update({a.external_id: a.pk for a in to_create})
-            lk.load_accounts(ext for ext, _, _ in moves)
+            lk.load_accounts(ext for ext, *_ in moves)
             StageTransition.objects.bulk_create(
                 [
-                    StageTransition(account_id=lk.accounts[ext], to_stage=stage, changed_at=when, movement="entry")
-                    for ext, stage, when in moves
+                    StageTransition(account_id=lk.accounts[ext], to_stage=stage, changed_at=when, movement="entry",
+                                    from_accounts_file=snapshot)
+                    for ext, stage, when, snapshot in moves
                 ],
                 ignore_conflicts=True,
-            )
-            stage_history_rebuild(account_ids=[lk.accounts[ext] for ext, _, _ in moves])
+            )  # fmt: skip
+            stage_history_rebuild(account_ids=[lk.accounts[ext] for ext, *_ in moves])
 
 
 class ContactImporter(BaseImporter):
@@ -504,21 +507,26 @@ class StageTransitionImporter(BaseImporter):
         if not wanted:
             return
         account_ids = {a for a, _, _ in wanted}
-        existing = set(
-            StageTransition.objects.filter(account_id__in=account_ids).values_list(
-                "account_id", "to_stage_id", "changed_at"
+        existing = {
+            (a, s, t): (pk, snapshot)
+            for pk, a, s, t, snapshot in StageTransition.objects.filter(account_id__in=account_ids).values_list(
+                "pk", "account_id", "to_stage_id", "changed_at", "from_accounts_file"
             )
-        )
+        }
         fresh = [key for key in wanted if key not in existing]
         StageTransition.objects.bulk_create(
             [StageTransition(account_id=a, to_stage_id=s, changed_at=t, movement="entry") for a, s, t in fresh],
             ignore_conflicts=True,
             batch_size=1000,
         )
+        # The accounts file's stage at creation that the history confirms (same stage, same instant) is history now:
+        # it stays when the rest of the history replaces the file's stage.
+        confirmed = {key: existing[key][0] for key in wanted if key in existing and existing[key][1]}
+        StageTransition.objects.filter(pk__in=list(confirmed.values())).update(from_accounts_file=False)
         report.created += len(fresh)
         report.skipped += valid - len(fresh)
-        if fresh:
-            stage_history_rebuild(account_ids={a for a, _, _ in fresh})
+        if fresh or confirmed:
+            stage_history_rebuild(account_ids={a for a, _, _ in [*fresh, *confirmed]})
 
 
 IMPORTERS: dict[str, type[BaseImporter]] = {

@@ -8,8 +8,8 @@ A rule is ``{"match": "all"|"any", "conditions": [...]}``; conditions nest and a
 - ``{"field": "tenure_days", "op": "gt", "value": 180}`` over a measure or score (tenure_days, size_band,
   activation, engagement, engagement_trend, active_users_7d, active_users_30d, total_users, active_ratio_30d,
   adoption, fit, lead, signal_strength, surging, grade, temperature, qualified), an account field (employees,
-  industry, country, annual_revenue, stage, stage_kind) or ``traits.<name>``; ops eq, ne, in, not_in, gt, gte, lt,
-  lte, missing, present;
+  industry, country, annual_revenue, stage, stage_kind, can_expand: true on a paying stage below the top paying
+  rank) or ``traits.<name>``; ops eq, ne, in, not_in, gt, gte, lt, lte, missing, present;
 - ``{"segment": "Trials"}`` (or ``"op": "not_in"``): open membership of the named segment;
 - ``{"signal": {"type": "pricing-page-view", "topic": "analytics", "category": "web_visits"}, "window_days": 7,
   "op": "at_least"|"at_most"|"none", "count": 3}``: signals in the last N days (any of type/topic/category given;
@@ -28,7 +28,7 @@ MEASURES = (
     "active_users_30d", "total_users", "active_ratio_30d", "adoption", "fit", "lead", "signal_strength", "surging",
     "grade", "temperature", "qualified",
 )  # fmt: skip
-ACCOUNT_FIELDS = ("employees", "industry", "country", "annual_revenue", "stage", "stage_kind")
+ACCOUNT_FIELDS = ("employees", "industry", "country", "annual_revenue", "stage", "stage_kind", "can_expand")
 FIELD_OPS = ("eq", "ne", "in", "not_in", "gt", "gte", "lt", "lte", "missing", "present")
 SIGNAL_OPS = ("at_least", "at_most", "none")
 MAX_WINDOW_DAYS = 3650

@@ -8,6 +8,8 @@ from django import template
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from scoring.formatting import percent_text
+
 register = template.Library()
 
 
@@ -24,11 +26,8 @@ def points(value: Any) -> str:
 
 @register.filter
 def percent(value: Any, digits: int = 0) -> str:
-    """A 0–1 probability as a percentage ("42%")."""
-    try:
-        return f"{float(value) * 100:.{int(digits)}f}%"
-    except (TypeError, ValueError):
-        return "—"
+    """A 0–1 probability as a percentage ("42%"; "—" when there is none): ``scoring.formatting.percent_text``."""
+    return percent_text(value, digits)
 
 
 @register.filter

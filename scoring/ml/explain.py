@@ -18,7 +18,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from .features import Column, FeatureSpace
+from .features import Column, FeatureSpace, trait_label
 from .training import (
     ML_THREADS,
     BlendModel,
@@ -38,6 +38,8 @@ MIN_REASON_EFFECT = 0.005
 def group_of(column: Column) -> str:
     if column.kind in ("signal_count", "signal_trend"):
         return f"type:{column.key}"
+    if column.kind in ("trait_number", "trait_band", "trait_category"):
+        return f"trait:{column.key}"
     if column.kind == "category":
         return column.name.split(":", 1)[0]
     if column.kind == "stage":
@@ -63,6 +65,8 @@ def group_label(space: FeatureSpace, name: str) -> str:
         return "Journey stage"
     if name in ("industry", "country"):
         return name.capitalize()
+    if name.startswith("trait:"):
+        return trait_label(first.key)
     return first.label
 
 
@@ -76,6 +80,9 @@ def describe_group(space: FeatureSpace, name: str, cols: list[int], values: np.n
             return f"{label}: none in 90 days"
         parts = [f"{int(counts[w])} in {w} days" for w in (7, 30, 90) if w in counts and (counts[w] or w == 7)]
         return f"{label}: {', '.join(parts[:2])}"
+    if name.startswith("trait:") and columns[0].kind == "trait_category":
+        on = [c for j, c in enumerate(columns) if values[j] >= 0.5]
+        return on[0].label if on else f"{trait_label(columns[0].key)} unknown"
     if name == "stage" or name in ("industry", "country"):
         on = [c for j, c in enumerate(columns) if values[j] >= 0.5]
         if not on:

@@ -17,12 +17,18 @@ Columns, per account at cut-off ``t`` (windows end at ``t``, excluded):
 - fit fields: employees, annual revenue (missing stays missing), industry and country (the commonest ones);
 - tenure, stage (one column per stage), days in the stage, paying rank;
 - movements made before ``t`` (conversions, expansions, contractions, churns, reactivations);
-- rule hits open at ``t`` (one column per signal rule).
+- rule hits open at ``t`` (one column per signal rule);
+- imported fields (``traits`` of accounts and their contacts; :func:`traits_choose`): a numeric one as its number
+  (missing stays missing), a categorical one as one column per common value, one for any other value (a value
+  never seen in training lands there too) and one for "unknown". Fields have no history: their value is the one
+  known now, taken as known at every cut-off after the account (or the contact that carries it) existed. A field
+  that was filled in after the movement (a status) is leakage: the training guard refuses a model that learnt it.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -39,6 +45,19 @@ TOP_CATEGORIES = 15
 MAX_TOPICS = 40
 PAST_MOVEMENTS = ("conversion", "expansion", "contraction", "churn", "reactivation")
 MIN_LIFE_DAYS = 30  # rates per day of an account's life count at least a month (a 2-day-old account is no outlier)
+# Imported fields (traits): at most MAX_TRAITS of them (the most often filled), each filled for at least
+# MIN_TRAIT_SHARE of the accounts (and MIN_TRAIT_ACCOUNTS); a field is a number when NUMERIC_SHARE of its values
+# are; of a categorical one the TRAIT_VALUES commonest values held by MIN_TRAIT_ACCOUNTS accounts get a column each.
+MAX_TRAITS = 40
+MIN_TRAIT_SHARE = 0.01
+MIN_TRAIT_ACCOUNTS = 5
+NUMERIC_SHARE = 0.95
+TRAIT_VALUES = 15
+# A field that restates where each account is now (a plan, a status, a billing period) is today's value: no past
+# moment knew it, and a model trained on it learns the answer (and then finds no current lead like the converted
+# ones). It is left out when it tells this share more of the accounts' current stage kind than of their first one
+# (uncertainty coefficient; the demo's plan 0.83, billing 0.68, seats 0.52; lead source 0.01).
+STATE_FIELD_SHARE = 0.4
 
 # The measures (key, words, unit). A feature space stores the keys it was built with: a model trained before a
 # measure existed keeps its columns (LEGACY_MEASURES when its space does not say).
@@ -83,7 +102,9 @@ class Column:
 
     name: str
     label: str
-    kind: str  # signal_count | signal_trend | topic_count | measure | field | category | stage | movement | rule
+    # signal_count | signal_trend | topic_count | measure | field | category | stage | movement | rule |
+    # trait_number | trait_category
+    kind: str
     key: str = ""  # signal type / topic / measure / field / stage key / rule name
     window_days: int = 0
     unit: str = ""
@@ -97,6 +118,8 @@ class Column:
                 return f"{self.label}: no trend yet"
             factor = math.exp(min(value, 700.0))  # (a log ratio: never near that)
             return f"{self.label} {'up' if factor >= 1 else 'down'} ×{factor:.1f} (30 days vs the 30 before)"
+        if self.kind == "trait_category":
+            return self.label
         if self.kind in ("category", "stage", "rule"):
             return self.label if value >= 0.5 else f"not {self.label[0].lower()}{self.label[1:]}"
         if self.kind == "movement":
@@ -110,6 +133,18 @@ class Column:
         if self.unit == "×":
             return f"{self.label}: ×{value:.2f}"
         return f"{self.label}: {_num(value)}{(' ' + self.unit) if self.unit else ''}"
+
+
+def trait_label(key: str) -> str:
+    """An imported field's name in words: "lead_source" → "Lead source", "TotalVisits" → "Total visits"."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])", " ", key.strip()).replace("_", " ").replace("-", " ").split()
+    if not words:
+        return "(unnamed field)"
+    words = [w.lower() if i and w[:1].isupper() and w[1:].islower() else w for i, w in enumerate(words)]
+    return words[0][:1].upper() + words[0][1:] + "".join(f" {w}" for w in words[1:])
+
+
+TRAIT_OTHER, TRAIT_MISSING = -1, -2  # codes of a categorical field's value outside the kept ones, and of none
 
 
 def _num(value: float) -> str:
@@ -132,6 +167,11 @@ class FeatureSpace:
     stage_labels: list[str]
     rule_names: list[str]
     measure_keys: list[str] = field(default_factory=lambda: [m[0] for m in MEASURES])
+    trait_numeric: list[str] = field(default_factory=list)  # imported fields read as numbers...
+    trait_bands: list[list[float]] = field(default_factory=list)  # ...and the edges of their quintile bands
+    trait_keys: list[str] = field(default_factory=list)  # imported fields read as categories...
+    trait_values: list[list[str]] = field(default_factory=list)  # ...and the values of each with a column
+    trait_left_out: list[list[str]] = field(default_factory=list)  # [field, why]: restates the current stage
     columns: list[Column] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -154,6 +194,7 @@ class FeatureSpace:
             stage_keys=list(h.stage_keys),
             stage_labels=list(h.stage_labels),
             rule_names=list(h.rule_names),
+            **traits_choose(h),
         )
 
     def _columns(self) -> list[Column]:
@@ -177,11 +218,32 @@ class FeatureSpace:
                  "churn": "Churns", "reactivation": "Reactivations"}  # fmt: skip
         cols += [Column(f"movement:{m}", words[m], "movement", m) for m in PAST_MOVEMENTS]
         cols += [Column(f"rule:{name}", f"Rule “{name}” holds", "rule", name) for name in self.rule_names]
+        for j, key in enumerate(self.trait_numeric):
+            cols.append(Column(f"trait:{key}", trait_label(key), "trait_number", key))
+            # the band each number falls in: a linear model sees a threshold or a peak, not only a slope
+            edges = self.trait_bands[j] if j < len(self.trait_bands) else []
+            bounds = [-np.inf, *edges, np.inf]
+            for b in range(len(edges) + 1):
+                lo, hi = bounds[b], bounds[b + 1]
+                band = f"below {_num(hi)}" if b == 0 else f"{_num(lo)} or more" if b == len(edges) else (
+                    f"{_num(lo)} to {_num(hi)}")  # fmt: skip
+                cols.append(Column(f"trait:{key}#{b}", f"{trait_label(key)} {band}", "trait_band", key))
+        for key, values in zip(self.trait_keys, self.trait_values, strict=True):
+            label = trait_label(key)
+            cols += [Column(f"trait:{key}={v}", f"{label} is {v}", "trait_category", key) for v in values]
+            cols.append(Column(f"trait:{key}|other", f"{label} is another value", "trait_category", key))
+            cols.append(Column(f"trait:{key}|missing", f"{label} unknown", "trait_category", key))
         return cols
 
     @property
     def names(self) -> list[str]:
         return [c.name for c in self.columns]
+
+    @property
+    def labels(self) -> list[str]:
+        """Each column in product words ("Pricing page view, 30 days", "Lead source is Google")."""
+        return [f"{c.label}, {c.window_days} days" if c.kind in ("signal_count", "topic_count") else
+                f"{c.label} trend" if c.kind == "signal_trend" else c.label for c in self.columns]  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -192,10 +254,117 @@ class FeatureSpace:
     def from_json(cls, data: dict[str, Any]) -> FeatureSpace:
         return cls(**{"measure_keys": LEGACY_MEASURES, **{k: list(v) for k, v in data.items()}})
 
+    @property
+    def traits_from(self) -> int:
+        """The index of the first imported-field column (they come last); the column count when there is none."""
+        kinds = [i for i, c in enumerate(self.columns) if c.kind.startswith("trait_")]
+        return kinds[0] if kinds else len(self.columns)
+
+    def without_traits(self, why: str) -> FeatureSpace:
+        """This space without its imported-field columns (the same leading columns), each field noted as left out."""
+        data = self.to_json()
+        fields = [*self.trait_numeric, *self.trait_keys]
+        data.update(trait_numeric=[], trait_bands=[], trait_keys=[], trait_values=[],
+                    trait_left_out=[*self.trait_left_out, *([k, why] for k in fields)])  # fmt: skip
+        return FeatureSpace.from_json(data)
+
     def compact(self) -> list[int]:
-        """The columns of the compact model: measures, scores and fit fields (no per-type, topic, category, stage,
-        movement or rule column)."""
-        return [i for i, c in enumerate(self.columns) if c.kind in ("measure", "field")]
+        """The columns of the compact model: measures, scores, fit fields and imported fields (no per-type, topic,
+        category, stage, movement or rule column)."""
+        return [
+            i
+            for i, c in enumerate(self.columns)
+            if c.kind in ("measure", "field", "trait_number", "trait_band", "trait_category")
+        ]
+
+
+def traits_choose(h: History) -> dict[str, list]:
+    """Which imported fields become columns, and how (see the module's docstring): from their frequencies in the
+    history (never from the outcomes), the most often filled first."""
+    n = max(h.n, 1)
+    need = max(MIN_TRAIT_ACCOUNTS, int(np.ceil(MIN_TRAIT_SHARE * n)))
+    filled = {k: int(sum(v is not None for v in values)) for k, values in h.traits.items()}
+    numeric, bands, keys, kept, left_out = [], [], [], [], []
+    kind_now, kind_first = _stage_kinds_now_and_first(h) if h.traits else (None, None)
+    for key in sorted((k for k in filled if filled[k] >= need), key=lambda k: (-filled[k], k))[:MAX_TRAITS]:
+        numbers = h.trait_numbers(key)
+        is_number = np.isfinite(numbers).sum() >= NUMERIC_SHARE * filled[key]
+        if is_number:
+            edges = (
+                np.unique(np.nanquantile(numbers, [0.2, 0.4, 0.6, 0.8])) if np.isfinite(numbers).any() else np.empty(0)
+            )
+            value = np.where(np.isnan(numbers), -1, np.searchsorted(edges, numbers))
+        else:  # rare values pooled (a value held by one account "tells" its stage: an id is no state)
+            value = np.array(["\x00" if v is None else v for v in h.traits[key]], dtype=object)
+            vals, inverse, counts = np.unique(value.astype(str), return_inverse=True, return_counts=True)
+            value = np.where(counts[inverse] >= MIN_TRAIT_ACCOUNTS, value, "\x01")
+        restates = _uncertainty(kind_now, value) - _uncertainty(kind_first, value)
+        if restates >= STATE_FIELD_SHARE:
+            why = (f"restates each account's current stage (it tells {restates:.0%} more of its kind now than of "
+                   "its first one): its value is today's, which no past moment knew")  # fmt: skip
+            left_out.append([key, why])
+            continue
+        if is_number:
+            numeric.append(key)
+            bands.append([float(e) for e in edges])
+            continue
+        vals, counts = np.unique(np.array([v for v in h.traits[key] if v is not None], dtype=str), return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        common = [str(vals[i]) for i in order if counts[i] >= MIN_TRAIT_ACCOUNTS][:TRAIT_VALUES]
+        if common:
+            keys.append(key)
+            kept.append(common)
+    return {"trait_numeric": numeric, "trait_bands": bands, "trait_keys": keys, "trait_values": kept,
+            "trait_left_out": left_out}  # fmt: skip
+
+
+def _stage_kinds_now_and_first(h: History) -> tuple[np.ndarray, np.ndarray]:
+    """Each account's stage kind now (its latest movement, else its current stage) and at its first movement
+    ("" unknown)."""
+    everyone = np.arange(h.n)
+    now = h.stage_at(h.data_end + 1.0, everyone) if np.isfinite(h.data_end) else np.full(h.n, -1, np.int64)
+    now = np.where(now >= 0, now, h.stage_now)
+    first = np.full(h.n, -1, np.int64)
+    if len(h.tr_account):  # sorted by account then time: each account's first row
+        starts = np.flatnonzero(np.r_[True, h.tr_account[1:] != h.tr_account[:-1]])
+        first[h.tr_account[starts]] = h.tr_stage[starts]
+    first = np.where(first >= 0, first, now)
+    return h.kind_of(now), h.kind_of(first)
+
+
+def _uncertainty(target: np.ndarray | None, feature: np.ndarray) -> float:
+    """The share of ``target``'s entropy that ``feature`` explains (Theil's U), over accounts whose target is known."""
+    if target is None:
+        return 0.0
+    known = target != ""
+    t, f = np.asarray(target[known]).astype(str), np.asarray(feature[known]).astype(str)
+
+    def entropy(labels: np.ndarray) -> float:
+        _, c = np.unique(labels, return_counts=True)
+        p = c / c.sum()
+        return float(-(p * np.log2(p)).sum())
+
+    whole = entropy(t) if len(t) else 0.0
+    if whole <= 0:
+        return 0.0
+    values, inverse = np.unique(f, return_inverse=True)
+    cond = sum((inverse == i).mean() * entropy(t[inverse == i]) for i in range(len(values)))
+    return (whole - cond) / whole
+
+
+def trait_codes(h: History, key: str, values: list[str]) -> np.ndarray:
+    """Each account's value of a categorical field as the position among ``values`` (:data:`TRAIT_OTHER` for any
+    other value, :data:`TRAIT_MISSING` for none), computed once per history and field."""
+    cache = h._trait_codes
+    ck = (key, tuple(values))
+    if ck not in cache:
+        pos = {v: i for i, v in enumerate(values)}
+        raw = h.traits.get(key)
+        if raw is None:
+            cache[ck] = np.full(h.n, TRAIT_MISSING, np.int64)
+        else:
+            cache[ck] = np.array([TRAIT_MISSING if v is None else pos.get(v, TRAIT_OTHER) for v in raw], np.int64)
+    return cache[ck]
 
 
 def _commonest(values: np.ndarray) -> list[str]:
@@ -365,6 +534,24 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
                             ("signal_strength", got.strength)):  # fmt: skip
             if f"measure:{key}" in col:
                 x[:, col[f"measure:{key}"]] = values
+
+    # imported fields: what is known now, from when the account (or the contact that carries it) existed
+    for i, key in enumerate(space.trait_numeric):
+        j = col[f"trait:{key}"]
+        if key in h.traits:
+            x[:, j] = np.where(h.trait_known(key, t, idx), h.trait_numbers(key)[idx], np.nan)
+        else:
+            x[:, j] = np.nan
+        if f"trait:{key}#0" in col:  # (a space stored before bands has none)
+            known = np.flatnonzero(~np.isnan(x[:, j]))
+            band = np.searchsorted(np.asarray(space.trait_bands[i]), x[known, j], side="right")
+            x[known, col[f"trait:{key}#0"] + band] = 1.0
+    for key, values in zip(space.trait_keys, space.trait_values, strict=True):
+        code = trait_codes(h, key, values)[idx]
+        code = np.where(h.trait_known(key, t, idx), code, TRAIT_MISSING)
+        first = col[f"trait:{key}={values[0]}"]
+        slot = np.where(code >= 0, code, np.where(code == TRAIT_OTHER, len(values), len(values) + 1))
+        x[np.arange(k), first + slot] = 1.0
 
     # rule hits open at t
     if space.rule_names and len(h.hit_account):

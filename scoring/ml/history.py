@@ -12,8 +12,9 @@ DAY = 86_400.0
 OUTCOMES = ("conversion", "expansion", "churn")
 # The movement (accounts.choices.Movement value) that makes an example of each outcome positive.
 OUTCOME_MOVEMENT = {"conversion": "conversion", "expansion": "expansion", "churn": "churn"}
-# The stage kinds an outcome applies to: conversion to free accounts, expansion to paying ones, churn to both.
-OUTCOME_KINDS = {"conversion": ("free",), "expansion": ("paying",), "churn": ("free", "paying")}
+# The stage kinds an outcome applies to: conversion to free accounts, expansion and churn to paying ones (a free
+# account that stops has nothing to lose; ``accounts.stages.OUTCOME_STAGE_KINDS`` says the same for the product).
+OUTCOME_KINDS = {"conversion": ("free",), "expansion": ("paying",), "churn": ("paying",)}
 OUTCOME_WORDS = {"conversion": "conversions", "expansion": "expansions", "churn": "churns"}
 
 
@@ -24,6 +25,29 @@ def _arr(values, dtype) -> np.ndarray:
 def _none() -> np.ndarray:
     """An optional array column left out: empty, and the constructor fills its default (sized to the history)."""
     return np.empty(0)
+
+
+def trait_text(value: Any) -> str | None:
+    """An imported field's value as the text features compare (None: missing; nested objects are not features)."""
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def trait_number(text: str | None) -> float:
+    """A value as a number, NaN when it is not one ("12", "3.5", "1e3"; not "nan", "inf" or "true")."""
+    if text is None:
+        return np.nan
+    try:
+        number = float(text)
+    except ValueError:
+        return np.nan
+    return number if np.isfinite(number) else np.nan
 
 
 @dataclass
@@ -72,6 +96,10 @@ class History:
     ct_created: np.ndarray = field(default_factory=_none)
     ct_fields: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. {"title": (contacts,) str}
     scorecard: Any = None  # a scores.ScorecardSpec: the live scorecard (None: engagement from type_points)
+    # imported fields (accounts' and their contacts' traits): key -> (n,) values as imported (None: missing), and
+    # optionally when each became known (a contact's creation; NaN or absent: known whenever the account is)
+    traits: dict[str, np.ndarray] = field(default_factory=dict)
+    trait_since: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         n, t = len(self.account_ids), len(self.type_keys)
@@ -110,6 +138,10 @@ class History:
         self.ct_account = _arr(self.ct_account, np.int64)
         self.ct_created = _arr(self.ct_created, np.float64)
         self.ct_fields = {k: _arr(v, object) for k, v in self.ct_fields.items()}
+        self.traits = {k: np.array([trait_text(v) for v in values], dtype=object) for k, values in self.traits.items()}
+        self.trait_since = {k: _arr(v, np.float64) for k, v in self.trait_since.items()}
+        self._trait_numbers: dict[str, np.ndarray] = {}
+        self._trait_codes: dict[tuple, np.ndarray] = {}  # features.trait_codes
         # transitions by (account, time), for "stage at t"
         tr_order = np.lexsort((self.tr_time, self.tr_account))
         self.tr_account, self.tr_stage = self.tr_account[tr_order], self.tr_stage[tr_order]
@@ -118,6 +150,19 @@ class History:
     @property
     def n(self) -> int:
         return len(self.account_ids)
+
+    def trait_numbers(self, key: str) -> np.ndarray:
+        """A trait's values as numbers (NaN: missing or not a number), parsed once."""
+        if key not in self._trait_numbers:
+            self._trait_numbers[key] = np.array([trait_number(v) for v in self.traits[key]], dtype=np.float64)
+        return self._trait_numbers[key]
+
+    def trait_known(self, key: str, t: float, idx: np.ndarray) -> np.ndarray:
+        """Whether each account's value of a trait was known before ``t`` (a contact's trait: once it existed)."""
+        since = self.trait_since.get(key)
+        if since is None:
+            return np.ones(len(idx), bool)
+        return ~(since[idx] >= t)  # NaN: known
 
     @property
     def data_end(self) -> float:

@@ -53,6 +53,11 @@ def labels_at(h: History, outcome: str, t: float, idx: np.ndarray, horizon_days:
     return (made > 0).astype(np.int8)
 
 
+def ever_at(h: History, outcome: str, t: float, idx: np.ndarray) -> np.ndarray:
+    """1 where the account made the outcome's movement at any time after ``t`` (what a leaking field tells)."""
+    return (h.movements_between(OUTCOME_MOVEMENT[outcome], idx, t, max(h.data_end, t)) > 0).astype(np.int8)
+
+
 @dataclass
 class Examples:
     """Examples of one outcome: features, labels, the cut-off and account index of each row (rows by cut-off)."""
@@ -61,9 +66,11 @@ class Examples:
     y: np.ndarray
     t: np.ndarray
     account: np.ndarray
+    ever: np.ndarray | None = None  # 1 where the account makes the movement at any time after the cut-off (leakage)
 
     def take(self, mask: np.ndarray) -> Examples:
-        return Examples(self.x[mask], self.y[mask], self.t[mask], self.account[mask])
+        ever = None if self.ever is None else self.ever[mask]
+        return Examples(self.x[mask], self.y[mask], self.t[mask], self.account[mask], ever)
 
     @property
     def positives(self) -> int:
@@ -85,14 +92,17 @@ def examples_build(
     outcome needs. With ``max_examples``, an outcome with more examples keeps a uniform random sample of them (the
     base rate stays true) — what keeps training on 100,000 accounts within its time."""
     rng = np.random.default_rng(seed)
-    chosen: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {o: [] for o in outcomes}
+    # per outcome and cut-off: features, labels, cut-off times, account indexes, ever (see ``ever_at``)
+    chosen: dict[str, list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]] = {
+        o: [] for o in outcomes
+    }
     totals = {o: 0 for o in outcomes}
-    per_cut: list[dict[str, tuple[np.ndarray, np.ndarray]]] = []
+    per_cut: list[dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]] = []  # (account indexes, labels, ever)
     for t in cutoffs:
-        here = {}
+        here: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for o in outcomes:
             idx = eligible_at(h, o, float(t))
-            here[o] = (idx, labels_at(h, o, float(t), idx, horizon_days))
+            here[o] = (idx, labels_at(h, o, float(t), idx, horizon_days), ever_at(h, o, float(t), idx))
             totals[o] += len(idx)
         per_cut.append(here)
     keep_share = {
@@ -100,18 +110,18 @@ def examples_build(
     }
     for here in per_cut:
         for o in outcomes:
-            idx, y = here[o]
+            idx, y, ever = here[o]
             if keep_share[o] < 1.0:
                 mask = rng.random(len(idx)) < keep_share[o]
-                idx, y = idx[mask], y[mask]
-            here[o] = (idx, y)
+                idx, y, ever = idx[mask], y[mask], ever[mask]
+            here[o] = (idx, y, ever)
     for t, here in zip(cutoffs, per_cut, strict=True):
         union = np.unique(np.concatenate([here[o][0] for o in outcomes])) if outcomes else np.zeros(0, np.int64)
         x_all = features_at(h, space, float(t), union)
         for o in outcomes:
-            idx, y = here[o]
+            idx, y, ever = here[o]
             rows = np.searchsorted(union, idx)
-            chosen[o].append((x_all[rows], y, np.full(len(idx), float(t)), idx))
+            chosen[o].append((x_all[rows], y, np.full(len(idx), float(t)), idx, ever))
         if progress:
             progress(1)
     result = {}
@@ -124,7 +134,14 @@ def examples_build(
                 np.concatenate([p[1] for p in parts]),
                 np.concatenate([p[2] for p in parts]),
                 np.concatenate([p[3] for p in parts]),
+                np.concatenate([p[4] for p in parts]),
             )
         else:
-            result[o] = Examples(np.zeros((0, d), np.float32), np.zeros(0, np.int8), np.zeros(0), np.zeros(0, np.int64))
+            result[o] = Examples(
+                np.zeros((0, d), np.float32),
+                np.zeros(0, np.int8),
+                np.zeros(0),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int8),
+            )
     return result

@@ -39,6 +39,17 @@ from .labels import Examples
 FAMILIES = ("logistic", "gradient_boosting", "compact")
 SPLIT = (0.6, 0.2, 0.2)
 MIN_BLOCK_POSITIVES = 2  # fewer positives in a block and its figures (or its calibration) mean nothing
+# The leakage guard: behaviour never tells the future this well. A model validating at this ROC AUC, or one column
+# ranking the classes this well on its own, learnt something written after the outcome (a field filled in when the
+# lead converted, a movement the import made up): it is refused, not activated.
+# Imported fields are kept when, on validation examples of accounts the model had not seen, the PR AUC with them
+# beats the PR AUC without them by this much (less is noise: on RavenStack, 0.548 against 0.541, and the fields
+# then cost 0.2 of ROC AUC on the held-out test)
+FIELDS_MARGIN = 0.02
+FIELDS_RESAMPLINGS = 100
+LEAKAGE_AUC = 0.99
+LEAKAGE_MIN_ACCOUNTS = 5  # fewer accounts made the movement and one column can single them out by chance
+LEAKAGE_SAMPLE = 20_000  # examples the single-column check reads at most (all positives first)
 
 
 def signed_log1p(x: np.ndarray) -> np.ndarray:
@@ -209,6 +220,97 @@ def lift_table(y: np.ndarray, p: np.ndarray, groups: int = 10) -> list[dict[str,
     return out
 
 
+# --- the leakage guard ----------------------------------------------------------------------------------------------
+
+
+def single_column_auc(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Each column's ROC AUC as a score on its own, either way round (max(AUC, 1 − AUC); 0.5 for a constant column).
+    A missing value ranks lowest."""
+    from scipy.stats import rankdata
+
+    y = np.asarray(y).astype(bool)
+    pos, neg = int(y.sum()), int((~y).sum())
+    if not pos or not neg or not x.shape[1]:
+        return np.full(x.shape[1], 0.5)
+    z = np.where(np.isnan(x), -np.inf, x.astype(np.float64))
+    ranks = rankdata(z, axis=0)  # ties get their mean rank: a constant column is 0.5
+    auc = (ranks[y].sum(axis=0) - pos * (pos + 1) / 2.0) / (pos * neg)
+    return np.maximum(auc, 1.0 - auc)
+
+
+def single_column_split(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Columns with a threshold that makes no error: every positive above every negative, or below."""
+    y = np.asarray(y).astype(bool)
+    if y.all() or not y.any():
+        return np.zeros(x.shape[1], bool)
+    z = np.where(np.isnan(x), -np.inf, x.astype(np.float64))
+    p, q = z[y], z[~y]
+    return (p.min(axis=0) > q.max(axis=0)) | (p.max(axis=0) < q.min(axis=0))
+
+
+def _sample(y: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """Rows for the check: every positive (up to half the limit), negatives at random for the rest."""
+    if len(y) <= limit:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    pos, neg = np.flatnonzero(y), np.flatnonzero(~y.astype(bool))
+    pos = rng.choice(pos, min(len(pos), limit // 2), replace=False)
+    neg = rng.choice(neg, min(len(neg), limit - len(pos)), replace=False)
+    return np.sort(np.concatenate([pos, neg]))
+
+
+def leakage_find(
+    ex: Examples,
+    validation_auc: float | None,
+    *,
+    labels: list[str] | None = None,
+    validation_accounts: int = 0,
+    seed: int = 0,
+) -> tuple[str, dict[str, Any]]:
+    """Why a model is probable leakage ("" when it is not), and what the check found: the strongest single column
+    against the outcome in the horizon and against the outcome at any later time (``ex.ever``).
+
+    Refused: a validation ROC AUC of :data:`LEAKAGE_AUC` or more, or one column that on its own ranks the examples
+    (or the accounts that ever make the movement) that well, or splits them with a threshold and no error. Only
+    judged when at least :data:`LEAKAGE_MIN_ACCOUNTS` accounts made the movement."""
+
+    def name(j: int) -> str:
+        return f"“{labels[j]}”" if labels and j < len(labels) else f"column {j}"
+
+    found: dict[str, Any] = {}
+    reasons: list[str] = []
+    for target, y, what in (("horizon", ex.y, "which accounts make the movement within the horizon"),
+                            ("ever", ex.ever, "which accounts ever make the movement")):  # fmt: skip
+        if y is None or len(np.unique(ex.account[np.asarray(y) > 0])) < LEAKAGE_MIN_ACCOUNTS:
+            continue
+        rows = _sample(np.asarray(y), LEAKAGE_SAMPLE, seed)
+        x, yy = ex.x[rows], np.asarray(y)[rows]
+        with np.errstate(all="ignore"):
+            auc = single_column_auc(x, yy)
+            split = single_column_split(x, yy)
+        j = int(np.argmax(auc))
+        found[target] = {"column": j, "label": labels[j] if labels and j < len(labels) else str(j),
+                         "roc_auc": round(float(auc[j]), 4)}  # fmt: skip
+        if split.any():
+            k = int(np.flatnonzero(split)[0])
+            reasons.append(f"{name(k)} alone tells {what}: one threshold on it makes no error")
+        elif auc[j] >= LEAKAGE_AUC:
+            reasons.append(f"{name(j)} alone tells {what} (ROC AUC {auc[j]:.3f} on its own)")
+    if validation_auc is not None and validation_auc >= LEAKAGE_AUC and validation_accounts >= LEAKAGE_MIN_ACCOUNTS:
+        strongest = found.get("horizon")
+        tail = f"; the strongest single column is “{strongest['label']}”" if strongest else ""
+        reasons.append(f"the validation ROC AUC is {validation_auc:.3f} (≥ {LEAKAGE_AUC}){tail}")
+    if not reasons:
+        return "", found
+    message = (
+        "Refused as probable leakage: " + "; ".join(dict.fromkeys(reasons)) + ". Behaviour never predicts this well: "
+        "something in the data was written after the outcome (a field filled in when the movement happened, such as "
+        "a status, or stage history made up by an import). Remove or fix it and train again; this version is kept "
+        "for inspection and cannot be activated."
+    )
+    return message, found
+
+
 # --- the split and the comparison ----------------------------------------------------------------------------------
 
 
@@ -265,35 +367,40 @@ class TrainResult:
     baseline: np.ndarray  # per column, the value a "typical" example has (medians of the fit block)
     training: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    refused: str = ""  # why this model is probable leakage (``leakage_find``); "" when it is not
+    leakage: dict[str, Any] = field(default_factory=dict)  # what the leakage check found
+    columns: int = 0  # the model reads the first ``columns`` columns (all, or those before the optional ones)
+    fields_note: str = ""  # whether the optional columns were kept, and why
 
 
-def train_outcome(
-    ex: Examples,
-    *,
-    horizon_days: int,
-    families: tuple[str, ...] = FAMILIES,
-    refit: bool = True,
-    seed: int = 0,
-    compact: list[int] | None = None,
-) -> TrainResult:
-    """Compare the families on the time-based validation, keep the better one, calibrate it. Raises
-    :class:`NotEnoughHistory` when a block has too few positives to fit or judge."""
-    started = time.perf_counter()
-    split = time_split(ex, horizon_days=horizon_days)
-    for name, mask in (("training", split.fit), ("calibration", split.calibrate), ("validation", split.validate)):
-        got = int(ex.y[mask].sum())
-        if got < MIN_BLOCK_POSITIVES:
-            raise NotEnoughHistory(
-                f"the {name} period has {got} positive example(s); at least {MIN_BLOCK_POSITIVES} are needed"
-            )
-    xf, yf = ex.x[split.fit], ex.y[split.fit]
-    xc, yc = ex.x[split.calibrate], ex.y[split.calibrate]
-    xv, yv = ex.x[split.validate], ex.y[split.validate]
+def _surely_better(y: np.ndarray, p: np.ndarray, q: np.ndarray, accounts: np.ndarray, *, seed: int) -> bool:
+    """Whether ``p`` ranks better than ``q`` (PR AUC) in at least nine of ten resamplings of the accounts (with
+    replacement, each with all its examples): on a few dozen positives one ordering can win by chance."""
+    ids, rows = np.unique(accounts, return_inverse=True)
+    by_account = [np.flatnonzero(rows == i) for i in range(len(ids))]
+    rng = np.random.default_rng(seed)
+    wins = 0
+    for _ in range(FIELDS_RESAMPLINGS):
+        pick = np.concatenate([by_account[i] for i in rng.integers(0, len(ids), len(ids))])
+        if y[pick].min() == y[pick].max():
+            continue
+        wins += average_precision_score(y[pick], p[pick]) > average_precision_score(y[pick], q[pick])
+    return wins >= 0.9 * FIELDS_RESAMPLINGS
+
+
+def _compare(
+    ex: Examples, split: Split, families: tuple[str, ...], *, seed: int, compact: list[int] | None, columns: int
+) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Model, np.ndarray]], str]:
+    """Each family (and their blend) over the first ``columns`` columns, fitted on *fit*, calibrated on *calibrate*,
+    scored on *validate*: the figures, the models with their validation probabilities, the best by PR AUC."""
+    x = ex.x if columns == ex.x.shape[1] else ex.x[:, :columns]
+    compact = None if compact is None else [c for c in compact if c < columns]
+    xf, yf = x[split.fit], ex.y[split.fit]
+    xc, yc = x[split.calibrate], ex.y[split.calibrate]
+    xv, yv = x[split.validate], ex.y[split.validate]
     comparison: dict[str, dict[str, Any]] = {}
     fitted: dict[str, tuple[Model, np.ndarray]] = {}
     families_fitted: dict[str, CalibratedModel] = {}
-    if compact is None:  # no compact columns known: the compact model is not a candidate
-        families = tuple(f for f in families if f != "compact")
     for family in families:
         candidate = fit(family, xf, yf, seed=seed, compact=compact)
         candidate.calibrate(xc, yc)
@@ -306,9 +413,75 @@ def train_outcome(
         p = blend.predict(xv)
         comparison["blend"] = metrics(yv, p)
         fitted["blend"] = (blend, p)
-    names = list(comparison)
-    best = max(names, key=lambda f: (comparison[f]["pr_auc"] or 0.0, comparison[f]["roc_auc"] or 0.0))
+    best = max(comparison, key=lambda f: (comparison[f]["pr_auc"] or 0.0, comparison[f]["roc_auc"] or 0.0))
+    return comparison, fitted, best
+
+
+def train_outcome(
+    ex: Examples,
+    *,
+    horizon_days: int,
+    families: tuple[str, ...] = FAMILIES,
+    refit: bool = True,
+    seed: int = 0,
+    compact: list[int] | None = None,
+    labels: list[str] | None = None,
+    optional_from: int | None = None,
+) -> TrainResult:
+    """Compare the families on the time-based validation, keep the better one, calibrate it, and check it for
+    leakage (``refused``; ``labels``: the columns' words for its message). ``optional_from``: the columns from there
+    on (imported fields) are kept only when they help on accounts the model had not seen (``TrainResult.columns``:
+    how many leading columns the model reads). Raises :class:`NotEnoughHistory` when a block has too few positives
+    to fit or judge."""
+    started = time.perf_counter()
+    split = time_split(ex, horizon_days=horizon_days)
+    for name, mask in (("training", split.fit), ("calibration", split.calibrate), ("validation", split.validate)):
+        got = int(ex.y[mask].sum())
+        if got < MIN_BLOCK_POSITIVES:
+            raise NotEnoughHistory(
+                f"the {name} period has {got} positive example(s); at least {MIN_BLOCK_POSITIVES} are needed"
+            )
+    if compact is None:  # no compact columns known: the compact model is not a candidate
+        families = tuple(f for f in families if f != "compact")
+    width = ex.x.shape[1]
+    comparison, fitted, best = _compare(ex, split, families, seed=seed, compact=compact, columns=width)
+    fields_note = ""
+    if optional_from is not None and optional_from < width:
+        # The optional columns (imported fields: one value per account, the same at every cut-off) must earn their
+        # place on accounts the model has not seen: a model can learn to recognise the accounts it was fitted on
+        # by them, which the validation of those same accounts' later cut-offs rewards and new accounts do not.
+        base = _compare(ex, split, families, seed=seed, compact=compact, columns=optional_from)
+        new = split.validate[split.validate] & ~np.isin(ex.account[split.validate], ex.account[split.fit])
+        yn = ex.y[split.validate][new]
+        judged = int(yn.sum()) >= MIN_BLOCK_POSITIVES and int((yn == 0).sum()) >= MIN_BLOCK_POSITIVES
+        with_fields = metrics(yn, fitted[best][1][new])["pr_auc"] if judged else None
+        without = metrics(yn, base[1][base[2]][1][new])["pr_auc"] if judged else None
+        sure = judged and _surely_better(
+            yn, fitted[best][1][new], base[1][base[2]][1][new], ex.account[split.validate][new], seed=seed
+        )
+        if sure and with_fields is not None and without is not None and with_fields >= without + FIELDS_MARGIN:
+            fields_note = (f"kept: on the {len(yn)} validation examples of accounts the model had not seen, PR AUC "
+                           f"{with_fields:.3f} with them against {without:.3f} without")  # fmt: skip
+        else:
+            comparison, fitted, best = base
+            width = optional_from
+            if judged:
+                fields_note = (f"left out: on the {len(yn)} validation examples of accounts the model had not seen, "
+                               f"PR AUC {with_fields:.3f} with them against {without:.3f} without (they must add "
+                               f"{FIELDS_MARGIN}, in nine resamplings of those accounts out of ten)")  # fmt: skip
+            else:
+                counts = f"{int(yn.sum())} positive, {int((yn == 0).sum())} negative examples"
+                fields_note = ("left out: too few accounts the model had not seen in the validation period to show "
+                               f"they help ({counts})")  # fmt: skip
+        compact = [c for c in compact or [] if c < width] if compact is not None else None
+    ex = ex if width == ex.x.shape[1] else Examples(ex.x[:, :width], ex.y, ex.t, ex.account, ex.ever)
+    xf = ex.x[split.fit]
+    xv, yv = ex.x[split.validate], ex.y[split.validate]
     model, p_val = fitted[best]
+    refused, leakage = leakage_find(
+        ex, comparison[best]["roc_auc"], labels=labels, seed=seed,
+        validation_accounts=len(np.unique(ex.account[split.validate & (ex.y > 0)])),
+    )  # fmt: skip
     if refit:
         earlier = split.fit | split.calibrate
         members = []
@@ -337,4 +510,8 @@ def train_outcome(
         baseline=baseline,
         training={"examples": int(len(ex.y)), "positives": ex.positives, "cutoffs": int(len(np.unique(ex.t)))},
         seconds=round(time.perf_counter() - started, 2),
+        refused=refused,
+        leakage=leakage,
+        columns=width,
+        fields_note=fields_note,
     )

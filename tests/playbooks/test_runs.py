@@ -274,7 +274,8 @@ def test_predictions_feed_conditions_likelihood_and_the_health_filter():
                                      computed_at=now)  # fmt: skip
     run(change(risky, lead=70.0), change(fine, lead=70.0))
     (task,) = tasks_of(pb)
-    assert task.account == risky and task.title == "Risky: churn 0.6" and task.likelihood == 42
+    # a probability prints as a percentage in a task's text, never as a raw decimal (issue 11 item 2)
+    assert task.account == risky and task.title == "Risky: churn 60%" and task.likelihood == 42
     boss = UserFactory(username="boss", is_staff=True)
     assert [t.pk for t in task_list_for_user(user=boss, filters={"health": "bad"})] == [task.pk]
     assert list(task_list_for_user(user=boss, filters={"health": "good"})) == []

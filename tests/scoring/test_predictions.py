@@ -418,3 +418,21 @@ def test_history_of_the_past_gets_the_probabilities_of_what_was_known_then(train
     # accounts churn does not apply to then (not paying at that moment) have none
     paying_then = set(h.account_ids[idx].tolist())
     assert all(ch is None for a, (_c, _e, ch) in rows.items() if a not in paying_then)
+
+
+def test_history_backfill_at_now_equals_the_live_probabilities(trained):
+    """Issue 11 item 1, probabilities: a backfill at the rescore's moment gives every account the probabilities the
+    live rescore stores then (no previous value to smooth against: the first value is the model's own)."""
+    from scoring.models import ScoreHistory
+    from scoring.services import score_history_backfill
+
+    now, _report = trained
+    assert not AccountPrediction.objects.exists()
+    fields = ("account_id", "fit", "engagement", "lead", "signal_strength", "conversion", "expansion", "churn")
+    assert score_history_backfill(moments=[now]) == Account.objects.count()
+    backfilled = set(ScoreHistory.objects.filter(computed_at=now).values_list(*fields))
+    ScoreHistory.objects.all().delete()
+    services.accounts_rescore_all(now=now)
+    live = set(ScoreHistory.objects.filter(computed_at=now).values_list(*fields))
+    assert backfilled == live
+    assert any(row[-1] is not None for row in live) and any(row[-3] is not None for row in live)

@@ -14,7 +14,7 @@ from scoring.models import AccountScore
 from scoring.rules import rule_hits_evaluate
 from signals_app.models import RuleHit, SignalRule
 from signals_app.rule_conditions import RuleConditionError, compile_conditions
-from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory
+from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory, stage
 
 pytestmark = pytest.mark.django_db
 NOW = timezone.now()
@@ -35,19 +35,25 @@ def hits(rule_name: str) -> list[tuple]:
 
 
 def test_the_shipped_examples_hit_and_clear_with_their_times():
-    grower, quiet = AccountFactory(external_id="grower"), AccountFactory(external_id="quiet")
+    # (the shipped examples are for customers: the problem rule for paying ones, expansion below the top plan)
+    grower = AccountFactory(external_id="grower", stage=stage("starter"))
+    quiet = AccountFactory(external_id="quiet", stage=stage("corporate"))
+    gone = AccountFactory(external_id="gone", stage=stage("churn"))
+    top = AccountFactory(external_id="top", stage=stage("enterprise"))
     score(grower)
-    score(quiet, engagement=5.0, engagement_trend=0.3, active_users_30d=1, adoption=0.1)
+    score(top)
+    for account in (quiet, gone):
+        score(account, engagement=5.0, engagement_trend=0.3, active_users_30d=1, adoption=0.1)
 
-    stats = rule_hits_evaluate(account_ids=[grower.pk, quiet.pk], now=NOW)
+    stats = rule_hits_evaluate(account_ids=[grower.pk, quiet.pk, gone.pk, top.pk], now=NOW)
 
     assert (stats.opened, stats.cleared) == (2, 0)
-    assert hits("Expansion opportunity") == [("grower", None)]
-    assert hits("Potential problem account") == [("quiet", None)]
+    assert hits("Expansion opportunity") == [("grower", None)]  # not "top": nothing to expand to
+    assert hits("Potential problem account") == [("quiet", None)]  # not "gone": a churned account left already
     hit = RuleHit.objects.get(rule__name="Expansion opportunity")
     assert hit.set_at == NOW
-    assert hit.values == {"tenure_days": 400, "size_band": "medium", "engagement": 55.0, "active_users_30d": 25,
-                          "adoption": 0.8}  # fmt: skip
+    assert hit.values == {"can_expand": True, "tenure_days": 400, "size_band": "medium", "engagement": 55.0,
+                          "active_users_30d": 25, "adoption": 0.8}  # fmt: skip
 
     again = rule_hits_evaluate(account_ids=[grower.pk, quiet.pk], now=NOW + timedelta(hours=1))
     assert (again.opened, again.cleared, again.open) == (0, 0, 2)  # idempotent: refreshed, not duplicated
@@ -89,7 +95,7 @@ def test_signal_counts_in_windows_and_segments():
 
 
 def test_switching_a_rule_off_clears_its_hits():
-    account = AccountFactory()
+    account = AccountFactory(stage=stage("starter"))
     score(account)
     rule_hits_evaluate(account_ids=[account.pk], now=NOW)
     SignalRule.objects.filter(name="Expansion opportunity").update(is_active=False)

@@ -440,3 +440,46 @@ def test_score_history_backfill_stores_past_scores_as_a_rescore_then_would_and_t
     # the same numbers a rescore as of that moment stores
     accounts_rescore(account_ids=[old.pk], now=moments[1])
     assert score(old).engagement == past[1][2]
+
+
+def test_score_history_backfill_at_now_equals_what_the_rescore_then_stores_field_by_field(card):
+    """Issue 11 item 1: after seed_demo every past row had engagement and signal strength 0, because the backfill ran
+    before the default engagement rules were made (a full rescore makes them first). A backfill at a moment is the
+    rescore at that moment: at ``now`` it equals the live row, every score; in the past it counts earlier signals."""
+    from scoring.services import HISTORY_FIELDS, score_history_backfill
+
+    demo = SignalTypeFactory(key="demo-request", label="Demo request")  # default engagement rules exist for these
+    pricing = SignalTypeFactory(key="pricing-page-view", label="Pricing page view")
+    assert not EngagementRule.objects.exists()
+    FitRuleFactory(label="Software", field="industry", operator="equals", value="Software", points=30)
+    busy = AccountFactory(industry="Software", created_at=NOW - timedelta(days=120))
+    quiet = AccountFactory(created_at=NOW - timedelta(days=120))
+    contact = ContactFactory(account=busy)
+    for days in (95, 60, 45, 12, 3, 1):
+        signal(busy, demo, days, contact=contact)
+        signal(busy, pricing, days + 0.5, contact=contact)
+    signal(quiet, pricing, 70)
+
+    fields = [*HISTORY_FIELDS, "date", "conversion", "expansion", "churn"]
+
+    def rows() -> dict[int, tuple]:
+        return {r[0]: r[1:] for r in ScoreHistory.objects.filter(computed_at=NOW).values_list("account_id", *fields)}
+
+    assert score_history_backfill(moments=[NOW]) == 2
+    backfilled = rows()
+    ScoreHistory.objects.all().delete()
+    accounts_rescore_all(now=NOW)
+    live = rows()
+    assert backfilled == live  # every field of both accounts, engagement and signal strength included
+    assert live[busy.pk][fields.index("engagement")] > 0 and live[busy.pk][fields.index("signal_strength")] >= 0
+    for account in (busy, quiet):  # and the live scores themselves
+        current = AccountScore.objects.filter(account=account).values_list(*HISTORY_FIELDS).get()
+        assert current == live[account.pk][: len(HISTORY_FIELDS)]
+
+    # a moment in the past with signals before it has engagement from them (not 0)
+    past = NOW - timedelta(days=40)
+    assert score_history_backfill(moments=[past]) == 2
+    then = ScoreHistory.objects.get(account=busy, computed_at=past)
+    assert then.engagement > 0 and then.signal_strength >= 0
+    accounts_rescore(account_ids=[busy.pk], now=past)
+    assert score(busy).engagement == then.engagement

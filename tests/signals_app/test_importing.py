@@ -227,3 +227,116 @@ def test_a_signal_dated_beyond_the_event_endpoints_limit_is_refused_by_line(acme
         {"line": 2, "field": "occurred_at", "message": "'2031-05-01T10:00:00Z' is more than a day in the future"}
     ]
     assert not Signal.objects.filter(idempotency_key="f1").exists()
+
+
+# --- the accounts file's stage and the stage history (issue 11, item 4) ----------------------------------------------
+
+ACCOUNTS_WITH_STAGE = (
+    "external_id,name,created_at,stage\n"
+    "won,Won,2026-01-01T00:00:00Z,Starter\n"
+    "open,Open,2026-01-01T00:00:00Z,Lead\n"
+    "early,Early,2026-01-10T00:00:00Z,Starter\n"
+    "alone,Alone,2026-01-01T00:00:00Z,Trial\n"
+)
+HISTORY = (
+    "account_external_id,stage,changed_at\n"
+    "won,Lead,2026-01-01T00:00:00Z\n"
+    "won,Starter,2026-02-01T00:00:00Z\n"
+    "open,Lead,2026-01-01T00:00:00Z\n"
+    "open,Trial,2026-02-15T00:00:00Z\n"
+    "early,Lead,2025-12-01T00:00:00Z\n"
+    "early,Starter,2026-03-01T00:00:00Z\n"
+)
+
+
+def _moves(external_id: str) -> list[tuple[str, str]]:
+    rows = StageTransition.objects.filter(account__external_id=external_id).order_by("changed_at", "id")
+    return list(rows.values_list("to_stage__key", "movement"))
+
+
+@pytest.mark.parametrize("batch_size", [1, 1000])
+def test_the_stage_history_wins_over_the_accounts_files_stage(batch_size):
+    """Accounts imported with their current stage, then their history: one movement per real change, no spurious
+    contraction at the creation instant (every converted lead had one: the conversion model learnt it as the
+    answer)."""
+    run("accounts", ACCOUNTS_WITH_STAGE)
+    report = run("stage_transitions", HISTORY, batch_size=batch_size)
+    assert report.failed == 0
+
+    assert _moves("won") == [("lead", "entry"), ("starter", "conversion")]
+    assert _moves("open") == [("lead", "entry"), ("trial", "progression")]
+    # the history starts before the creation the accounts file gave: the file's "Starter at creation" is dropped
+    assert _moves("early") == [("lead", "entry"), ("starter", "conversion")]
+    assert _moves("alone") == [("trial", "entry")]  # no history: the file's stage at creation stands
+    assert not StageTransition.objects.filter(movement="contraction").exists()
+    won = Account.objects.get(external_id="won")
+    assert (won.stage.key, won.stage_changed_at) == ("starter", datetime(2026, 2, 1, tzinfo=UTC))
+    early = Account.objects.get(external_id="early")
+    assert (early.stage.key, early.stage_changed_at) == ("starter", datetime(2026, 3, 1, tzinfo=UTC))
+    open_ = Account.objects.get(external_id="open")
+    assert open_.stage.key == "trial"
+
+    again = run("stage_transitions", HISTORY)  # re-importing changes nothing
+    assert (again.created, again.skipped) == (0, 6)
+    assert _moves("won") == [("lead", "entry"), ("starter", "conversion")]
+    run(
+        "accounts",
+        ACCOUNTS_WITH_STAGE.replace("open,Open,2026-01-01T00:00:00Z,Lead", "open,Open,2026-01-01T00:00:00Z,Trial"),
+    )
+    assert _moves("open") == [("lead", "entry"), ("trial", "progression")]
+
+
+def test_no_movement_between_equal_instants_or_to_the_same_stage(acme):
+    text = (
+        "account_external_id,stage,changed_at\n"
+        "acme,Trial,2026-01-01\n"
+        "acme,Starter,2026-02-01\n"
+        "acme,Trial,2026-02-01\n"  # the same instant: the later row of the file is where acme was then
+        "acme,Trial,2026-02-10\n"  # the same stage again
+        "acme,Corporate,2026-03-01\n"
+    )
+    run("stage_transitions", text)
+    assert _moves("acme") == [
+        ("trial", "entry"), ("starter", "none"), ("trial", "none"), ("trial", "none"), ("corporate", "conversion"),
+    ]  # fmt: skip
+    acme.refresh_from_db()
+    assert (acme.stage.key, acme.stage_changed_at) == ("corporate", datetime(2026, 3, 1, tzinfo=UTC))
+
+
+def test_a_history_row_equal_to_the_accounts_files_stage_is_kept_as_history():
+    run("accounts", "external_id,created_at,stage\nacme,2026-01-01T00:00:00Z,Lead\n")
+    run("stage_transitions", "account_external_id,stage,changed_at\nacme,Lead,2026-01-01T00:00:00Z\n")
+    run("stage_transitions", "account_external_id,stage,changed_at\nacme,Trial,2026-02-01T00:00:00Z\n")
+    assert _moves("acme") == [("lead", "entry"), ("trial", "progression")]
+
+
+def test_the_migration_heals_histories_imported_before_the_fix():
+    """Rows as the old importer left them: the accounts file's stage at creation, a contraction at the same instant
+    (the history's first row), then the conversion."""
+    import importlib
+
+    from django.apps import apps
+
+    from accounts.models import JourneyStage, RescoreMark
+
+    stages = {s.key: s for s in JourneyStage.objects.all()}
+    created = datetime(2026, 1, 1, tzinfo=UTC)
+    won = AccountFactory(external_id="won", created_at=created, stage=stages["starter"])
+    kept = AccountFactory(external_id="kept", created_at=created, stage=stages["starter"])
+    StageTransition.objects.bulk_create([
+        StageTransition(account=won, to_stage=stages["starter"], changed_at=created, movement="entry"),
+        StageTransition(account=won, from_stage=stages["starter"], to_stage=stages["lead"], changed_at=created,
+                        movement="contraction"),
+        StageTransition(account=won, from_stage=stages["lead"], to_stage=stages["starter"],
+                        changed_at=datetime(2026, 2, 1, tzinfo=UTC), movement="conversion"),
+        # a history recorded live: entered at creation, converted later (nothing to heal)
+        StageTransition(account=kept, to_stage=stages["lead"], changed_at=created, movement="entry"),
+        StageTransition(account=kept, from_stage=stages["lead"], to_stage=stages["starter"],
+                        changed_at=datetime(2026, 2, 1, tzinfo=UTC), movement="conversion"),
+    ])  # fmt: skip
+    migration = importlib.import_module("accounts.migrations.0006_stage_history_from_accounts_file")
+    migration.heal(apps, None)
+
+    assert _moves("won") == [("lead", "entry"), ("starter", "conversion")]
+    assert _moves("kept") == [("lead", "entry"), ("starter", "conversion")]
+    assert RescoreMark.objects.filter(account=won).exists()

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from playbooks.models import SavedView
 from signals_app.models import RuleHit, SignalRule
-from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory
+from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory, stage
 from tests.web.conftest import score
 
 pytestmark = pytest.mark.django_db
@@ -35,6 +35,8 @@ def accounts(world):
     }.items():
         made[name] = AccountFactory(name=name, owner=world["bob"])
         score(made[name], **values)
+    made["Risky"].stage = stage("starter")  # at risk: a paying customer (accounts.stages)
+    made["Risky"].save()
     made["Sales qualified"] = AccountFactory(name="Sales qualified", owner=world["carol"])
     score(made["Sales qualified"], lead=99, qualified=True, grade="A")
     rule = SignalRule.objects.get(name="Potential problem account")

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from scoring.models import AccountPrediction
-from tests.factories import AccountFactory
+from tests.factories import AccountFactory, stage
 from tests.web.conftest import score
 from tests.web.test_inbox import titles
 
@@ -44,7 +44,9 @@ def test_account_page_shows_probabilities_with_reasons_greyed_when_none_and_heal
     assert "Conversion probability" in body and "42%" in body
     assert "Pricing page views in 14 days: 5" in body and "+12 pp" in body and "−5 pp" in body  # percentage points
     assert "Churn probability" in body and "Not enough history yet: 3 past churns recorded" in body  # greyed, why
-    assert "Expansion probability" not in body  # does not apply to this stage
+    # expansion does not apply to a prospect: "—" and why, not a number
+    expansion = body[body.index('aria-label="Expansion probability"') :]
+    assert 'data-applies="false"' in expansion[:60] and "Not applicable at this stage" in expansion[:400]
     assert "Health: bad" in body and "Engagement trend ×0.40" in body
 
 
@@ -79,11 +81,13 @@ def test_lists_use_conversion_probability_then_lead_and_health(alice_client, wor
     unlikely = AccountFactory(name="Unlikely", owner=world["alice"])
     score(unlikely, lead=99, qualified=True)
     predict(unlikely, conversion=0.2, conversion_status="ok")
-    # Acme (world): qualified, lead 85, no prediction: its lead score stands in (85 > 20, < 90).
-    assert names(alice_client.get(reverse("web:call"))) == ["Likely", "Acme", "Unlikely"]
+    # Acme (world): qualified, lead 85, no probability: last, shown "—" (one unit: no lead score stands in for it)
+    assert names(alice_client.get(reverse("web:call"))) == ["Likely", "Unlikely", "Acme"]
     page = alice_client.get(reverse("web:call")).content.decode()
-    assert ">90%<" in page and ">Conversion<" in page
+    assert ">90%<" in page and ">Chance to convert<" in page and '<td class="num rank">—</td>' in page
     predict(world["mine_too"].account, health="bad")
+    world["mine_too"].account.stage = stage("starter")  # at risk: a live paying customer
+    world["mine_too"].account.save()
     assert names(alice_client.get(reverse("web:at_risk"))) == ["Globex"]
     assert names(alice_client.get(reverse("web:accounts"), {"health": "bad"})) == ["Globex"]
 

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -41,31 +42,43 @@ class Command(BaseCommand):
                 bar = tqdm(total=total, unit="signal", unit_scale=True, disable=no_progress, desc="signals")
             bar.update(done - bar.n)
 
+        # One transaction: the rescores the build's writes request (and the playbooks they run) wait for its end, so
+        # the demo is scored once, with its engagement rules and its trained models, and its tasks carry the
+        # probabilities and reasons (scored before training, health came from the engagement trend alone).
         try:
-            report = demo_world_build(accounts=accounts, seed=seed, reset=reset, on_step=on_step, on_signals=on_signals)
+            with transaction.atomic():
+                report = demo_world_build(
+                    accounts=accounts, seed=seed, reset=reset, on_step=on_step, on_signals=on_signals
+                )
+                if report.created:
+                    self._train_and_score(on_step)
         finally:
             if bar is not None:
                 bar.close()
         if report.created:
-            # Predictive models learnt from the demo's nine months of stage movements, so the rescore below gives
-            # every account its conversion / expansion / churn probability, reasons and health.
-            on_step("training predictive models from the stage movements")
-            trained = models_train(rescore=False)
-            on_step(", ".join(f"{o} v{m.version} ({m.family}, ROC AUC {m.metrics['roc_auc']})"
-                              for o, m in trained.trained.items()) or "no model: too little history")  # fmt: skip
-            # Six months of score history (every two weeks, the scores as they were then), so the account pages'
-            # charts show a trend from the first visit, not a single point.
-            on_step("score history of the last six months (every two weeks)")
-            now = timezone.now()
-            rows = score_history_backfill(moments=[now - timedelta(days=d) for d in range(182, 0, -14)])
-            on_step(f"{rows:,} history points")
-            # Scores, measures and explanations for every account, so the demo opens with numbers to read.
-            on_step("scoring every account")
-            stats = accounts_rescore_all()
-            on_step(f"scored {stats.accounts:,} accounts")
-            # The score changes ran the shipped playbooks (on the worker, or here in eager mode): the inbox has tasks.
+            # The score changes ran the shipped playbooks (on the worker, or at commit in eager mode): the inbox has
+            # tasks.
             on_step(f"playbooks opened {Task.objects.filter(account__external_id__startswith='demo-').count():,} tasks")
         self._print(report)
+
+    def _train_and_score(self, on_step: Any) -> None:
+        """Models, six months of history and today's scores of the world just built."""
+        # Predictive models learnt from the demo's nine months of stage movements, so the rescore below gives
+        # every account its conversion / expansion / churn probability, reasons and health.
+        on_step("training predictive models from the stage movements")
+        trained = models_train(rescore=False)
+        on_step(", ".join(f"{o} v{m.version} ({m.family}, ROC AUC {m.metrics['roc_auc']})"
+                          for o, m in trained.trained.items()) or "no model: too little history")  # fmt: skip
+        # Six months of score history (every two weeks, the scores as they were then), so the account pages'
+        # charts show a trend from the first visit, not a single point.
+        on_step("score history of the last six months (every two weeks)")
+        now = timezone.now()
+        rows = score_history_backfill(moments=[now - timedelta(days=d) for d in range(182, 0, -14)])
+        on_step(f"{rows:,} history points")
+        # Scores, measures and explanations for every account, so the demo opens with numbers to read.
+        on_step("scoring every account")
+        stats = accounts_rescore_all()
+        on_step(f"scored {stats.accounts:,} accounts")
 
     def _print(self, report: DemoReport) -> None:
         if report.created:

@@ -39,6 +39,8 @@ class Command(BaseCommand):
         for outcome, model in report.trained.items():
             m = model.metrics
             state = "activated" if outcome in report.activated else "stored, not activated (the active one is better)"
+            if outcome in report.refused:
+                state = f"stored, REFUSED. {report.refused[outcome]}"
             self.stdout.write(
                 f"{outcome}: v{model.version} {model.family}, validation ROC AUC {m['roc_auc']}, PR AUC {m['pr_auc']}, "
                 f"Brier {m['brier']}, base rate {m['base_rate']} ({m['positives']} positives) — {state}."

@@ -181,8 +181,8 @@ def test_labels_follow_the_movement_within_the_horizon():
     assert conv.tolist() == [0]
     assert labels_at(h, "conversion", t, conv, 30).tolist() == [1]
     assert labels_at(h, "conversion", t, conv, 5).tolist() == [0]  # day 20 is past a 5-day horizon
-    assert eligible_at(h, "churn", t).tolist() == [0, 1]
-    assert labels_at(h, "churn", t, np.array([0, 1]), 30).tolist() == [0, 1]
+    assert eligible_at(h, "churn", t).tolist() == [1]  # churn is a paying customer's (account 0 is on a trial)
+    assert labels_at(h, "churn", t, np.array([1]), 30).tolist() == [1]
     # after the conversion, account 0 is paying: no longer a conversion example, now an expansion one
     assert eligible_at(h, "conversion", T0 + 21 * DAY).tolist() == []
     assert eligible_at(h, "expansion", T0 + 21 * DAY).tolist() == [0, 1]  # starter, below corporate
@@ -366,3 +366,127 @@ def test_health_has_hysteresis():
     assert steady.health(np.array([0.15]), np.array([0.4]), [None], th)[0] == "bad"
     # no churn probability: the trend decides
     assert steady.health(np.array([np.nan]), np.array([0.2]), [None], th)[0] == "bad"
+
+
+# --- the leakage guard (issue 11, item 4) -------------------------------------------------------------------------
+
+
+def test_the_leakage_guard_lets_a_model_of_behaviour_through(trained):
+    _h, _space, _ex, result = trained
+    assert result.refused == ""
+    assert 0.5 < result.leakage["horizon"]["roc_auc"] < 0.99
+
+
+def test_a_column_that_tells_who_ever_makes_the_movement_is_refused(trained):
+    """A field written when the account churned (a status): it is the answer for every cut-off of those accounts, not
+    only within the horizon, so the model cannot validate at 1.0 on it, yet it is leakage."""
+    from scoring.ml.labels import Examples
+
+    _h, space, ex, _result = trained
+    leak = ex.ever.astype(np.float32)[:, None]
+    leaking = Examples(np.hstack([ex.x, leak]), ex.y, ex.t, ex.account, ex.ever)
+    result = train_outcome(leaking, horizon_days=21, labels=[*space.labels, "Status is churned"])
+    assert result.refused.startswith("Refused as probable leakage: “Status is churned” alone tells which accounts")
+    assert result.leakage["ever"]["label"] == "Status is churned"
+
+
+def test_a_validation_auc_too_good_to_be_true_is_refused(trained):
+    from scoring.ml.labels import Examples
+
+    _h, space, ex, _result = trained
+    rng = np.random.default_rng(0)
+    # two columns that together (not alone) give the answer away: each alone ranks the examples at ~0.85
+    a = rng.normal(0, 1, len(ex.y))
+    b = np.where(ex.y > 0, 2.0, 0.0) - a + rng.normal(0, 0.05, len(ex.y))
+    x = np.hstack([ex.x, np.column_stack([a, b]).astype(np.float32)])
+    result = train_outcome(Examples(x, ex.y, ex.t, ex.account, None), horizon_days=21, families=("logistic",))
+    assert result.metrics["roc_auc"] >= 0.99
+    assert "the validation ROC AUC is" in result.refused and "alone" not in result.refused
+
+
+# --- imported fields (issue 11, item 5) -----------------------------------------------------------------------------
+
+
+def traits_history(n: int = 60) -> History:
+    """Leads (stage 0, free) of which the even ones convert (stage 1, paying); imported fields: a source, a number,
+    a rare value, an id, a status that restates the stage, and a field carried by a contact created late."""
+    converts = np.arange(n) % 2 == 0
+    moves = [(a, 0, T0 - 50 * DAY, "entry") for a in range(n)]
+    moves += [(a, 1, T0 + 10 * DAY, "conversion") for a in range(n) if converts[a]]
+    source = ["Google" if a % 3 else "Referral" for a in range(n)]
+    source[1] = "Carrier pigeon"  # held by one account: "another value"
+    return History(
+        account_ids=np.arange(n), created=np.full(n, T0 - 60 * DAY), employees=np.full(n, np.nan),
+        revenue=np.full(n, np.nan), industry=[""] * n, country=[""] * n, type_keys=[], type_labels=[],
+        topic_keys=[], topic_labels=[], ev_account=[], ev_type=[], ev_time=[],
+        stage_keys=["lead", "customer"], stage_labels=["Lead", "Customer"], stage_kinds=["free", "paying"],
+        stage_ranks=[0, 1], tr_account=[m[0] for m in moves], tr_stage=[m[1] for m in moves],
+        tr_time=[m[2] for m in moves], tr_movement=[m[3] for m in moves],
+        traits={
+            "lead_source": source,
+            "TotalVisits": [str(a % 7) if a % 5 else None for a in range(n)],
+            "prospect_id": [f"p-{a}" for a in range(n)],
+            "status": ["converted" if c else "open" for c in converts],
+            "webinar": ["yes"] * n,
+            "nested": [{"a": 1}] * n,
+        },
+        trait_since={"webinar": np.where(np.arange(n) < 30, T0 + 5 * DAY, np.nan)},
+    )  # fmt: skip
+
+
+def test_imported_fields_become_columns_chosen_from_their_frequencies():
+    h = traits_history()
+    space = FeatureSpace.from_history(h)
+    assert space.trait_numeric == ["TotalVisits"] and space.trait_bands[0]
+    assert dict(zip(space.trait_keys, space.trait_values, strict=True)) == {
+        "lead_source": ["Google", "Referral"],
+        "webinar": ["yes"],
+    }  # fmt: skip  (an id has no value held by 5 accounts; a nested object is no feature)
+    assert [k for k, _ in space.trait_left_out] == ["status"]  # it restates the stage: today's value, left out
+    assert "Lead source is Google" in space.labels and "Total visits" in space.labels
+    x = features_at(h, space, T0, np.arange(6))
+    col = space.index
+    assert x[0, col["trait:lead_source=Referral"]] == 1 and x[2, col["trait:lead_source=Google"]] == 1
+    assert x[1, col["trait:lead_source|other"]] == 1  # a value without a column of its own
+    assert np.isnan(x[5, col["trait:TotalVisits"]]) and x[4, col["trait:TotalVisits"]] == 4
+    assert x[4, [i for i, c in enumerate(space.columns) if c.kind == "trait_band"]].sum() == 1
+    # a contact's field counts from the contact's creation: unknown before it
+    assert x[0, col["trait:webinar|missing"]] == 1 and x[0, col["trait:webinar=yes"]] == 0
+    later = features_at(h, space, T0 + 6 * DAY, np.arange(1))
+    assert later[0, col["trait:webinar=yes"]] == 1
+    # stored and read back, a new value lands in "another value", a vanished field is unknown
+    again = FeatureSpace.from_json(space.to_json())
+    assert again.names == space.names
+    h.traits["lead_source"][0] = "Bing"
+    del h.traits["TotalVisits"]
+    h._trait_codes.clear()
+    x = features_at(h, again, T0, np.arange(1))
+    assert x[0, col["trait:lead_source|other"]] == 1 and np.isnan(x[0, col["trait:TotalVisits"]])
+
+
+def test_reasons_name_imported_fields_in_product_words():
+    h = traits_history(200)
+    space = FeatureSpace.from_history(h)
+    x = features_at(h, space, T0, np.arange(h.n))
+    y = (np.array(h.traits["lead_source"]) == "Referral").astype(int)
+    model = fit("logistic", x, y)
+    baseline = np.median(x, axis=0).astype(np.float32)
+    names = [g for g in explain.groups(space) if g.startswith("trait:")]
+    assert explain.group_label(space, "trait:lead_source") == "Lead source"
+    _, why = explain.reasons(model, x[:6], baseline, space, names)
+    texts = {r["text"] for w in why for side in ("up", "down") for r in w[side]}
+    assert "Lead source is Referral" in texts
+
+
+def test_imported_fields_that_do_not_help_on_unseen_accounts_are_left_out(trained):
+    """A number per account that tells nothing (an id-like field) lets a model recognise the accounts it was fitted
+    on; it is not kept unless it helps on accounts the model had not seen."""
+    from scoring.ml.labels import Examples
+
+    _h, space, ex, _result = trained
+    noise = np.random.default_rng(1).normal(0, 1, 1000)[ex.account].astype(np.float32)[:, None]
+    result = train_outcome(Examples(np.hstack([ex.x, noise]), ex.y, ex.t, ex.account, ex.ever), horizon_days=21,
+                           optional_from=ex.x.shape[1])  # fmt: skip
+    assert result.columns == ex.x.shape[1] and result.fields_note.startswith("left out: ")
+    assert len(result.baseline) == ex.x.shape[1]
+    assert result.model.predict(ex.x[:5]).shape == (5,)
