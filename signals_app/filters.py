@@ -17,10 +17,11 @@ class SignalFilterSet(django_filters.FilterSet):
 
     account = django_filters.CharFilter(field_name="account__external_id", help_text="The account's external id.")
     contact = django_filters.CharFilter(field_name="contact__external_id", help_text="The contact's external id.")
-    type = CharInFilter(field_name="type__key", help_text="Signal type key(s), comma-separated.")
+    type = CharInFilter(field_name="type__key", label="Type", help_text="Signal type key(s), comma-separated.")
     category = django_filters.ChoiceFilter(field_name="type__category", choices=SignalCategory.choices)
     topic = CharInFilter(
         method="filter_topic",
+        label="Topic",
         help_text="Topic key(s), comma-separated; a product line includes the product types under it.",
     )
     direction = django_filters.ChoiceFilter(choices=Direction.choices)
