@@ -46,6 +46,12 @@ COLUMNS = {
     "stage_transitions": STAGE_TRANSITION_COLUMNS,
 }
 TOPIC_SEPARATOR = re.compile(r"\s*(?:>|›|/)\s*")
+MAX_INT = 2_147_483_647  # the largest value of an integer column (Account.employees) on every database
+MAX_DECIMAL = Decimal(10) ** 14  # Account.annual_revenue: 16 digits, 2 after the point
+
+
+class OutOfRange(ValueError):
+    """A number that reads as one but that its column cannot hold (``1e400``, ``99999999999`` employees)."""
 
 
 class RowInvalid(Exception):
@@ -101,16 +107,19 @@ def parse_optional_datetime(value: str | None) -> datetime | None:
     return parse_datetime(value) if value and value.strip() else None
 
 
-def parse_int(value: str | None, *, minimum: int = 0) -> int | None:
+def parse_int(value: str | None, *, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
+    """A whole number within [minimum, maximum]; "1,200" and "1.2e3" read as 1200."""
     text = (value or "").strip().replace(",", "").replace("_", "")
     if not text:
         return None
     try:
         number = int(float(text)) if "." in text or "e" in text.lower() else int(text)
+    except OverflowError:  # "1e400", "inf"
+        raise OutOfRange(f"{value[:40]!r} is out of range ({minimum} to {maximum})") from None
     except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
-    if number < minimum:
-        raise ValueError(f"must be at least {minimum}")
+        raise ValueError(f"{value[:40]!r} is not a whole number") from None
+    if not minimum <= number <= maximum:
+        raise OutOfRange(f"{value[:40]!r} is out of range ({minimum} to {maximum})")
     return number
 
 
@@ -122,8 +131,8 @@ def parse_decimal(value: str | None) -> Decimal | None:
         number = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a number") from None
-    if not number.is_finite() or abs(number) >= Decimal(10) ** 14:
-        raise ValueError(f"{value!r} is out of range")
+    if not number.is_finite() or abs(number) >= MAX_DECIMAL:
+        raise OutOfRange(f"{value[:40]!r} is out of range (less than 10^14)")
     return number.quantize(Decimal("0.01"))
 
 
