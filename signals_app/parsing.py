@@ -115,11 +115,13 @@ def parse_int(value: str | None, *, minimum: int = 0, maximum: int = MAX_INT) ->
     try:
         number = int(float(text)) if "." in text or "e" in text.lower() else int(text)
     except OverflowError:  # "1e400", "inf"
-        raise OutOfRange(f"{value[:40]!r} is out of range ({minimum} to {maximum})") from None
+        raise OutOfRange(f"{value[:40]!r} is out of range (at most {maximum})") from None
     except ValueError:
         raise ValueError(f"{value[:40]!r} is not a whole number") from None
-    if not minimum <= number <= maximum:
-        raise OutOfRange(f"{value[:40]!r} is out of range ({minimum} to {maximum})")
+    if number < minimum:
+        raise OutOfRange(f"must be at least {minimum}")
+    if number > maximum:
+        raise OutOfRange(f"must be at most {maximum}")
     return number
 
 
