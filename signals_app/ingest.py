@@ -171,18 +171,14 @@ def _contact_fields(traits: dict) -> tuple[dict, dict]:
 def events_check(*, events: list[Event]) -> tuple[list[Event], list[dict[str, Any]]]:
     """The events whose account and contact fields fit their columns, and ``{index, reason, field}`` for the
     others: checked one by one before a batch is written, so one bad event cannot roll the batch back."""
-    good, rejected = [], []
-    for event in events:
+    rejected, refused = [], set()
+    for event in [e for e in events if e.kind in ("group", "identify")]:  # most batches are track events only
         try:
-            if event.kind == "group":
-                _account_fields(event.traits)
-            elif event.kind == "identify":
-                _contact_fields(event.traits)
+            _account_fields(event.traits) if event.kind == "group" else _contact_fields(event.traits)
         except EventInvalid as exc:
             rejected.append({"index": event.index, "reason": str(exc), "field": exc.field})
-            continue
-        good.append(event)
-    return good, rejected
+            refused.add(event.index)
+    return ([e for e in events if e.index not in refused] if refused else events), rejected
 
 
 class _Batch:
