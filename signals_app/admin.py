@@ -32,7 +32,7 @@ from .models import (
     SignalType,
     WriteKey,
 )
-from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
+from .resources import AccountResource, CheckedCSV, ContactResource, SignalResource, StageTransitionResource
 
 
 class PartialImportMixin(ImportExportMixin):
@@ -41,6 +41,7 @@ class PartialImportMixin(ImportExportMixin):
 
     import_error_display = ("message",)
     skip_admin_log = True
+    import_formats = [CheckedCSV]  # read as import_csv reads: cell limit, quote checks, true line numbers
 
     def import_action(self, request: HttpRequest, **kwargs) -> HttpResponse:
         response = super().import_action(request, **kwargs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -80,6 +81,13 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity, which no JSON column stores
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 def clean_text(value: str | None, *, max_length: int) -> str:
     text = (value or "").strip()
     if len(text) > max_length:
@@ -87,8 +95,11 @@ def clean_text(value: str | None, *, max_length: int) -> str:
     return text
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2200  # the range the REST API accepts too (klearly.api.fields)
+
+
 def parse_datetime(value: str) -> datetime:
-    """ISO-8601 date or date-time; a time without offset is taken as UTC."""
+    """ISO-8601 date or date-time between 1900 and 2200; a time without offset is taken as UTC."""
     text = value.strip()
     if not text:
         raise ValueError("is empty")
@@ -100,6 +111,12 @@ def parse_datetime(value: str) -> datetime:
         parsed = datetime(parsed.year, parsed.month, parsed.day)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    try:
+        year = parsed.astimezone(UTC).year
+    except OverflowError:  # year 1 or 9999 moved by its offset
+        year = 0
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        raise ValueError(f"must be between {MIN_YEAR} and {MAX_YEAR}")
     return parsed
 
 
@@ -155,11 +172,11 @@ def parse_properties(value: str | None) -> tuple[dict[str, Any], str]:
     if not text or text == "{}":
         return {}, "{}"
     try:
-        loaded = json.loads(text, parse_constant=_no_constants)
+        loaded = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
-    except ValueError as exc:  # NaN, Infinity: Python reads them, PostgreSQL's jsonb refuses them
-        raise ValueError(f"is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # NaN, Infinity, 1e999: Python reads them, PostgreSQL refuses them
+        raise ValueError(f"is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(loaded, dict):
         raise ValueError('must be a JSON object, like {"plan": "pro"}')
     return loaded, json.dumps(loaded, separators=(",", ":"), ensure_ascii=False)
