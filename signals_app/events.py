@@ -231,7 +231,8 @@ def normalise(
     if timestamp is not None:
         try:
             out.occurred_at = timestamp + (received_at - sent_at) if sent_at else timestamp
-            too_early, too_late = out.occurred_at < EARLIEST, out.occurred_at > received_at + MAX_FUTURE
+            too_early = out.occurred_at.year <= EARLIEST.year and out.occurred_at < EARLIEST  # the year is cheaper
+            too_late = out.occurred_at > received_at + MAX_FUTURE
         except OverflowError:  # e.g. year 9999 moved on by the client's clock skew, or an offset beyond year 1
             too_early, too_late = True, False
         if too_early or too_late:

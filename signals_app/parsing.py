@@ -111,12 +111,13 @@ def parse_datetime(value: str) -> datetime:
         parsed = datetime(parsed.year, parsed.month, parsed.day)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    try:
-        year = parsed.astimezone(UTC).year
-    except OverflowError:  # year 1 or 9999 moved by its offset
-        year = 0
-    if not MIN_YEAR <= year <= MAX_YEAR:
-        raise ValueError(f"must be between {MIN_YEAR} and {MAX_YEAR}")
+    if not MIN_YEAR < parsed.year < MAX_YEAR:  # an offset moves the year by one at most: look closer at the edges
+        try:
+            year = parsed.astimezone(UTC).year
+        except OverflowError:  # year 1 or 9999 moved by its offset
+            year = 0
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(f"must be between {MIN_YEAR} and {MAX_YEAR}")
     return parsed
 
 
