@@ -37,7 +37,7 @@ from .models import (
     WriteKey,
 )
 from .privacy_admin import PersonAdminMixin
-from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
+from .resources import AccountResource, CheckedCSV, ContactResource, SignalResource, StageTransitionResource
 
 
 class PartialImportMixin(ImportExportMixin):
@@ -46,6 +46,7 @@ class PartialImportMixin(ImportExportMixin):
 
     import_error_display = ("message",)
     skip_admin_log = True
+    import_formats = [CheckedCSV]  # read as import_csv reads: cell limit, quote checks, true line numbers
 
     def import_action(self, request: HttpRequest, **kwargs) -> HttpResponse:
         response = super().import_action(request, **kwargs)

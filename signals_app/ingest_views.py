@@ -84,11 +84,13 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
         return _error(400, "invalid_request", str(exc))
 
     # An event can only be over the limit if the body is: skip measuring each one for ordinary batches.
-    # (A NUL character, which PostgreSQL cannot store, also sends every event through the per-event check.)
+    # (A NUL character, which PostgreSQL cannot store, or numbers out of range also send every event through the
+    # per-event check.)
     size_checked = (
         len(request.body) <= ev.MAX_EVENT_BYTES
         and request.headers.get("Content-Encoding", "") == ""
         and b"\\u0000" not in request.body
+        and not isinstance(body, ev.LenientBody)
     )
     accepted, rejected = [], []
     for index, item in enumerate(items):
@@ -99,7 +101,7 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
             )  # fmt: skip
         except ev.EventInvalid as exc:
             message_id = item.get("messageId") if isinstance(item, dict) else None
-            rejected.append({"index": index, "messageId": message_id, "reason": str(exc)})
+            rejected.append({"index": index, "messageId": message_id, "reason": str(exc), "field": exc.field})
 
     try:
         result = events_ingest(source=source, events=accepted, received_at=received_at)
@@ -110,6 +112,11 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
         response = _error(503, "unavailable", "the database is unavailable; retry later")
         response["Retry-After"] = "5"
         return response
+    if result.rejected:  # fields their columns cannot hold (a 100-character country, 1e308 employees)
+        for refused in result.rejected:
+            rejected.append({"index": refused["index"], "messageId": items[refused["index"]].get("messageId"),
+                             "reason": refused["reason"], "field": refused["field"]})  # fmt: skip
+        rejected.sort(key=lambda r: r["index"])
     payload = {
         "success": True,
         "received": len(items),
@@ -117,7 +124,7 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
         "duplicates": result.duplicates,
         "rejected": rejected,
     }
-    if rejected and not accepted:
+    if rejected and len(rejected) == len(items):
         return _error(400, "invalid_events", "every event was refused; see 'rejected'", **{
             k: v for k, v in payload.items() if k != "success"
         })  # fmt: skip
