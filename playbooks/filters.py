@@ -140,12 +140,20 @@ AT_RISK_RULE = "Potential problem account"
 def conversion_known() -> bool:
     """Whether any account has a conversion probability yet (kept a minute in the cache: a model either exists or
     not for days). Until then "likelihood" is plainly the lead score, which an index keeps in order."""
+    import contextlib
+
     from django.core.cache import cache
 
-    known = cache.get("klearly:web:conversion-known")
+    from klearly.outages import CACHE_ERRORS
+
+    try:
+        known = cache.get("klearly:web:conversion-known")
+    except CACHE_ERRORS:  # Redis down: ask the database (one EXISTS) rather than fail the page
+        known = None
     if known is None:
         known = scoring_models.AccountPrediction.objects.filter(conversion__isnull=False).exists()
-        cache.set("klearly:web:conversion-known", known, 60)
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.set("klearly:web:conversion-known", known, 60)
     return known
 
 
