@@ -196,7 +196,7 @@ def jobs_sweep(*, now: datetime | None = None) -> dict[str, int]:
             reason = (
                 f"the worker running this job stopped (killed or restarted): no progress since "
                 f"{beat:%Y-%m-%d %H:%M:%S} UTC, more than {django_settings.KLEARLY_JOB_STALE_SECONDS} s ago. "
-                "Start it again: rows already imported are skipped."
+                "Upload the file again (rows already imported are skipped) or export again."
             )
             failed += model.objects.filter(pk=job_id, status=ImportStatus.RUNNING).update(
                 status=ImportStatus.FAILED, failure=reason, finished_at=now
