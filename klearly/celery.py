@@ -35,4 +35,7 @@ def _rescore_left_marks(**kwargs) -> None:
 
         logging.getLogger(__name__).exception("Could not check for accounts left to rescore at worker start")
     finally:
-        connections.close_all()  # the main process keeps no connection its pool processes could inherit
+        # The main process keeps no connection open for nothing (pool processes close what they inherit anyway).
+        for connection in connections.all(initialized_only=True):
+            if not connection.in_atomic_block:
+                connection.close()
