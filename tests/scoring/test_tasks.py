@@ -241,6 +241,7 @@ def test_workers_starting_together_queue_one_rescore(monkeypatch):
     assert tasks.rescore_marked_on_worker_start() is True
     assert tasks.rescore_marked_on_worker_start() is False
     assert queued == [{"countdown": 0}]
+    cache.delete_many([tasks.LOCK_KEY, tasks.WORKER_START_KEY])  # the recorded task never ran to release them
 
 
 def test_a_worker_start_without_marks_queues_nothing(monkeypatch):
@@ -282,3 +283,4 @@ def test_a_broker_outage_releases_the_debounce_lock_and_never_raises(monkeypatch
     assert tasks.rescore_marked_enqueue() is False
     assert tasks.rescore_all_enqueue() is False
     assert cache.add(tasks.LOCK_KEY, 1) and cache.add(tasks.ALL_LOCK_KEY, 1)  # free: the next write queues again
+    cache.delete_many([tasks.LOCK_KEY, tasks.ALL_LOCK_KEY])  # (the memory cache outlives the test)
