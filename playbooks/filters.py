@@ -158,13 +158,21 @@ PROBABILITY_COLUMNS = {"conversion": "account__prediction__conversion", "expansi
 def probability_known(outcome: str) -> bool:
     """Whether any account has this probability yet (kept a minute in the cache: a model either exists or not for
     days). Until then a list ranked by it falls back to a score (a list says which it ranks by)."""
+    import contextlib
+
     from django.core.cache import cache
 
+    from klearly.outages import CACHE_ERRORS
+
     key = f"klearly:web:{outcome}-known"
-    known = cache.get(key)
+    try:
+        known = cache.get(key)
+    except CACHE_ERRORS:  # Redis down: ask the database (one EXISTS) rather than fail the page
+        known = None
     if known is None:
         known = scoring_models.AccountPrediction.objects.filter(**{f"{outcome}__isnull": False}).exists()
-        cache.set(key, known, 60)
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.set(key, known, 60)
     return known
 
 

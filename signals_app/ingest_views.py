@@ -18,6 +18,8 @@ from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from klearly.outages import CACHE_ERRORS, warn_unavailable
+
 from . import events as ev
 from .ingest import events_ingest
 from .selectors import write_key_source
@@ -31,17 +33,23 @@ def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
 
 
 def _throttled(key_id: int) -> int:
-    """Seconds to wait if this key is over its request rate (fixed window in the shared cache), else 0."""
+    """Seconds to wait if this key is over its request rate (fixed window in the shared cache), else 0.
+
+    Fails open: with the cache (Redis) down, events are still taken (a warning is logged once a minute)."""
     limit = settings.KLEARLY_EVENTS_REQUESTS_PER_MINUTE
     if not limit:
         return 0
     window = int(time.time() // 60)
     name = f"klearly:ingest:{key_id}:{window}"
-    cache.add(name, 0, timeout=70)
     try:
-        count = cache.incr(name)
-    except ValueError:
-        count = 1
+        cache.add(name, 0, timeout=70)
+        try:
+            count = cache.incr(name)
+        except ValueError:
+            count = 1
+    except CACHE_ERRORS as exc:
+        warn_unavailable(logger, "cache", "event rate limits are not applied", exc)
+        return 0
     return 60 - int(time.time() % 60) if count > limit else 0
 
 

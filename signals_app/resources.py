@@ -181,3 +181,9 @@ class SignalResource(KlearlyResource):
         import json
 
         return json.dumps(signal.properties, ensure_ascii=False, separators=(",", ":")) if signal.properties else ""
+
+
+# The resource of each import kind: the admin's background exports write with it.
+RESOURCES: dict[str, type[KlearlyResource]] = {
+    r.kind: r for r in (AccountResource, ContactResource, SignalResource, StageTransitionResource)
+}
