@@ -13,8 +13,9 @@ import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Exists, OuterRef, Q, QuerySet
-from django_filters.fields import IsoDateTimeField
+from django_filters.fields import BaseCSVField, IsoDateTimeField
 from django_filters.widgets import BooleanWidget
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
@@ -22,14 +23,46 @@ from .choices import Movement, StageAppliesTo, StageKind
 from .models import Account, Contact, JourneyStage, Segment, SegmentMembership, StageTransition
 
 MAX_INT = 2_147_483_647
+MAX_LIST_ITEMS = 100
 
 
-class CharInFilter(django_filters.BaseInFilter, django_filters.CharFilter):
+class ItemsCSVField(BaseCSVField):
+    """Comma-separated values, each cleaned by the value field it is combined with (see ``InFilter``).
+
+    An empty item (``?priority=,`` or ``3,,4``) is refused rather than sent to the database as "" (which an integer
+    column cannot compare with), and so is a list longer than ``MAX_LIST_ITEMS``.
+    """
+
+    default_error_messages = {
+        "empty_item": "has an empty value: separate values with single commas, e.g. a,b",
+        "too_many": f"has more than {MAX_LIST_ITEMS} values",
+    }
+
+    def clean(self, value: Any) -> list[Any] | None:
+        if value:  # the CSV widget's list of items
+            items = [str(item if item is not None else "").strip() for item in value]
+            if len(items) == 1 and not items[0]:  # "?priority= " is no filter, like "?priority="
+                items = []
+            elif not all(items):
+                raise ValidationError(self.error_messages["empty_item"], code="empty_item")
+            if len(items) > MAX_LIST_ITEMS:
+                raise ValidationError(self.error_messages["too_many"], code="too_many")
+            value = items
+        return super().clean(value)
+
+
+class InFilter(django_filters.BaseInFilter):
+    """Comma-separated values, any of which may match; each is checked by the value filter mixed in after this."""
+
+    base_field_class = ItemsCSVField
+
+
+class CharInFilter(InFilter, django_filters.CharFilter):
     """Comma-separated text values, any of which may match."""
 
 
 class IntegerFilter(django_filters.NumberFilter):
-    """A whole number within the range of an integer column."""
+    """A whole number within the range of an integer column (declared so in the OpenAPI schema)."""
 
     field_class = forms.IntegerField
 
@@ -37,6 +70,20 @@ class IntegerFilter(django_filters.NumberFilter):
         kwargs.setdefault("min_value", 0)
         kwargs.setdefault("max_value", MAX_INT)
         super().__init__(*args, **kwargs)
+        # An instance-level schema override: the bounds differ per filter, and generated clients and schemathesis
+        # then know them (``extend_schema_field`` on the filter method would only say "integer").
+        schema = {"type": "integer", "minimum": kwargs["min_value"], "maximum": kwargs["max_value"]}
+        if kwargs.get("help_text"):
+            schema["description"] = kwargs["help_text"]
+        set_override(self, "field", schema)
+
+
+class IntegerInFilter(InFilter, IntegerFilter):
+    """Comma-separated ids (``?playbook=3,4``), each a whole number in range."""
+
+
+class ChoiceInFilter(InFilter, django_filters.ChoiceFilter):
+    """Comma-separated choices (``?grade=A,B``), each checked against the list."""
 
 
 class UtcDateTimeField(IsoDateTimeField):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Count, Min, Q, QuerySet
 
 from .models import Account, Contact, RescoreMark, Segment
@@ -31,6 +33,14 @@ def marked_account_ids(*, limit: int) -> list[int]:
         .values_list("account_id", flat=True)[:limit]
     )
     return list(rows)
+
+
+def marks_waiting(*, marked_before: datetime | None = None) -> bool:
+    """Whether any account waits for a rescore (marked before ``marked_before``, when given): one cheap EXISTS."""
+    marks = RescoreMark.objects.all()
+    if marked_before is not None:
+        marks = marks.filter(marked_at__lt=marked_before)
+    return marks.exists()
 
 
 def marked_account_count() -> int:

@@ -292,7 +292,8 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
         return qs[: views.INBOX_PAGE_SIZE].query.sql_with_params()
 
     def list_sql(user, preset: dict) -> tuple[str, list]:
-        qs = AccountListFilterSet(views._querydict(preset), queryset=selectors.account_scores_for_user(user=user)).qs
+        data = views._querydict(preset, AccountListFilterSet)
+        qs = AccountListFilterSet(data, queryset=selectors.account_scores_for_user(user=user)).qs
         return qs[: views.LIST_PAGE_SIZE].query.sql_with_params()
 
     def account_sql(account_id: int) -> tuple[str, list]:

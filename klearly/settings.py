@@ -87,6 +87,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost: while PostgreSQL is unreachable every request gets a 503 with Retry-After (JSON for the API and
+    # the event endpoint), wherever the error is raised (a view, the key lookup, a session save), never a 500.
+    "klearly.middleware.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -174,7 +177,14 @@ CACHE_URL = env_str("CACHE_URL", "") or (
 )
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL, "KEY_PREFIX": "klearly"}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "klearly",
+            # A Redis that is down or unreachable fails fast: rate limits fail open and the rescore debounce falls
+            # back to the beat sweep, so a request never waits on the cache (see klearly/outages.py).
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
+        }
         if CACHE_URL.startswith(("redis://", "rediss://"))
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -225,9 +235,24 @@ CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env_str("CELERY_RESULT_BACKEND", "") or None
+# Tasks are acknowledged when they end, so a worker killed half way leaves its message to be delivered again; every
+# task is idempotent (rescores, imports and exports claim their job, webhooks dedupe), so running twice is safe.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A broker that is down (at start or later) is waited for, forever, instead of the worker giving up after 100 tries.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Redis redelivers a message that was taken but never acknowledged (its worker was killed) after this many seconds.
+# It must be longer than the longest task (a full rescore, a big import or export: minutes) and than the longest
+# countdown (webhook retries: at most 8 minutes), or a running task is started twice; 15 minutes by default. Work lost
+# in between is not waited for: a worker that starts, and beat every minute, queue a rescore when marks are left,
+# and beat fails import/export jobs whose heartbeat stopped (KLEARLY_JOB_STALE_SECONDS).
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 15 * 60)
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT, "socket_connect_timeout": 5}
+# A request that queues a task while the broker is down gives up after about a second (the work is durable in
+# PostgreSQL: rescore marks, queued jobs, pending deliveries; beat queues it again).
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.3, "interval_max": 0.5}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "signals_app.tasks.*": {"queue": env_str("CELERY_INGEST_QUEUE", "default")},
@@ -269,6 +294,18 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-sweep": {
         "task": "playbooks.tasks.webhooks_sweep",
         "schedule": crontab(minute="*/10"),
+    },
+    # Marks left behind (the broker was down when they were written, or a worker was killed mid-rescore and Redis
+    # holds its message for the visibility timeout) are rescored within a minute or two, not an hour later.
+    "rescore-marked-sweep": {
+        "task": "scoring.tasks.rescore_marked_sweep",
+        "schedule": 60.0,
+    },
+    # Import and export jobs: a job whose worker died is failed with the reason; a job whose message was lost (the
+    # broker was down when it was uploaded) is queued again.
+    "jobs-sweep": {
+        "task": "signals_app.tasks.jobs_sweep",
+        "schedule": 60.0,
     },
 }
 
@@ -356,6 +393,13 @@ IMPORT_EXPORT_TMP_STORAGE_CLASS = "import_export.tmp_storages.MediaStorage"
 # --- Klearly ------------------------------------------------------------------------------------
 # Rows per batch for the streaming CSV importer (import_csv command and background import jobs).
 KLEARLY_IMPORT_BATCH_SIZE = env_int("KLEARLY_IMPORT_BATCH_SIZE", 5000)
+# The admin's import and export pages work inline (with a preview) up to these sizes; bigger files and tables become
+# background jobs on a worker, with progress in the admin (a 200,000-row import or a 300,000-row export takes longer
+# than a web worker's timeout).
+KLEARLY_ADMIN_IMPORT_INLINE_MAX_BYTES = env_int("KLEARLY_ADMIN_IMPORT_INLINE_MAX_BYTES", 2 * 1024 * 1024)
+KLEARLY_ADMIN_EXPORT_INLINE_MAX_ROWS = env_int("KLEARLY_ADMIN_EXPORT_INLINE_MAX_ROWS", 20_000)
+# A running import or export job whose heartbeat is older than this is failed by the sweep (its worker died).
+KLEARLY_JOB_STALE_SECONDS = env_int("KLEARLY_JOB_STALE_SECONDS", 5 * 60)
 # CSV is the documented import format (DESIGN.md); exports add JSON for other tools.
 IMPORT_FORMATS = [base_formats.CSV]
 EXPORT_FORMATS = [base_formats.CSV, base_formats.JSON]

@@ -2,17 +2,22 @@
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from klearly.outages import dependencies_check
+
 
 def healthz(request: HttpRequest) -> JsonResponse:
-    """Liveness and database reachability, for load balancers and the test harness."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-    return JsonResponse({"status": "ok"})
+    """Which dependencies answer, as JSON ({"status", "database", "cache", "broker"}): 200 when all do, else 503.
+
+    ``?only=database`` (a comma-separated list) judges only those: a load balancer should not take web servers out
+    when only Redis is down, since ingestion goes on without it."""
+    states = dependencies_check()
+    only = {name.strip() for name in request.GET.get("only", "").split(",") if name.strip()}
+    healthy = all(state != "down" for name, state in states.items() if not only or name in only)
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **states}, status=200 if healthy else 503)
 
 
 admin.site.site_header = "Klearly administration"

@@ -11,10 +11,11 @@ from typing import Any
 import django_filters
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from drf_spectacular.drainage import set_override
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from accounts.filters import IntegerFilter, StableOrderingFilter, UtcDateTimeFilter
+from accounts.filters import ChoiceInFilter, IntegerFilter, IntegerInFilter, StableOrderingFilter, UtcDateTimeFilter
 from accounts.models import SegmentMembership
 from accounts.stages import expandable_q, paying_q, pre_sale_q
 from scoring import models as scoring_models
@@ -28,14 +29,6 @@ from .selectors import team_ids_for_user
 STATUS_CHOICES = [("active", "Open or snoozed"), *TaskStatus.choices]
 
 
-class NumberInFilter(django_filters.BaseInFilter, django_filters.NumberFilter):
-    """Comma-separated ids."""
-
-
-class ChoiceInFilter(django_filters.BaseInFilter, django_filters.ChoiceFilter):
-    """Comma-separated choices (``?grade=A,B``), each checked against the list."""
-
-
 def _day_bounds(now: datetime) -> tuple[datetime, datetime]:
     """Start of today and of tomorrow in the current time zone."""
     local = timezone.localtime(now)
@@ -47,26 +40,41 @@ class TaskFilterSet(django_filters.FilterSet):
     """Tasks by inbox view, status, playbook, account segment, grade, health, due date; sorted by priority, due date
     or likelihood. Pass ``user=`` (or a ``request``) for the views that depend on who asks."""
 
-    view = django_filters.ChoiceFilter(choices=InboxView.choices, method="filter_view", help_text="Inbox view.")
-    status = ChoiceInFilter(
-        choices=STATUS_CHOICES, method="filter_status", help_text="Comma-separated; 'active' is open or snoozed."
+    view = django_filters.ChoiceFilter(
+        choices=InboxView.choices, method="filter_view", label="View", help_text="Inbox view."
     )
-    playbook = NumberInFilter(field_name="playbook_id", help_text="Playbook id(s), comma-separated.")
-    segment = IntegerFilter(method="filter_segment", help_text="Id of a segment: tasks of its current members.")
-    grade = ChoiceInFilter(field_name="account__score__grade", choices=Grade.choices, help_text="e.g. A,B")
-    due = django_filters.ChoiceFilter(choices=DueFilter.choices, method="filter_due")
-    priority = ChoiceInFilter(choices=[(str(v), label) for v, label in Priority.choices], help_text="1-4, e.g. 3,4")
+    status = ChoiceInFilter(
+        choices=STATUS_CHOICES,
+        method="filter_status",
+        label="Status",
+        help_text="Comma-separated; 'active' is open or snoozed.",
+    )
+    playbook = IntegerInFilter(field_name="playbook_id", label="Playbook", help_text="Playbook id(s), comma-separated.")
+    segment = IntegerFilter(
+        method="filter_segment", label="Segment", help_text="Id of a segment: tasks of its current members."
+    )
+    grade = ChoiceInFilter(
+        field_name="account__score__grade", choices=Grade.choices, label="Grade", help_text="e.g. A,B"
+    )
+    due = django_filters.ChoiceFilter(choices=DueFilter.choices, method="filter_due", label="Due")
+    priority = ChoiceInFilter(
+        choices=[(str(v), label) for v, label in Priority.choices], label="Priority", help_text="1-4, e.g. 3,4"
+    )
     account = django_filters.CharFilter(field_name="account__external_id", help_text="The account's external id.")
     assignee = django_filters.CharFilter(field_name="assignee__username", help_text="The assignee's username.")
     team = IntegerFilter(field_name="team_id")
-    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    search = django_filters.CharFilter(method="filter_search", help_text="Part of the title or the account's name.")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte", label="Created after")
+    search = django_filters.CharFilter(
+        method="filter_search", label="Search", help_text="Part of the title or the account's name."
+    )
     ordering = StableOrderingFilter(
         fields=(("priority", "priority"), ("due_at", "due_at"), ("likelihood", "likelihood"),
                 ("created_at", "created_at"), ("account__name", "account"))
     )  # fmt: skip
 
-    health = django_filters.CharFilter(method="filter_health", help_text="good, normal or bad (comma-separated).")
+    health = django_filters.CharFilter(
+        method="filter_health", label="Health", help_text="good, normal or bad (comma-separated)."
+    )
 
     class Meta:
         model = Task
@@ -130,6 +138,14 @@ class TaskFilterSet(django_filters.FilterSet):
         return queryset.filter(Q(title__icontains=value) | Q(account__name__icontains=value))
 
 
+# Priorities are sent and stored as numbers: say so in the OpenAPI schema (the choices are matched as text).
+set_override(
+    TaskFilterSet.base_filters["priority"],
+    "field",
+    {"type": "integer", "enum": Priority.values, "description": "1 low, 2 normal, 3 high, 4 urgent; e.g. 3,4"},
+)
+
+
 # --- web UI account lists ----------------------------------------------------------------------------------------
 
 # Probabilities and health live in scoring.AccountPrediction (``account.prediction``). Each probability is stored
@@ -142,13 +158,21 @@ PROBABILITY_COLUMNS = {"conversion": "account__prediction__conversion", "expansi
 def probability_known(outcome: str) -> bool:
     """Whether any account has this probability yet (kept a minute in the cache: a model either exists or not for
     days). Until then a list ranked by it falls back to a score (a list says which it ranks by)."""
+    import contextlib
+
     from django.core.cache import cache
 
+    from klearly.outages import CACHE_ERRORS
+
     key = f"klearly:web:{outcome}-known"
-    known = cache.get(key)
+    try:
+        known = cache.get(key)
+    except CACHE_ERRORS:  # Redis down: ask the database (one EXISTS) rather than fail the page
+        known = None
     if known is None:
         known = scoring_models.AccountPrediction.objects.filter(**{f"{outcome}__isnull": False}).exists()
-        cache.set(key, known, 60)
+        with contextlib.suppress(*CACHE_ERRORS):
+            cache.set(key, known, 60)
     return known
 
 
@@ -183,7 +207,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
     signal strength and "signals of a type in a window"."""
 
     q = django_filters.CharFilter(method="filter_q", label="Search", help_text="Part of the name, domain or id.")
-    segment = IntegerFilter(method="filter_segment", help_text="Id of a segment: its current members.")
+    segment = IntegerFilter(method="filter_segment", label="Segment", help_text="Id of a segment: its current members.")
     owner = django_filters.CharFilter(field_name="account__owner__username", label="Owner")
     pre_sale = django_filters.BooleanFilter(method="filter_pre_sale", label="Not paying yet")
     expandable = django_filters.BooleanFilter(method="filter_expandable", label="Can expand")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, cast
 from urllib.parse import urlencode
 
+import django_filters
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
@@ -65,8 +66,6 @@ STATUS_TABS = [
 ]
 # Filters of the inbox bar besides view/status/sort, in the order they are shown; all are TaskFilterSet fields.
 INBOX_FILTERS = ("playbook", "segment", "grade", "health", "due", "search")
-# Multiple-choice filters of the shared FilterSets, given comma-separated in URLs.
-MULTI_VALUED = {"grade", "status", "priority", "temperature"}
 
 
 # --- helpers -------------------------------------------------------------------------------------------------------
@@ -104,11 +103,15 @@ def _query(params: dict[str, Any], **changes: Any) -> str:
     return urlencode({k: v for k, v in merged.items() if v not in (None, "")})
 
 
-def _querydict(values: dict[str, str]) -> QueryDict:
-    """Filter values as a QueryDict: multiple-choice filters read lists from it."""
+def _querydict(values: dict[str, str], filterset_class: type[django_filters.FilterSet] | None = None) -> QueryDict:
+    """Filter values as a QueryDict. URLs give several choices comma-separated (``grade=A,B``): a multiple-choice
+    filter of ``filterset_class`` reads them as a list; a comma-separated filter (``TaskFilterSet.grade``) reads the
+    text itself, and would see only the last item of a list."""
+    filters = filterset_class.base_filters if filterset_class else {}
     data = QueryDict(mutable=True)
     for key, value in values.items():
-        data.setlist(key, value.split(",") if key in MULTI_VALUED else [value])
+        multiple = isinstance(filters.get(key), django_filters.MultipleChoiceFilter)
+        data.setlist(key, value.split(",") if multiple else [value])
     return data
 
 
@@ -506,12 +509,12 @@ def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     signals = selectors.account_signal_timeline(account_id=account.pk)
     signal_filter = SignalFilterSet(timeline_params, queryset=signals)
     timeline_errors = {}
-    if not signal_filter.is_valid():
+    if not signal_filter.is_valid():  # refused filters are reported and left out; the others still apply
         timeline_errors = {
             (signal_filter.form.fields[n].label or n).capitalize(): e for n, e in signal_filter.errors.items()
         }
-        signal_filter = SignalFilterSet({}, queryset=signals)
-        timeline_params = {}
+        timeline_params = {k: v for k, v in timeline_params.items() if k not in signal_filter.errors}
+        signal_filter = SignalFilterSet(timeline_params, queryset=signals)
     timeline_page = _page_number(request)
     timeline, timeline_more = _slice(signal_filter.qs, timeline_page, TIMELINE_PAGE_SIZE)
     context = {
@@ -622,14 +625,14 @@ def _account_list(request: HttpRequest, which: str) -> HttpResponse:
     preset, rank = list_preset(which)
     data = {**preset, **params}
     base = selectors.account_scores_for_user(user=request.user)
-    filterset = AccountListFilterSet(_querydict(data), queryset=base)
+    filterset = AccountListFilterSet(_querydict(data, AccountListFilterSet), queryset=base)
     errors = {}
     if not filterset.is_valid():
         errors = {(filterset.form.fields[n].label or n).capitalize(): e for n, e in filterset.errors.items()}
         for name in filterset.errors:
             data.pop(name, None)
             params.pop(name, None)
-        filterset = AccountListFilterSet(_querydict(data), queryset=base)
+        filterset = AccountListFilterSet(_querydict(data, AccountListFilterSet), queryset=base)
     page = _page_number(request)
     rows, has_next = _slice(filterset.qs, page, LIST_PAGE_SIZE)
     top = top_paying_rank() if rows else 0

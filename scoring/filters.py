@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import django_filters
 
+from accounts.filters import StableOrderingFilter
+
 from .choices import Grade, Health, Temperature
 from .models import AccountScore
 
@@ -15,14 +17,20 @@ class AccountScoreFilterSet(django_filters.FilterSet):
     temperature = django_filters.MultipleChoiceFilter(choices=Temperature.choices)
     qualified = django_filters.BooleanFilter()
     surging = django_filters.BooleanFilter()
-    lead_min = django_filters.NumberFilter(field_name="lead", lookup_expr="gte")
-    lead_max = django_filters.NumberFilter(field_name="lead", lookup_expr="lte")
-    stage = django_filters.CharFilter(field_name="account__stage__key")
+    lead_min = django_filters.NumberFilter(field_name="lead", lookup_expr="gte", label="Lead score from")
+    lead_max = django_filters.NumberFilter(field_name="lead", lookup_expr="lte", label="Lead score up to")
+    stage = django_filters.CharFilter(field_name="account__stage__key", label="Stage")
     health = django_filters.MultipleChoiceFilter(field_name="account__prediction__health", choices=Health.choices)
-    churn_min = django_filters.NumberFilter(field_name="account__prediction__churn", lookup_expr="gte")
-    conversion_min = django_filters.NumberFilter(field_name="account__prediction__conversion", lookup_expr="gte")
-    expansion_min = django_filters.NumberFilter(field_name="account__prediction__expansion", lookup_expr="gte")
-    ordering = django_filters.OrderingFilter(
+    churn_min = django_filters.NumberFilter(
+        field_name="account__prediction__churn", lookup_expr="gte", label="Churn from"
+    )
+    conversion_min = django_filters.NumberFilter(
+        field_name="account__prediction__conversion", lookup_expr="gte", label="Conversion from"
+    )
+    expansion_min = django_filters.NumberFilter(
+        field_name="account__prediction__expansion", lookup_expr="gte", label="Expansion from"
+    )
+    ordering = StableOrderingFilter(  # "?ordering=," keeps the list's order, not none at all
         fields=(("lead", "lead"), ("engagement", "engagement"), ("fit", "fit"), ("signal_strength", "signal_strength"),
                 ("computed_at", "computed_at"))
     )  # fmt: skip

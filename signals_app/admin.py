@@ -10,11 +10,15 @@ import json
 from typing import TYPE_CHECKING
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.auth import get_permission_codename
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
 from simple_history.admin import SimpleHistoryAdmin
@@ -24,9 +28,10 @@ from accounts.admin_tools import BigTableAdminMixin, secret_shown_once_response
 from accounts.models import Account, Contact, StageTransition
 
 from . import selectors, services
-from .choices import OWNABLE_FIELDS, ImportKind
+from .choices import OWNABLE_FIELDS, ImportKind, ImportStatus
 from .models import (
     EventMapping,
+    ExportJob,
     ImportJob,
     IngestionSource,
     RuleHit,
@@ -38,6 +43,7 @@ from .models import (
     WriteKey,
 )
 from .privacy_admin import PersonAdminMixin
+from .resources import RESOURCES, AccountResource, CheckedCSV, ContactResource, SignalResource, StageTransitionResource
 
 if TYPE_CHECKING:
     from typing import TypedDict
@@ -48,17 +54,32 @@ if TYPE_CHECKING:
         open_hit_count: int
 
 
-from .resources import AccountResource, ContactResource, SignalResource, StageTransitionResource
-
-
 class PartialImportMixin(ImportExportMixin):
     """django-import-export, but a file with some bad rows can still be confirmed: the preview lists every bad
     row with its line and reason, and confirming loads the good ones (the library refuses the whole file)."""
 
     import_error_display = ("message",)
     skip_admin_log = True
+    import_formats = [CheckedCSV]  # read as import_csv reads: cell limit, quote checks, true line numbers
 
     def import_action(self, request: HttpRequest, **kwargs) -> HttpResponse:
+        upload = request.FILES.get("import_file") if request.method == "POST" else None
+        if (
+            upload is not None
+            and upload.size is not None
+            and upload.size > settings.KLEARLY_ADMIN_IMPORT_INLINE_MAX_BYTES
+            and self.has_import_permission(request)
+        ):
+            # A big file would outlast the web worker's timeout (a preview alone reads every row): a worker imports it
+            # with the streaming importer (same rows accepted, same messages), and the job's page shows progress.
+            job = services.import_job_create(kind=self.resource_classes[0].kind, file=upload, user_id=request.user.pk)
+            megabytes = upload.size / 1_048_576
+            messages.info(
+                request,
+                f"{upload.name} ({megabytes:.1f} MB) is imported in the background without a preview: "
+                "this page shows its progress, then every row it refused with its line and reason.",
+            )
+            return redirect("admin:signals_app_importjob_change", job.pk)
         response = super().import_action(request, **kwargs)
         context = getattr(response, "context_data", None) or {}
         result = context.get("result")
@@ -73,6 +94,25 @@ class PartialImportMixin(ImportExportMixin):
                     f"confirm to import the other {good} new or changed row(s).",
                 )
         return response
+
+    def _do_file_export(self, file_format, request: HttpRequest, queryset: QuerySet, export_form=None) -> HttpResponse:
+        limit = settings.KLEARLY_ADMIN_EXPORT_INLINE_MAX_ROWS
+        if queryset.values("pk")[: limit + 1].count() <= limit:
+            return super()._do_file_export(file_format, request, queryset, export_form=export_form)
+        # A big list would outlast the web worker's timeout: a worker writes it to a file, linked from the job's page.
+        resource = self.choose_export_resource_class(export_form, request)
+        job = services.export_job_create(
+            kind=resource.kind,
+            queryset=queryset,
+            columns=self.get_export_resource_fields_from_form(export_form),
+            user_id=request.user.pk,
+        )
+        messages.info(
+            request,
+            f"More than {limit:,} rows: the export is written as CSV in the background; this page shows its "
+            "progress and a download link when it is done.",
+        )
+        return redirect("admin:signals_app_exportjob_change", job.pk)
 
 
 def held_changes_table(*, account: Account | None = None, contact: Contact | None = None) -> str:
@@ -337,14 +377,19 @@ class ImportJobForm(forms.ModelForm):
 class ImportJobAdmin(admin.ModelAdmin):
     """Large CSV files, imported in the background by a worker with the streaming importer."""
 
-    list_display = ("__str__", "original_name", "status", "rows_read", "rows_created", "rows_updated",
+    list_display = ("__str__", "original_name", "status", "progress", "rows_created", "rows_updated",
                     "rows_skipped", "rows_failed", "created_by", "created_at")  # fmt: skip
     list_select_related = ("created_by",)
     list_filter = ("status", "kind")
     form = ImportJobForm
-    readonly_fields = ("status", "original_name", "created_by", "created_at", "started_at", "finished_at",
-                       "rows_read", "rows_created", "rows_updated", "rows_skipped", "rows_failed", "failure",
-                       "error_list")  # fmt: skip
+    change_form_template = "admin/signals_app/job_change_form.html"
+    readonly_fields = ("status", "progress", "original_name", "created_by", "created_at", "started_at",
+                       "heartbeat_at", "finished_at", "rows_read", "rows_created", "rows_updated", "rows_skipped",
+                       "rows_failed", "failure", "error_list")  # fmt: skip
+
+    @admin.display(description="Progress")
+    def progress(self, obj: ImportJob) -> str:
+        return job_progress(obj.rows_read, obj.rows_total, obj.status)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("signals_app.import_csv")
@@ -370,5 +415,64 @@ class ImportJobAdmin(admin.ModelAdmin):
         return accounts_admin.html_table(("Line", "Column", "Problem"), rows)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None) -> HttpResponse:
-        extra_context = {**(extra_context or {}), "kinds": ImportKind.choices}
+        extra_context = {**(extra_context or {}), "kinds": ImportKind.choices, **_refresh_while_running(object_id)}
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+def job_progress(done: int, total: int | None, status: str) -> str:
+    """ "12,000 of about 200,000 rows (6%)" while a job runs; the row count once it is over."""
+    if status in (ImportStatus.DONE, ImportStatus.FAILED) or not total:
+        return f"{done:,} rows"
+    return f"{done:,} of about {total:,} rows ({min(99, done * 100 // total)}%)"
+
+
+def _refresh_while_running(object_id: str | None) -> dict[str, int]:
+    """The job pages reload themselves every few seconds while the job is queued or running."""
+    return {"refresh_seconds": 3} if object_id else {}
+
+
+@admin.register(ExportJob)
+class ExportJobAdmin(admin.ModelAdmin):
+    """Big admin exports, written to a file by a worker; made from an export page, downloaded from here."""
+
+    list_display = ("__str__", "status", "progress", "download", "created_by", "created_at")
+    list_select_related = ("created_by",)
+    list_filter = ("status", "kind")
+    change_form_template = "admin/signals_app/job_change_form.html"
+    fields = readonly_fields = ("kind", "status", "progress", "download", "columns", "created_by", "created_at",
+                                "started_at", "heartbeat_at", "finished_at", "failure")  # fmt: skip
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made by the export page of signals, accounts, contacts or stage transitions
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Progress")
+    def progress(self, obj: ExportJob) -> str:
+        return job_progress(obj.rows_done, obj.rows_total, obj.status)
+
+    @admin.display(description="File")
+    def download(self, obj: ExportJob) -> str:
+        if obj.status != ImportStatus.DONE or not obj.file:
+            return "—"
+        url = reverse("admin:signals_app_exportjob_download", args=[obj.pk])
+        return format_html('<a href="{}">Download {}</a>', url, (obj.file.name or "").rsplit("/", 1)[-1])
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.download_view)
+        return [path("<int:pk>/download/", download, name="signals_app_exportjob_download"), *super().get_urls()]
+
+    def download_view(self, request: HttpRequest, pk: int) -> FileResponse:
+        """The file, to whoever may export that kind of data (the file is never served from MEDIA_URL)."""
+        job = get_object_or_404(ExportJob, pk=pk, status=ImportStatus.DONE)
+        model = RESOURCES[job.kind]._meta.model
+        codename = get_permission_codename(settings.IMPORT_EXPORT_EXPORT_PERMISSION_CODE, model._meta)
+        may_export = request.user.has_perm(f"{model._meta.app_label}.{codename}")
+        if not (may_export and self.has_view_permission(request, job)):
+            raise PermissionDenied
+        return FileResponse(job.file.open("rb"), as_attachment=True, filename=(job.file.name or "").rsplit("/", 1)[-1])
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None) -> HttpResponse:
+        extra_context = {**(extra_context or {}), **_refresh_while_running(object_id)}
         return super().changeform_view(request, object_id, form_url, extra_context)

@@ -19,12 +19,14 @@ class SignalFilterSet(django_filters.FilterSet):
     account = django_filters.CharFilter(field_name="account__external_id", help_text="The account's external id.")
     contact = django_filters.CharFilter(field_name="contact__external_id", help_text="The contact's external id.")
     type = CharInFilter(
+        label="Type",
         method="filter_type",
         help_text='Signal type key(s), comma-separated ("pricing_page_view" is "pricing-page-view").',
     )
     category = django_filters.ChoiceFilter(field_name="type__category", choices=SignalCategory.choices)
     topic = CharInFilter(
         method="filter_topic",
+        label="Topic",
         help_text="Topic key(s), comma-separated; a product line includes the product types under it.",
     )
     direction = django_filters.ChoiceFilter(choices=Direction.choices)

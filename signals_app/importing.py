@@ -33,6 +33,8 @@ from .storage import signals_insert
 
 MAX_KEPT_ERRORS = 1000
 CSV_SOURCE_NAME = "CSV import"
+# The longest cell read, in characters (the csv module's own limit is 128 K; a longer cell is a row error).
+MAX_CELL_CHARS = 1024 * 1024
 
 
 @dataclass
@@ -169,23 +171,106 @@ def _chunks(items: list, size: int) -> Iterator[list]:
         yield items[start : start + size]
 
 
-def read_rows(stream: IO[str]) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+@dataclass(slots=True)
+class Unreadable:
+    """Lines the CSV reader could not make a row of, in place of the row's values: reported, never loaded.
+    ``field`` is "row", or "file" when the rest of the file is lost (a quote never closed)."""
+
+    field: str
+    message: str
+
+
+class HeaderInvalid(ValueError):
+    """The header row cannot be read or used: the file is refused whole (the message names line 1)."""
+
+
+def read_rows(stream: IO[str]) -> tuple[list[str], Iterator[tuple[int, list[str] | Unreadable]]]:
     """The header, and (line number, values) for every non-blank data row; line numbers count from the header as
-    line 1, and a quoted cell over several lines moves them on as the file does."""
-    reader = csv.reader(stream)
+    line 1, and a quoted cell over several lines moves them on as the file does.
+
+    Read strictly: what the csv module cannot read (a cell over ``MAX_CELL_CHARS``, text after a closing quote, a
+    quote never closed) and a quoted cell that swallowed what looks like the next row come as ``Unreadable`` at
+    their line instead of values; the reader goes on with the next line. Raises HeaderInvalid for a bad header.
+    """
+    csv.field_size_limit(MAX_CELL_CHARS)  # process-wide; the same for every import
+    reader = csv.reader(stream, strict=True)
     try:
         header = [h.strip().lstrip("\ufeff") for h in next(reader)]
     except StopIteration:
         return [], iter(())
+    except csv.Error as exc:
+        problem = _read_problem(str(exc), 1, reader.line_num)
+        raise HeaderInvalid(f"line 1: the header row cannot be read: {problem.message}") from None
+    width = len(header)
 
-    def rows() -> Iterator[tuple[int, list[str]]]:
+    def rows() -> Iterator[tuple[int, list[str] | Unreadable]]:
         line = reader.line_num
-        for values in reader:
-            start, line = line + 1, reader.line_num
-            if "".join(values).strip():  # a row of blank cells is skipped, like an empty line
-                yield start, values
+        while True:
+            try:
+                for values in reader:
+                    start, line = line + 1, reader.line_num
+                    if line > start and (swallowed := _swallowed_row(header, values, start)):
+                        yield start, Unreadable("row", swallowed)
+                    elif "".join(values).strip():  # a row of blank cells is skipped, like an empty line
+                        yield start, values
+                return
+            except csv.Error as exc:  # the reader starts again on the line after the one it stopped at
+                start, line = line + 1, reader.line_num
+                yield start, _read_problem(str(exc), start, line)
 
-    return header, rows()
+    return header, rows() if width else iter(())
+
+
+def _read_problem(error: str, start: int, end: int) -> Unreadable:
+    """The csv module's complaint about lines ``start``..``end``, in words that say what to fix."""
+    lines = f"line {start}" if end <= start else f"lines {start} to {end}"
+    if "unexpected end of data" in error:  # the file ended inside a quoted cell: the rest of the file is lost
+        return Unreadable(
+            "file",
+            f"a quote opened on line {start} is never closed, so {lines} (the end of the file) were read as one "
+            'cell and not loaded: close the quote, or write a quote inside a cell as ""',
+        )
+    if "field larger than field limit" in error:
+        return Unreadable(
+            "row", f"a cell is over {MAX_CELL_CHARS // 1024} KB, the largest cell read; {lines} not loaded"
+        )
+    if "expected after" in error:
+        return Unreadable(
+            "row",
+            f'a closing quote is followed by more text (write a quote in a quoted cell as ""); {lines} not loaded',
+        )
+    return Unreadable("row", f"cannot be read as CSV ({error}); {lines} not loaded")
+
+
+def _swallowed_row(header: list[str], values: list[str], start: int) -> str:
+    """Why a row whose quoted cell runs over several lines is suspect, or "": a line inside the cell that reads like
+    a row of its own means a closing quote is missing and the next row(s) were swallowed. Multi-line cells of text
+    (an address, a note) still load."""
+    enough = max(len(header) - 1, 2)  # the commas of a row
+    before = 0  # lines taken by the cells before this one
+    for column, cell in enumerate(values):
+        if "\n" not in cell:
+            continue
+        for offset, piece in enumerate(cell.split("\n")[1:], 1):
+            if piece.count(",") >= enough:
+                name = header[column] if column < len(header) else f"#{column + 1}"
+                return (
+                    f"the quoted cell in column {name} runs on to line {start + before + offset}, which reads like "
+                    f"a row of its own: is a closing quote missing? Lines from {start} not loaded"
+                )
+        before += cell.count("\n")
+    return ""
+
+
+def header_problem(kind: str, header: list[str]) -> str:
+    """Why a file of ``kind`` with this header is refused whole (missing or repeated columns), or ""."""
+    missing = parsing.missing_columns(kind, header)
+    if missing:
+        return f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(parsing.COLUMNS[kind])}"
+    repeated = sorted({name for name in header if name and header.count(name) > 1})
+    if repeated:
+        return f"line 1: column(s) {', '.join(repeated)} appear more than once; keep one of each"
+    return ""
 
 
 @contextlib.contextmanager
@@ -217,15 +302,16 @@ class BaseImporter:
     def run(self, stream: IO[str], *, progress: Callable[[int], object] | None = None) -> ImportReport:
         """Import every row of ``stream``; bad rows are reported, good ones kept."""
         report = ImportReport(kind=self.kind)
-        header, rows = read_rows(stream)
+        try:
+            header, rows = read_rows(stream)
+        except HeaderInvalid as exc:
+            report.fatal = str(exc)
+            return report
         if not header:
             report.fatal = "line 1: the file is empty (a header row is required)"
             return report
-        missing = parsing.missing_columns(self.kind, header)
-        if missing:
-            report.fatal = (
-                f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(parsing.COLUMNS[self.kind])}"
-            )
+        report.fatal = header_problem(self.kind, header)
+        if report.fatal:
             return report
         width = len(header)
         parse_values = self.values_parser(header)
@@ -234,6 +320,9 @@ class BaseImporter:
                 report.rows_read += len(batch)
                 good = []
                 for line, values in batch:
+                    if isinstance(values, Unreadable):
+                        report.add_error(line, {values.field: values.message})
+                        continue
                     if len(values) > width:
                         report.add_error(line, {"row": f"has {len(values)} values but the header has {width}"})
                         continue

@@ -22,7 +22,7 @@ from accounts.models import Account, Contact
 from accounts.services import accounts_mark_for_rescore
 
 from . import parsing
-from .events import Event
+from .events import Event, EventInvalid
 from .importing import Lookups
 from .models import EventMapping, IngestionSource, Signal, TraitsHistory
 from .storage import signals_insert
@@ -107,9 +107,22 @@ def _load_mappings(source: IngestionSource) -> list[_Mapping]:
 
 ACCOUNT_TRAITS = {"name": "name", "website": "domain", "domain": "domain", "industry": "industry",
                   "employees": "employees", "country": "country"}  # fmt: skip
+# The longest text each account and contact column holds (accounts.models): longer values refuse their event.
+TEXT_LIMITS = {"name": 255, "domain": 255, "industry": 100, "country": 64,
+               "email": 254, "first_name": 100, "last_name": 100, "title": 200}  # fmt: skip
+
+
+def _fits(value: Any, column: str, trait: str) -> str:
+    """``value`` as text, if its column can hold it; else the event is refused naming the trait."""
+    text = str(value)
+    if len(text) > TEXT_LIMITS[column]:
+        raise EventInvalid(f"traits.{trait} is longer than {TEXT_LIMITS[column]} characters", f"traits.{trait}")
+    return text
 
 
 def _account_fields(traits: dict) -> tuple[dict, dict]:
+    """The account columns a group call's traits set, and the other traits. A value that is not a number stays a
+    trait; one its column cannot hold (out of range, too long) raises EventInvalid (see ``events_check``)."""
     fields: dict[str, Any] = {}
     rest = {}
     for key, value in traits.items():
@@ -126,38 +139,54 @@ def _account_fields(traits: dict) -> tuple[dict, dict]:
             elif target == "annual_revenue":
                 fields[target] = parsing.parse_decimal(str(value))
             elif target == "domain":
-                fields[target] = re.sub(r"^https?://(www\.)?", "", str(value)).strip("/").lower()[:255]
+                fields[target] = _fits(re.sub(r"^https?://(www\.)?", "", str(value)).strip("/").lower(), target, key)
             else:
-                fields[target] = str(value)[: 100 if target == "industry" else 255]
+                fields[target] = _fits(value, target, key)
+        except parsing.OutOfRange as exc:
+            raise EventInvalid(f"traits.{key} {exc}", f"traits.{key}") from None
         except ValueError:
             rest[key] = value
     address = traits.get("address")
     if isinstance(address, dict) and address.get("country"):
-        fields["country"] = str(address["country"])[:64]
+        fields["country"] = _fits(address["country"], "country", "address.country")
     return fields, rest
 
 
 def _contact_fields(traits: dict) -> tuple[dict, dict]:
+    """The contact columns an identify call's traits set, and the other traits (see ``_account_fields``)."""
     fields: dict[str, Any] = {}
     rest = {}
     for key, value in traits.items():
         if key == "email" and isinstance(value, str):
             try:
-                fields["email"] = parsing.parse_email(value)
+                fields["email"] = parsing.parse_email(_fits(value.strip(), "email", key))
             except ValueError:
                 rest[key] = value
         elif key in ("firstName", "first_name") and value:
-            fields["first_name"] = str(value)[:100]
+            fields["first_name"] = _fits(value, "first_name", key)
         elif key in ("lastName", "last_name") and value:
-            fields["last_name"] = str(value)[:100]
+            fields["last_name"] = _fits(value, "last_name", key)
         elif key == "title" and value:
-            fields["title"] = str(value)[:200]
+            fields["title"] = _fits(value, "title", key)
         elif key == "name" and value and "first_name" not in fields:
             first, _, last = str(value).partition(" ")
-            fields["first_name"], fields["last_name"] = first[:100], last[:100]
+            fields["first_name"], fields["last_name"] = _fits(first, "first_name", key), _fits(last, "last_name", key)
         elif key != "company":
             rest[key] = value
     return fields, rest
+
+
+def events_check(*, events: list[Event]) -> tuple[list[Event], list[dict[str, Any]]]:
+    """The events whose account and contact fields fit their columns, and ``{index, reason, field}`` for the
+    others: checked one by one before a batch is written, so one bad event cannot roll the batch back."""
+    rejected, refused = [], set()
+    for event in [e for e in events if e.kind in ("group", "identify")]:  # most batches are track events only
+        try:
+            _account_fields(event.traits) if event.kind == "group" else _contact_fields(event.traits)
+        except EventInvalid as exc:
+            rejected.append({"index": event.index, "reason": str(exc), "field": exc.field})
+            refused.add(event.index)
+    return ([e for e in events if e.index not in refused] if refused else events), rejected
 
 
 class _Batch:
@@ -431,8 +460,10 @@ class _Batch:
 
 
 def events_ingest(*, source: IngestionSource, events: list[Event], received_at: datetime) -> IngestResult:
-    """Store a batch of validated events for a source, atomically."""
+    """Store a batch of validated events for a source, atomically; events whose fields their columns cannot hold
+    are left out and listed in ``rejected`` (``events_check``)."""
     result = IngestResult(received=len(events))
+    events, result.rejected = events_check(events=events)
     if not events:
         return result
     with transaction.atomic():

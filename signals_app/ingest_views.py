@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -17,6 +18,8 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
+
+from klearly.outages import CACHE_ERRORS, warn_unavailable
 
 from . import events as ev
 from .ingest import events_ingest
@@ -31,23 +34,30 @@ def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
 
 
 def _throttled(key_id: int) -> int:
-    """Seconds to wait if this key is over its request rate (fixed window in the shared cache), else 0."""
+    """Seconds to wait if this key is over its request rate (fixed window in the shared cache), else 0.
+
+    Fails open: with the cache (Redis) down, events are still taken (a warning is logged once a minute)."""
     limit = settings.KLEARLY_EVENTS_REQUESTS_PER_MINUTE
     if not limit:
         return 0
     window = int(time.time() // 60)
     name = f"klearly:ingest:{key_id}:{window}"
-    cache.add(name, 0, timeout=70)
     try:
-        count = cache.incr(name)
-    except ValueError:
-        count = 1
+        cache.add(name, 0, timeout=70)
+        try:
+            count = cache.incr(name)
+        except ValueError:
+            count = 1
+    except CACHE_ERRORS as exc:
+        warn_unavailable(logger, "cache", "event rate limits are not applied", exc)
+        return 0
     return 60 - int(time.time() % 60) if count > limit else 0
 
 
 @csrf_exempt
 @require_POST
-def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
+# One answer per way a request can be refused, in the order they are checked (hence the noqa below).
+def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:  # noqa: C901, PLR0912
     """Take one event (``/v1/track`` …) or a batch (``/v1/batch``)."""
     received_at = timezone.now()
     try:
@@ -84,13 +94,16 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
         return _error(400, "invalid_request", str(exc))
 
     # An event can only be over the limit if the body is: skip measuring each one for ordinary batches.
-    # (A NUL character, which PostgreSQL cannot store, also sends every event through the per-event check.)
+    # (A NUL character, which PostgreSQL cannot store, or numbers out of range also send every event through the
+    # per-event check.)
     size_checked = (
         len(request.body) <= ev.MAX_EVENT_BYTES
         and request.headers.get("Content-Encoding", "") == ""
         and b"\\u0000" not in request.body
+        and not isinstance(body, ev.LenientBody)
     )
-    accepted, rejected = [], []
+    accepted: list[ev.Event] = []
+    rejected: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         try:
             accepted.append(
@@ -99,7 +112,7 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
             )  # fmt: skip
         except ev.EventInvalid as exc:
             message_id = item.get("messageId") if isinstance(item, dict) else None
-            rejected.append({"index": index, "messageId": message_id, "reason": str(exc)})
+            rejected.append({"index": index, "messageId": message_id, "reason": str(exc), "field": exc.field})
 
     try:
         result = events_ingest(source=source, events=accepted, received_at=received_at)
@@ -110,6 +123,11 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
         response = _error(503, "unavailable", "the database is unavailable; retry later")
         response["Retry-After"] = "5"
         return response
+    if result.rejected:  # fields their columns cannot hold (a 100-character country, 1e308 employees)
+        for refused in result.rejected:
+            rejected.append({"index": refused["index"], "messageId": items[refused["index"]].get("messageId"),
+                             "reason": refused["reason"], "field": refused["field"]})  # fmt: skip
+        rejected.sort(key=lambda r: r["index"])
     payload = {
         "success": True,
         "received": len(items),
@@ -117,7 +135,7 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:
         "duplicates": result.duplicates,
         "rejected": rejected,
     }
-    if rejected and not accepted:
+    if rejected and len(rejected) == len(items):
         return _error(400, "invalid_events", "every event was refused; see 'rejected'", **{
             k: v for k, v in payload.items() if k != "success"
         })  # fmt: skip

@@ -227,7 +227,10 @@ class Signal(models.Model):
 
 
 class ImportJob(models.Model):
-    """A CSV file imported in the background by a worker, with its progress and every bad row it reported."""
+    """A CSV file imported in the background by a worker, with its progress and every bad row it reported.
+
+    A job ends done or failed, never stays running: an error in the import fails it with the reason, and a job whose
+    worker died (no heartbeat for ``KLEARLY_JOB_STALE_SECONDS``) is failed by the beat sweep (``jobs_sweep``)."""
 
     kind = models.CharField(max_length=20, choices=ImportKind.choices)
     file = models.FileField(upload_to="imports/%Y/%m/")
@@ -237,6 +240,8 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its worker.")
+    rows_total = models.PositiveIntegerField(null=True, blank=True, help_text="About how many rows the file has.")
     rows_read = models.PositiveIntegerField(default=0)
     rows_created = models.PositiveIntegerField(default=0)
     rows_updated = models.PositiveIntegerField(default=0)
@@ -251,6 +256,34 @@ class ImportJob(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} import #{self.pk} ({self.status})"
+
+
+class ExportJob(models.Model):
+    """A CSV export of a big admin list (signals, accounts, contacts, stage transitions) written by a worker to a
+    file under MEDIA_ROOT, with its progress; downloaded from the admin once done. Ends done or failed, as imports do.
+    """
+
+    kind = models.CharField(max_length=20, choices=ImportKind.choices)
+    # The admin list's filtered query, pickled (Django's documented way to rebuild a QuerySet elsewhere): written
+    # and read only by Klearly's own code, consumed within minutes by a worker of the same version.
+    query = models.BinaryField(editable=False)
+    columns = models.JSONField(default=list, blank=True, help_text="The columns chosen; empty: all of them.")
+    file = models.FileField(upload_to="exports/%Y/%m/", blank=True)
+    status = models.CharField(max_length=10, choices=ImportStatus.choices, default=ImportStatus.QUEUED)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of its worker.")
+    rows_total = models.PositiveIntegerField(null=True, blank=True)
+    rows_done = models.PositiveIntegerField(default=0)
+    failure = models.TextField(blank=True, help_text="Why the job failed, if it did.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} export #{self.pk} ({self.status})"
 
 
 class EventMapping(models.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +48,12 @@ COLUMNS = {
     "stage_transitions": STAGE_TRANSITION_COLUMNS,
 }
 TOPIC_SEPARATOR = re.compile(r"\s*(?:>|›|/)\s*")
+MAX_INT = 2_147_483_647  # the largest value of an integer column (Account.employees) on every database
+MAX_DECIMAL = Decimal(10) ** 14  # Account.annual_revenue: 16 digits, 2 after the point
+
+
+class OutOfRange(ValueError):
+    """A number that reads as one but that its column cannot hold (``1e400``, ``99999999999`` employees)."""
 
 
 class RowInvalid(Exception):
@@ -75,6 +82,13 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity, which no JSON column stores
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
 def clean_text(value: str | None, *, max_length: int) -> str:
     text = (value or "").strip()
     if len(text) > max_length:
@@ -82,8 +96,11 @@ def clean_text(value: str | None, *, max_length: int) -> str:
     return text
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2200  # the range the REST API accepts too (klearly.api.fields)
+
+
 def parse_datetime(value: str) -> datetime:
-    """ISO-8601 date or date-time; a time without offset is taken as UTC."""
+    """ISO-8601 date or date-time between 1900 and 2200; a time without offset is taken as UTC."""
     text = value.strip()
     if not text:
         raise ValueError("is empty")
@@ -95,19 +112,31 @@ def parse_datetime(value: str) -> datetime:
         parsed = datetime(parsed.year, parsed.month, parsed.day)
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
+    if not MIN_YEAR < parsed.year < MAX_YEAR:  # an offset moves the year by one at most: look closer at the edges
+        try:
+            year = parsed.astimezone(UTC).year
+        except OverflowError:  # year 1 or 9999 moved by its offset
+            year = 0
+        if not MIN_YEAR <= year <= MAX_YEAR:
+            raise ValueError(f"must be between {MIN_YEAR} and {MAX_YEAR}")
     return parsed
 
 
-def parse_int(value: str | None, *, minimum: int = 0) -> int | None:
+def parse_int(value: str | None, *, minimum: int = 0, maximum: int = MAX_INT) -> int | None:
+    """A whole number within [minimum, maximum]; "1,200" and "1.2e3" read as 1200."""
     text = (value or "").strip().replace(",", "").replace("_", "")
     if not text:
         return None
     try:
         number = int(float(text)) if "." in text or "e" in text.lower() else int(text)
+    except OverflowError:  # "1e400", "inf"
+        raise OutOfRange(f"{(value or '')[:40]!r} is out of range (at most {maximum})") from None
     except ValueError:
-        raise ValueError(f"{value!r} is not a whole number") from None
+        raise ValueError(f"{(value or '')[:40]!r} is not a whole number") from None
     if number < minimum:
-        raise ValueError(f"must be at least {minimum}")
+        raise OutOfRange(f"must be at least {minimum}")
+    if number > maximum:
+        raise OutOfRange(f"must be at most {maximum}")
     return number
 
 
@@ -119,8 +148,8 @@ def parse_decimal(value: str | None) -> Decimal | None:
         number = Decimal(text)
     except InvalidOperation:
         raise ValueError(f"{value!r} is not a number") from None
-    if not number.is_finite() or abs(number) >= Decimal(10) ** 14:
-        raise ValueError(f"{value!r} is out of range")
+    if not number.is_finite() or abs(number) >= MAX_DECIMAL:
+        raise OutOfRange(f"{(value or '')[:40]!r} is out of range (less than 10^14)")
     return number.quantize(Decimal("0.01"))
 
 
@@ -141,11 +170,11 @@ def parse_properties(value: str | None) -> tuple[dict[str, Any], str]:
     if not text or text == "{}":
         return {}, "{}"
     try:
-        loaded = json.loads(text, parse_constant=_no_constants)
+        loaded = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
     except json.JSONDecodeError as exc:
         raise ValueError(f"is not valid JSON ({exc.msg} at character {exc.pos})") from None
-    except ValueError as exc:  # NaN, Infinity: Python reads them, PostgreSQL's jsonb refuses them
-        raise ValueError(f"is not valid JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # NaN, Infinity, 1e999: Python reads them, PostgreSQL refuses them
+        raise ValueError(f"is not valid JSON ({str(exc)[:200]})") from None
     if not isinstance(loaded, dict):
         raise ValueError('must be a JSON object, like {"plan": "pro"}')
     return loaded, json.dumps(loaded, separators=(",", ":"), ensure_ascii=False)

@@ -2,24 +2,28 @@
 
 Import goes through the same code as ``manage.py import_csv`` (``importing``), one row at a time inside
 django-import-export's per-row savepoint, so the admin's dry-run preview, its confirm step and the command
-accept, reject and de-duplicate exactly the same rows with the same messages. Export neutralises
+accept, reject and de-duplicate exactly the same rows with the same messages. The file is read by the importer's
+own reader too (``CheckedCSV``): the same limits, quote checks and line numbers. Export neutralises
 spreadsheet formulas in every text cell.
 """
 
 from __future__ import annotations
 
+import io
 import re
 from typing import Any
 
+import tablib
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
 from import_export import fields, resources
+from import_export.formats import base_formats
 from import_export.results import RowResult
 
 from accounts.models import Account, Contact, StageTransition
 
 from . import parsing
-from .importing import IMPORTERS, BaseImporter, ImportReport
+from .importing import IMPORTERS, BaseImporter, ImportReport, Unreadable, header_problem, read_rows
 from .models import Signal
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -36,6 +40,31 @@ def neutralise_formula(value: Any) -> Any:
     return value
 
 
+# Columns CheckedCSV adds to the rows it reads: the row's line in the file, and why it could not be read.
+LINE, UNREADABLE = "__line__", "__unreadable__"
+
+
+class CheckedCSV(base_formats.CSV):
+    """CSV read by ``importing.read_rows`` (as ``import_csv`` reads it), not by tablib: each row carries its line
+    (a quoted cell over several lines moves the next rows' lines on) and the reason it could not be read, if so.
+    A cell missing at the end of a short row is None, and left alone as the importer leaves it."""
+
+    def create_dataset(self, in_stream: str | bytes, **kwargs: Any) -> tablib.Dataset:
+        text = in_stream.decode(self.encoding or "utf-8-sig") if isinstance(in_stream, bytes) else in_stream
+        header, rows = read_rows(io.StringIO(text, newline=""))  # HeaderInvalid: the admin shows it on the form
+        dataset = tablib.Dataset(headers=[*header, LINE, UNREADABLE])
+        width = len(header)
+        for line, values in rows:
+            blank: list[Any] = [None] * width
+            if isinstance(values, Unreadable):
+                dataset.append([*blank, line, values.message])
+            elif len(values) > width:
+                dataset.append([*blank, line, f"has {len(values)} values but the header has {width}"])
+            else:
+                dataset.append([*values, *[None] * (width - len(values)), line, ""])
+        return dataset
+
+
 class KlearlyResource(resources.ModelResource):
     """Exports safely; imports through the streaming importer of ``kind`` with line-numbered errors."""
 
@@ -50,21 +79,21 @@ class KlearlyResource(resources.ModelResource):
     def before_import(self, dataset, **kwargs) -> None:
         self.importer: BaseImporter | None = None
         self.report = ImportReport(kind=self.kind)
-        missing = parsing.missing_columns(self.kind, list(dataset.headers or []))
-        if missing:
-            raise ValueError(
-                f"line 1: missing column(s) {', '.join(missing)}; expected {', '.join(parsing.COLUMNS[self.kind])}"
-            )
+        problem = header_problem(self.kind, [h for h in dataset.headers or [] if h not in (LINE, UNREADABLE)])
+        if problem:
+            raise ValueError(problem)
         self.importer = IMPORTERS[self.kind]()
 
     def import_row(self, row, instance_loader, **kwargs) -> RowResult:
-        line = kwargs["row_number"] + 1  # the header is line 1
+        line = row.get(LINE) or kwargs["row_number"] + 1  # without CheckedCSV: the header is line 1, a row a line
         row_result = self.get_row_result_class()()
         if self.importer is None:  # the header was refused: the file is reported as a whole, rows are not tried
             row_result.import_type = RowResult.IMPORT_TYPE_SKIP
             return row_result
-        values = {k: ("" if v is None else str(v)) for k, v in row.items() if k}
+        values = {k: str(v) for k, v in row.items() if k and v is not None and k not in (LINE, UNREADABLE)}
         row_result.diff = [escape(values.get(column, "")) for column in self.get_diff_headers()]
+        if row.get(UNREADABLE):
+            return self._invalid(row_result, line, {"row": row[UNREADABLE]})
         before = (self.report.created, self.report.updated, self.report.skipped, len(self.report.errors))
         try:
             parsing.reject_nul(values)
@@ -153,3 +182,9 @@ class SignalResource(KlearlyResource):
         import json
 
         return json.dumps(signal.properties, ensure_ascii=False, separators=(",", ":")) if signal.properties else ""
+
+
+# The resource of each import kind: the admin's background exports write with it.
+RESOURCES: dict[str, type[KlearlyResource]] = {
+    r.kind: r for r in (AccountResource, ContactResource, SignalResource, StageTransitionResource)
+}

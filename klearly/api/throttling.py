@@ -1,10 +1,12 @@
 """Rate limits per key (and per operator for sessions), rates from settings (KLEARLY_API_RATE, KLEARLY_INGEST_RATE).
 
-Counts live in the default cache; with several server processes, configure a shared cache so they add up.
+Counts live in the default cache; with several server processes, configure a shared cache so they add up. When the
+cache is down, requests are let through (fail open) and a warning is logged once a minute.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 from django.conf import settings
@@ -13,7 +15,10 @@ from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
 from klearly.models import ApiKey
+from klearly.outages import CACHE_ERRORS, warn_unavailable
 from signals_app.models import WriteKey
+
+logger = logging.getLogger(__name__)
 
 
 class KeyRateThrottle(SimpleRateThrottle):
@@ -33,7 +38,11 @@ class KeyRateThrottle(SimpleRateThrottle):
         self.scope = "ingest" if isinstance(request.auth, WriteKey) else "api"
         self.rate = self.get_rate()
         self.num_requests, self.duration = self.parse_rate(self.rate)
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except CACHE_ERRORS as exc:  # fail open: the cache (Redis) is down, the request is served unthrottled
+            warn_unavailable(logger, "cache", "API rate limits are not applied", exc)
+            return True
 
     def get_cache_key(self, request: Request, view: APIView) -> str:
         auth = request.auth

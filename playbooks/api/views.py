@@ -132,7 +132,7 @@ class TaskViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModelMi
     @extend_schema(methods=["get"], summary="A task's comments", responses=TaskCommentSerializer(many=True))
     @extend_schema(methods=["post"], summary="Comment on a task", request=CommentSerializer,
                    responses={201: TaskCommentSerializer})  # fmt: skip
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])  # the task filters do not apply here
     def comments(self, request: Request, pk: str) -> Response:
         task = cast(Task, self.get_object())
         if request.method == "GET":

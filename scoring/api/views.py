@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -47,14 +47,14 @@ class AccountScoreViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.Retriev
 
     @extend_schema(summary="An account's daily score history (for charts and backtests)",
                    responses=ScoreHistorySerializer(many=True))  # fmt: skip
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])  # the list's score filters do not apply here
     def history(self, request: Request, external_id: str) -> Response:
         rows = selectors.score_history_list(account_id=self._account().pk)
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ScoreHistorySerializer(page, many=True).data)
 
     @extend_schema(summary="An account's contacts by engagement", responses=ContactScoreSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def contacts(self, request: Request, external_id: str) -> Response:
         rows = selectors.contact_score_list(account_id=self._account().pk)
         page = self.paginate_queryset(rows)
@@ -63,8 +63,9 @@ class AccountScoreViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.Retriev
     @extend_schema(
         summary="An account's rule hits, open ones first (`?open=true` for only those)",
         responses=RuleHitSerializer(many=True),
+        parameters=[OpenApiParameter("open", bool, description="Only the hits that are still open.")],
     )
-    @action(detail=True, methods=["get"], url_path="rule-hits")
+    @action(detail=True, methods=["get"], url_path="rule-hits", filter_backends=[])
     def rule_hits(self, request: Request, external_id: str) -> Response:
         rows = RuleHit.objects.filter(account=self._account()).select_related("rule").order_by("-cleared_at", "-set_at")
         if request.query_params.get("open") in ("true", "1"):

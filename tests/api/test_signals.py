@@ -154,7 +154,7 @@ def test_a_thousand_signals_in_one_request(admin_api, acme):
         ("properties", {"k": "v\x00"}, "NUL"),
         ("properties", {"k\x00": 1}, "NUL"),
         ("occurred_at", "0001-01-01T00:00:00+05:00", "between 1900 and 2200"),
-        ("occurred_at", "9999-12-31T23:59:59-05:00", "more than a day in the future"),
+        ("occurred_at", "9999-12-31T23:59:59-05:00", "must be between 1900 and 2200"),
         ("occurred_at", "2031-05-01T10:00:00Z", "more than a day in the future"),  # as the event endpoint says
         ("occurred_at", 20260301, "must be a string"),
         ("source", "crm", "is not one of"),

@@ -140,3 +140,24 @@ def test_task_list_query_count_does_not_grow(people):
     for _ in range(20):
         TaskFactory(team=people["cs"], playbook=PlaybookFactory(), assignee=UserFactory())
     assert count() == small
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [("priority=,", "priority"), ("priority=3,,4", "priority"), ("playbook=1,", "playbook"),
+     ("playbook=99999999999999999999", "playbook"), ("status=open,", "status"), ("grade=A,,B", "grade")],
+)  # fmt: skip
+def test_a_malformed_list_filter_is_a_400_naming_it(query, field):
+    """``?priority=,`` used to reach the database as priority IN ('', '') and answer 500."""
+    client = bearer(api_key("read")[1])
+    response = client.get(f"/api/v1/tasks/?{query}")
+    assert response.status_code == 400 and list(response.json()) == [field]
+    assert "empty value" in response.json()[field][0] or "less than or equal" in response.json()[field][0]
+
+
+def test_list_filters_take_several_values_and_ignore_an_empty_one():
+    urgent, high, _low = TaskFactory(priority=4), TaskFactory(priority=3), TaskFactory(priority=1)
+    client = bearer(api_key("read")[1])
+    listed = client.get("/api/v1/tasks/?priority=3,4&view=all").json()["results"]
+    assert sorted(t["id"] for t in listed) == sorted([urgent.pk, high.pk])
+    assert client.get("/api/v1/tasks/?priority=&view=all").json()["count"] == 3

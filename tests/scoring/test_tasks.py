@@ -212,3 +212,75 @@ def test_default_rules_created_in_one_transaction_rescore_everything_once(
         created = scoring_defaults_ensure()
     assert created == 4 and EngagementRule.objects.count() == 4
     assert len(runs) == 1
+
+
+# --- work left behind: a killed worker, a broker outage ---------------------------------------------------------------
+
+
+def test_a_starting_worker_rescores_the_marks_a_killed_one_left(card):
+    """A worker killed mid-rescore leaves marks and its message held by Redis for the visibility timeout: the next
+    worker to start queues a rescore at once (eager here: it runs)."""
+    from klearly.celery import _rescore_left_marks
+
+    account = AccountFactory()
+    accounts_mark_for_rescore(account_ids=[account.pk])  # committed, no task queued (none ran on commit)
+    cache.set(tasks.LOCK_KEY, 1, 60)  # and the lost task's debounce lock is still held
+    cache.delete(tasks.WORKER_START_KEY)
+
+    _rescore_left_marks()
+
+    assert not RescoreMark.objects.exists()
+    assert AccountScore.objects.filter(account=account).exists()
+
+
+def test_workers_starting_together_queue_one_rescore(monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.rescore_marked, "apply_async", lambda **kw: queued.append(kw))
+    accounts_mark_for_rescore(account_ids=[AccountFactory().pk])
+    cache.delete(tasks.WORKER_START_KEY)
+    assert tasks.rescore_marked_on_worker_start() is True
+    assert tasks.rescore_marked_on_worker_start() is False
+    assert queued == [{"countdown": 0}]
+    cache.delete_many([tasks.LOCK_KEY, tasks.WORKER_START_KEY])  # the recorded task never ran to release them
+
+
+def test_a_worker_start_without_marks_queues_nothing(monkeypatch):
+    queued = []
+    monkeypatch.setattr(tasks.rescore_marked, "apply_async", lambda **kw: queued.append(kw))
+    assert tasks.rescore_marked_on_worker_start() is False and queued == []
+
+
+def test_beat_rescores_marks_older_than_a_minute_only(card):
+    from datetime import timedelta
+
+    fresh, old = AccountFactory(), AccountFactory()
+    accounts_mark_for_rescore(account_ids=[fresh.pk])
+    cache.delete(tasks.LOCK_KEY)
+    assert tasks.rescore_marked_sweep.apply().get() is False  # the debounced path is on it
+    accounts_mark_for_rescore(account_ids=[old.pk], now=timezone.now() - timedelta(seconds=90))
+    assert tasks.rescore_marked_sweep.apply().get() is True
+    assert not RescoreMark.objects.exists()
+
+
+def test_the_sweeps_are_in_the_beat_schedule(settings):
+    schedule = {entry["task"]: entry["schedule"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert schedule["scoring.tasks.rescore_marked_sweep"] == 60.0
+    assert schedule["signals_app.tasks.jobs_sweep"] == 60.0
+    assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"] == 15 * 60
+    assert settings.CELERY_TASK_ACKS_LATE and settings.CELERY_BROKER_CONNECTION_MAX_RETRIES is None
+
+
+def test_a_broker_outage_releases_the_debounce_lock_and_never_raises(monkeypatch):
+    from kombu.exceptions import OperationalError as BrokerDown
+
+    def refused(**kwargs):
+        raise BrokerDown("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.rescore_marked, "apply_async", refused)
+    monkeypatch.setattr(tasks.rescore_all, "apply_async", refused)
+    cache.delete(tasks.LOCK_KEY)
+    cache.delete(tasks.ALL_LOCK_KEY)
+    assert tasks.rescore_marked_enqueue() is False
+    assert tasks.rescore_all_enqueue() is False
+    assert cache.add(tasks.LOCK_KEY, 1) and cache.add(tasks.ALL_LOCK_KEY, 1)  # free: the next write queues again
+    cache.delete_many([tasks.LOCK_KEY, tasks.ALL_LOCK_KEY])  # (the memory cache outlives the test)

@@ -106,3 +106,34 @@ def test_export_neutralises_formulas(admin_client):
     assert ",'@SUM(A1)," in text
     assert "'+1+1" in text
     assert "-5.00" in text and "'-5.00" not in text
+
+
+def test_the_admin_reads_files_with_the_importers_checks_and_true_line_numbers(admin_client):
+    """The admin used tablib's reader: a cell over 128 KB was a read error for the whole file, an unterminated quote
+    swallowed rows, and line numbers assumed one line per row."""
+    text = (
+        "external_id,name,employees\n"
+        'a1,"Acme\nInc",5\n'  # a quoted cell over two lines: the next rows' lines move on
+        "a2,Beta,1e400\n"
+        "a3,Gamma,99999999999\n"
+        f"a4,{'x' * 200_000},5\n"  # over the csv module's default limit (128 K), under MAX_CELL_CHARS
+        "a5,Delta,7,extra\n"
+        'a6,"Epsilon,8\n'
+    )
+    preview = upload(admin_client, IMPORT_URL, text)
+    assert preview.status_code == 200
+    html = preview.content.decode()
+    assert "line 4: &#x27;1e400&#x27; is out of range (at most 2147483647)" in html
+    assert "line 5: must be at most 2147483647" in html
+    assert "line 6: is longer than 255 characters" in html  # read, then refused by the name's length
+    assert "line 7: has 4 values but the header has 3" in html
+    assert "line 8: a quote opened on line 8 is never closed" in html
+    done = confirm(admin_client, IMPORT_URL, preview)
+    assert done.status_code == 302
+    assert list(Account.objects.values_list("external_id", "name")) == [("a1", "Acme\nInc")]
+
+
+def test_the_admin_refuses_repeated_columns(admin_client):
+    response = upload(admin_client, IMPORT_URL, "external_id,name,name\na,A,B\n")
+    assert "line 1: column(s) name appear more than once; keep one of each" in response.content.decode()
+    assert not Account.objects.exists()

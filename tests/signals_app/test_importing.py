@@ -340,3 +340,107 @@ def test_the_migration_heals_histories_imported_before_the_fix():
     assert _moves("won") == [("lead", "entry"), ("starter", "conversion")]
     assert _moves("kept") == [("lead", "entry"), ("starter", "conversion")]
     assert RescoreMark.objects.filter(account=won).exists()
+
+
+# --- files that used to abort the whole import, or load wrong rows without a word ------------------------------------
+
+ACCOUNTS_HEADER = "external_id,name,employees,annual_revenue\n"
+SIGNALS_HEADER = "message_id,account_external_id,type,occurred_at,properties\n"
+
+
+def test_numbers_no_column_holds_are_row_errors_and_the_good_rows_load():
+    """employees=1e400 (OverflowError) and 99999999999 (integer out of range on PostgreSQL) aborted the import."""
+    text = ACCOUNTS_HEADER + "a,A,1e400,\nb,B,99999999999,\nc,C,120,1e20\nd,D,1e308,\ne,E,42,\n"
+    report = run("accounts", text)
+    assert report.errors == [
+        {"line": 2, "field": "employees", "message": "'1e400' is out of range (at most 2147483647)"},
+        {"line": 3, "field": "employees", "message": "must be at most 2147483647"},
+        {"line": 4, "field": "annual_revenue", "message": "'1e20' is out of range (less than 10^14)"},
+        {"line": 5, "field": "employees", "message": "must be at most 2147483647"},
+    ]
+    assert list(Account.objects.values_list("external_id", "employees")) == [("e", 42)]
+
+
+def test_non_finite_numbers_and_impossible_dates_in_signals_are_row_errors(acme):
+    """A properties number of 1e999 reads as infinity in Python, which PostgreSQL's jsonb refuses: the import
+    aborted there (and SQLite stored JSON no reader accepts)."""
+    text = SIGNALS_HEADER + (
+        'm1,acme,Demo,2026-03-01,"{""n"": 1e999}"\n'
+        'm2,acme,Demo,2026-03-01,"{""n"": -1e400, ""ok"": 1}"\n'
+        "m3,acme,Demo,0001-01-01T00:00:00+01:00,\n"
+        "m4,acme,Demo,9999-12-31T23:59:59-05:00,\n"
+        'm5,acme,Demo,2026-03-01,"{""n"": 1e308}"\n'
+    )
+    report = run("signals", text)
+    assert [(e["line"], e["field"]) for e in report.errors] == [
+        (2, "properties"), (3, "properties"), (4, "occurred_at"), (5, "occurred_at")
+    ]  # fmt: skip
+    assert "the number 1e999 is out of range" in report.errors[0]["message"]
+    assert report.errors[2]["message"] == "must be between 1900 and 2200"
+    [(key, properties)] = Signal.objects.values_list("idempotency_key", "properties")
+    assert key == "m5" and float(properties["n"]) == 1e308  # PostgreSQL's jsonb gives it back as an integer
+
+
+def test_a_cell_over_the_limit_is_a_row_error_naming_its_line(acme, monkeypatch):
+    """A cell over 128 KB stopped the import with a _csv.Error traceback; now cells up to MAX_CELL_CHARS load and
+    a longer one is refused with its line, the next rows still read."""
+    from signals_app import importing
+
+    big = "x" * 200_000  # over the csv module's default limit (128 K)
+    monkeypatch.setattr(importing, "MAX_CELL_CHARS", 300_000)
+    text = SIGNALS_HEADER + f'm1,acme,Demo,2026-03-01,"{{""blob"": ""{big}""}}"\n'
+    text += f'm2,acme,Demo,2026-03-01,"{{""blob"": ""{big * 2}""}}"\nm3,acme,Demo,2026-03-02,\n'
+    report = run("signals", text)
+    assert report.errors == [
+        {"line": 3, "field": "row", "message": "a cell is over 292 KB, the largest cell read; line 3 not loaded"}
+    ]
+    assert sorted(Signal.objects.values_list("idempotency_key", flat=True)) == ["m1", "m3"]
+
+
+def test_an_unterminated_quote_at_the_end_is_reported_at_the_line_it_opened(acme):
+    """It used to swallow the next rows into one cell and report success."""
+    text = SIGNALS_HEADER + 'm1,acme,Demo,2026-03-01,\nm2,acme,"Demo,2026-03-02,\nm3,acme,Demo,2026-03-03,\n'
+    report = run("signals", text)
+    assert report.errors == [
+        {"line": 3, "field": "file", "message": (
+            "a quote opened on line 3 is never closed, so lines 3 to 4 (the end of the file) were read as one cell "
+            'and not loaded: close the quote, or write a quote inside a cell as ""')}
+    ]  # fmt: skip
+    assert report.failed == 1 and list(Signal.objects.values_list("idempotency_key", flat=True)) == ["m1"]
+
+
+def test_a_quote_that_swallows_the_next_row_is_caught_and_real_multiline_cells_load(acme):
+    text = (
+        "message_id,account_external_id,type,occurred_at,detail\n"
+        'm1,acme,Note,2026-01-01,"first line\nsecond line, with a comma"\n'  # a real multi-line cell
+        'm2,acme,"Note,2026-01-02,\nm3,acme,Note,2026-01-03,5"\n'  # the quote before Note is never closed ...
+        "m4,acme,Note,2026-01-04,\n"  # ... until the stray one after 5 on line 5
+        'm5,acme,Note,2026-01-05,"a ""quoted"" word"\n'
+    )
+    report = run("signals", text)
+    assert report.errors == [{"line": 4, "field": "row", "message": (
+        "the quoted cell in column type runs on to line 5, which reads like a row of its own: is a closing quote "
+        "missing? Lines from 4 not loaded")}]  # fmt: skip
+    assert sorted(Signal.objects.values_list("idempotency_key", "detail")) == [
+        ("m1", "first line\nsecond line, with a comma"), ("m4", ""), ("m5", 'a "quoted" word')
+    ]  # fmt: skip
+
+
+def test_text_after_a_closing_quote_is_a_row_error_and_the_next_rows_load(acme):
+    text = SIGNALS_HEADER + 'm1,acme,"Demo"x,2026-03-01,\nm2,acme,Demo,2026-03-02,\n'
+    report = run("signals", text)
+    assert [(e["line"], e["field"]) for e in report.errors] == [(2, "row")]
+    assert "a closing quote is followed by more text" in report.errors[0]["message"]
+    assert list(Signal.objects.values_list("idempotency_key", flat=True)) == ["m2"]
+
+
+def test_repeated_columns_refuse_the_file_naming_them():
+    """The last of two "employees" columns used to win without a word."""
+    report = run("accounts", "external_id,employees,name,employees,,\na,5,A,7,,\n")
+    assert report.fatal == "line 1: column(s) employees appear more than once; keep one of each"
+    assert not Account.objects.exists()
+
+
+def test_an_unreadable_header_refuses_the_file():
+    report = run("accounts", 'external_id,"name\na,A\n')
+    assert report.fatal.startswith("line 1: the header row cannot be read: a quote opened on line 1 is never closed")

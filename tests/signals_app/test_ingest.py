@@ -66,16 +66,22 @@ def test_bad_events_are_refused_one_by_one(client, key):
     assert response.status_code == 200
     assert response.json()["stored"] == 1
     assert response.json()["rejected"] == [
-        {"index": 1, "messageId": "x", "reason": "track needs an event name"},
+        {"index": 1, "messageId": "x", "reason": "track needs an event name", "field": "event"},
         {
             "index": 2,
             "messageId": "y",
             "reason": "type 'teleport' is not one of identify, track, group, page, screen, alias",
+            "field": "type",
         },
-        {"index": 3, "messageId": "z", "reason": "userId or anonymousId is required"},
-        {"index": 4, "messageId": None, "reason": "an event must be a JSON object"},
-        {"index": 5, "messageId": "m5", "reason": "timestamp 'yesterday' is not an ISO-8601 time"},
-        {"index": 6, "messageId": "m6", "reason": "properties must be an object"},
+        {"index": 3, "messageId": "z", "reason": "userId or anonymousId is required", "field": "userId"},
+        {"index": 4, "messageId": None, "reason": "an event must be a JSON object", "field": None},
+        {
+            "index": 5,
+            "messageId": "m5",
+            "reason": "timestamp 'yesterday' is not an ISO-8601 time",
+            "field": "timestamp",
+        },
+        {"index": 6, "messageId": "m6", "reason": "properties must be an object", "field": "properties"},
     ]
 
 
@@ -120,7 +126,9 @@ def test_gzip_bodies_and_limits(client, key):
     assert post(client, "batch", body, key, HTTP_CONTENT_ENCODING="gzip").json()["stored"] == 1
     huge = track(2, properties={"blob": "x" * 40_000})
     response = post(client, "batch", {"batch": [huge, track(3)]}, key)
-    assert response.json()["rejected"] == [{"index": 0, "messageId": "m2", "reason": "the event is over 32 KB"}]
+    assert response.json()["rejected"] == [
+        {"index": 0, "messageId": "m2", "reason": "the event is over 32 KB", "field": None}
+    ]
     bomb = gzip.compress(b'{"batch": [' + b" " * (5 * 1024 * 1024) + b"]}")
     assert post(client, "batch", bomb, key, HTTP_CONTENT_ENCODING="gzip").status_code == 413
 
@@ -235,3 +243,71 @@ def test_contacts_last_activity_follows_committed_signals(client, key, django_ca
     with django_capture_on_commit_callbacks(execute=True):
         post(client, "track", track(3, timestamp="2026-01-01T00:00:00Z"), key)  # older: last activity stays
     assert Contact.objects.get(external_id="u1").last_seen_at == datetime(2026, 3, 2, 10, tzinfo=UTC)
+
+
+def group(n: int, **traits):
+    return {"type": "group", "messageId": f"g{n}", "groupId": f"acc{n}", "userId": f"u{n}", "traits": traits,
+            "timestamp": "2026-03-01T10:00:00Z"}  # fmt: skip
+
+
+def identify(n: int, **traits):
+    return {"type": "identify", "messageId": f"i{n}", "userId": f"p{n}", "traits": traits}
+
+
+# Each used to fail the whole batch with a 500 (OverflowError, or a database refusal on PostgreSQL).
+VALUES_NO_COLUMN_HOLDS = [
+    (track(10, timestamp="0001-01-01T00:00:00Z", sentAt="2026-03-01T10:00:00Z"), "timestamp", "after 1900"),
+    (track(11, timestamp="9999-12-31T23:59:59Z", sentAt="2020-03-01T10:00:00Z"), "timestamp", "after 1900"),
+    (track(12, timestamp="9999-12-31T23:59:59Z"), "timestamp", "in the future"),
+    (track(13, sentAt="0001-01-01T00:00:00Z"), "timestamp", "corrected by sentAt 0001-01-01"),
+    (group(1, employees="1e400"), "traits.employees", "'1e400' is out of range (at most 2147483647)"),
+    (group(2, employees=1e308), "traits.employees", "must be at most 2147483647"),
+    (group(3, employees=99999999999), "traits.employees", "must be at most 2147483647"),
+    (group(4, employees="-3"), "traits.employees", "must be at least 0"),
+    (group(5, annualRevenue="1e20"), "traits.annualRevenue", "out of range"),
+    (group(6, country="x" * 100), "traits.country", "longer than 64 characters"),
+    (group(7, address={"country": "y" * 65}), "traits.address.country", "longer than 64 characters"),
+    (group(8, name="n" * 256), "traits.name", "longer than 255 characters"),
+    (identify(1, firstName="f" * 101), "traits.firstName", "longer than 100 characters"),
+    (identify(2, email="a" * 250 + "@b.co"), "traits.email", "longer than 254 characters"),
+]
+
+
+def test_values_no_column_can_hold_refuse_their_event_and_the_rest_is_stored(client, key):
+    bad = [event for event, _, _ in VALUES_NO_COLUMN_HOLDS]
+    body = {"batch": [track(1), *bad, group(50, employees="120", country="FR"), track(2)]}
+    response = post(client, "batch", body, key)
+    assert response.status_code == 200
+    rejected = response.json()["rejected"]
+    assert [r["index"] for r in rejected] == list(range(1, len(bad) + 1))
+    for refused, (event, field, words) in zip(rejected, VALUES_NO_COLUMN_HOLDS, strict=True):
+        assert refused["messageId"] == event["messageId"] and refused["field"] == field, refused
+        assert words in refused["reason"], refused
+    assert response.json()["stored"] == 2
+    assert sorted(Signal.objects.values_list("idempotency_key", flat=True)) == ["m1", "m2"]
+    assert Account.objects.filter(external_id="acc50", employees=120, country="FR").exists()
+    assert not Account.objects.filter(external_id__in=["acc1", "acc6", "acc8"]).exists()
+
+
+def test_a_number_out_of_json_range_refuses_only_its_event(client, key):
+    """orjson refuses 1e400; the body is read again leniently so only the event holding it is refused."""
+    body = (
+        b'{"batch": [' + orjson.dumps(track(1)) + b', {"type": "group", "messageId": "g", "groupId": "acme", '
+        b'"userId": "u1", "traits": {"employees": 1e400}}, '
+        b'{"type": "track", "messageId": "big", "userId": "u1", "event": "E", "properties": {"n": 1e99999}}, '
+        b'{"type": "track", "messageId": "int", "userId": "u1", "event": "E", "properties": {"n": 123456789012345678901234567890}}, '
+        + orjson.dumps(track(2)) + b"]}"
+    )  # fmt: skip
+    response = post(client, "batch", body, key)
+    assert response.status_code == 200 and response.json()["stored"] == 2
+    assert [(r["index"], r["field"]) for r in response.json()["rejected"]] == [
+        (1, "traits.employees"), (2, "properties.n"), (3, "properties.n")
+    ]  # fmt: skip
+    assert "holds the number 1e400, out of range" in response.json()["rejected"][0]["reason"]
+    assert post(client, "batch", b'{"batch": [NaN]}', key).json()["code"] == "invalid_json"
+
+
+def test_a_value_that_is_not_a_number_stays_a_trait(client, key):
+    post(client, "group", group(1, employees="about fifty"), key)
+    account = Account.objects.get(external_id="acc1")
+    assert account.employees is None and account.traits == {"employees": "about fifty"}
