@@ -321,7 +321,9 @@ def account_page(account: Account, *, user: Any) -> AccountPage:
             status = getattr(prediction, f"{name}_status", "")
             why = reasons.get(name) or {}
             if status == "not_applicable":  # e.g. conversion for a paying account: shown as "—", and why
-                probabilities.append(Probability(label, None, f"{NOT_APPLICABLE_TEXT} ({standing}).", [], [], False))
+                probabilities.append(
+                    Probability(label, None, f"{NOT_APPLICABLE_TEXT} ({standing}).", [], [], applies=False)
+                )
                 continue
             value = getattr(prediction, name, None)
             message = "" if value is not None else str(why.get("message") or "No probability yet.")
