@@ -64,7 +64,9 @@ def dependencies_check() -> dict[str, str]:
     if settings.CELERY_TASK_ALWAYS_EAGER or not settings.CELERY_BROKER_URL:
         states["broker"] = "eager"
     else:
-        from klearly.celery import app
+        # The project's app (klearly/__init__.py makes it current); named through celery, so the apps that use this
+        # module do not depend on klearly.celery, which imports the scoring code for its worker hooks.
+        from celery import current_app as app
 
         try:
             with app.connection_for_write() as conn:

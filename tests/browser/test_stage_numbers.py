@@ -113,6 +113,7 @@ def test_a_churned_accounts_page_has_no_conversion_or_expansion_probability(page
     # The tiles stay in place (the page's layout does not jump) but hold no number: "—", and why.
     for outcome in ("Conversion", "Expansion", "Churn"):
         tile = page.locator(f"section[aria-label='{outcome} probability']")
+        expect(tile).to_have_attribute("data-applies", "false")
         expect(tile).to_contain_text("Not applicable at this stage")
         expect(tile.locator(".big")).to_have_text("—")
 
