@@ -1,4 +1,5 @@
-"""Writes for signals: import and export jobs, write keys."""
+"""Writes for signals: import and export jobs, write keys, signal types and topics, and the REST API's signals
+(``signals_submit``, through ``signals_record``) with the ingestion source of REST callers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pickle
 import secrets
 import tempfile
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings as django_settings
 from django.core.files import File
@@ -21,9 +22,9 @@ from django.utils import timezone
 from klearly.outages import BROKER_ERRORS, warn_unavailable
 
 from . import parsing
-from .choices import ImportStatus
+from .choices import ImportStatus, IngestionKind
 from .importing import ImportReport, import_csv_stream
-from .models import ExportJob, ImportJob, IngestionSource, WriteKey
+from .models import ExportJob, ImportJob, IngestionSource, SignalTopic, SignalType, WriteKey
 
 logger = logging.getLogger(__name__)
 
@@ -258,3 +259,84 @@ def _as_text(value: object) -> str:
     if isinstance(value, (dict, list)):
         return json.dumps(value)
     return str(value)
+
+
+REST_SOURCE_NAME = "REST API"
+
+
+def rest_api_source() -> IngestionSource:
+    """The ingestion source of signals sent by operators' sessions and admin API keys."""
+    source, _ = IngestionSource.objects.get_or_create(name=REST_SOURCE_NAME, defaults={"kind": IngestionKind.API})
+    return source
+
+
+def ingestion_source_for(*, key: Any) -> IngestionSource:
+    """Where a caller's signals are stored: a write key's own source, else the shared "REST API" source.
+
+    The source scopes idempotency: a ``message_id`` is unique within it.
+    """
+    if isinstance(key, WriteKey):
+        return key.source
+    return rest_api_source()
+
+
+class SignalsChecked(Protocol):
+    """What ``signals_submit`` needs of the API's checked signals (``signals_app.api.serializers.CheckedSignals``),
+    named here so this module does not depend on the API layer above it."""
+
+    records: list[dict[str, str]]
+    positions: list[int]
+
+    def reject(self, index: int, field_name: str, message: str) -> None: ...
+
+
+def signals_submit(*, checked: SignalsChecked, source: IngestionSource) -> tuple[int, int]:
+    """Store the signals that passed the API's checks with ``signals_record`` (CSV rules, dedupe by message_id per
+    source); the ones it rejects (unknown account or contact) join ``checked.rejected`` at their position.
+
+    Returns (created, duplicates).
+    """
+    if not checked.records:
+        return 0, 0
+    report = signals_record(records=checked.records, source=source)
+    for error in report.errors:
+        checked.reject(checked.positions[error["line"]], error["field"], error["message"])
+    return report.created, report.skipped
+
+
+def signal_type_create(*, values: dict[str, Any]) -> SignalType:
+    """Add a signal type (types named in imports and events are also created on the fly)."""
+    return SignalType.objects.create(**values)
+
+
+def signal_type_update(*, signal_type: SignalType, values: dict[str, Any]) -> SignalType:
+    """Relabel or re-categorise a signal type; its key never changes."""
+    for name, value in values.items():
+        if name != "key":
+            setattr(signal_type, name, value)
+    signal_type.save()
+    return signal_type
+
+
+def signal_type_delete(*, signal_type: SignalType) -> None:
+    """Delete a signal type no signal uses (the database refuses otherwise)."""
+    signal_type.delete()
+
+
+def signal_topic_create(*, values: dict[str, Any]) -> SignalTopic:
+    """Add a topic: a product line, or a product type under a line (``parent``)."""
+    with transaction.atomic():
+        return SignalTopic.objects.create(**values)
+
+
+def signal_topic_update(*, topic: SignalTopic, values: dict[str, Any]) -> SignalTopic:
+    """Relabel a topic; its key and line never change."""
+    if "label" in values:
+        topic.label = values["label"]
+        topic.save(update_fields=["label"])
+    return topic
+
+
+def signal_topic_delete(*, topic: SignalTopic) -> None:
+    """Delete a topic (and the product types under a line); its signals keep no topic."""
+    topic.delete()

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
+from accounts import selectors, services
 from accounts.filters import (
     AccountFilterSet,
     ContactFilterSet,
@@ -31,7 +32,6 @@ from klearly.api.pagination import StageTransitionCursorPagination
 from klearly.api.viewsets import SHARED, ApiViewSetMixin
 from klearly.api.visibility import visible, visible_accounts_q
 
-from . import selectors, services
 from .serializers import (
     AccountSerializer,
     ContactSerializer,
