@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from celery import shared_task
 from django.core.cache import cache
@@ -25,24 +26,31 @@ WORKER_START_KEY = "scoring:rescore-on-worker-start"
 WORKER_START_SECONDS = 30  # several workers starting together queue one rescore
 
 
-def rescore_marked_enqueue(*, countdown: float = DEBOUNCE_SECONDS, force: bool = False) -> bool:
-    """Queue ``rescore_marked`` unless one is already queued (a cache lock collapses bursts into one task); ``force``
-    queues one even so (the lock may belong to a message lost with a killed worker).
-
-    Never raises because Redis is down: without the cache the task is queued without the debounce; without the broker
-    nothing is queued and the marks (in PostgreSQL) wait for the next enqueue or the beat sweep."""
+def _enqueue_once(task: Any, *, lock_key: str, lock_seconds: int, countdown: float, force: bool, what: str) -> bool:
+    """Queue ``task`` unless its cache lock says one is already queued (``force`` queues it even so). Never raises
+    because Redis is down: without the cache it is queued without the debounce; without the broker nothing is
+    queued, the lock is released and the marks (in PostgreSQL) wait for the next enqueue or a sweep."""
     try:
-        if not cache.add(LOCK_KEY, 1, timeout=LOCK_SECONDS) and not force:
+        if not cache.add(lock_key, 1, timeout=lock_seconds) and not force:
             return False
     except CACHE_ERRORS as exc:
-        warn_unavailable(logger, "cache", "rescores are queued without the debounce", exc)
+        warn_unavailable(logger, "cache", f"{what} are queued without the debounce", exc)
     try:
-        rescore_marked.apply_async(countdown=countdown)
+        task.apply_async(countdown=countdown)
     except BROKER_ERRORS as exc:
-        warn_unavailable(logger, "broker", "rescores are not queued; rescore marks wait in the database", exc)
-        _lock_release(LOCK_KEY)
+        warn_unavailable(logger, "broker", f"{what} are not queued; the sweeps catch up", exc)
+        _lock_release(lock_key)
         return False
     return True
+
+
+def rescore_marked_enqueue(*, countdown: float = DEBOUNCE_SECONDS, force: bool = False) -> bool:
+    """Queue ``rescore_marked`` unless one is already queued (a cache lock collapses bursts into one task); ``force``
+    queues one even so (the lock may belong to a message lost with a killed worker). Never raises."""
+    return _enqueue_once(
+        rescore_marked, lock_key=LOCK_KEY, lock_seconds=LOCK_SECONDS, countdown=countdown, force=force,
+        what="rescores",
+    )  # fmt: skip
 
 
 def _lock_release(key: str) -> None:
@@ -90,20 +98,12 @@ ALL_DEBOUNCE_SECONDS = 5  # an admin saving several rules in a row gets one full
 
 
 def rescore_all_enqueue(*, countdown: float = ALL_DEBOUNCE_SECONDS) -> bool:
-    """Queue a full rescore (after a configuration change) unless one is already queued. With Redis down it is
-    queued without the debounce, or (broker down) not at all: the nightly rescore catches up; never raises."""
-    try:
-        if not cache.add(ALL_LOCK_KEY, 1, timeout=3600):
-            return False
-    except CACHE_ERRORS as exc:
-        warn_unavailable(logger, "cache", "full rescores are queued without the debounce", exc)
-    try:
-        rescore_all.apply_async(countdown=countdown)
-    except BROKER_ERRORS as exc:
-        warn_unavailable(logger, "broker", "a full rescore could not be queued; the nightly one catches up", exc)
-        _lock_release(ALL_LOCK_KEY)
-        return False
-    return True
+    """Queue a full rescore (after a configuration change) unless one is already queued; never raises (broker down:
+    the nightly rescore catches up)."""
+    return _enqueue_once(
+        rescore_all, lock_key=ALL_LOCK_KEY, lock_seconds=3600, countdown=countdown, force=False,
+        what="full rescores",
+    )  # fmt: skip
 
 
 @shared_task(acks_late=True)
