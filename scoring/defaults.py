@@ -1,4 +1,4 @@
-"""The default scorecard: engagement rules for the signal types Klearly knows (see ``klearly/demo.py``)."""
+"""The default scorecard: engagement rules for the signal types Klearly knows (see ``klearly/demo/catalog.py``)."""
 
 from __future__ import annotations
 
