@@ -182,11 +182,12 @@ class Segment(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .segments import SegmentCriteriaError, criteria_to_q
+        from .conditions import ConditionError
+        from .segments import criteria_to_q
 
         try:
             criteria_to_q(self.criteria)
-        except SegmentCriteriaError as exc:
+        except ConditionError as exc:
             raise ValidationError({"criteria": str(exc)}) from exc
 
 

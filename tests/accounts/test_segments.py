@@ -5,7 +5,8 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from accounts.models import Account, Segment
-from accounts.segments import SegmentCriteriaError, criteria_to_q
+from accounts.conditions import ConditionError
+from accounts.segments import criteria_to_q
 from tests.factories import AccountFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +75,7 @@ def test_all_any_and_nested_groups(world):
     ],
 )
 def test_bad_criteria_say_what_and_where(criteria, message):
-    with pytest.raises(SegmentCriteriaError, match=message):
+    with pytest.raises(ConditionError, match=message):
         criteria_to_q(criteria)
     with pytest.raises(ValidationError) as exc:
         Segment(name="x", criteria=criteria).full_clean()
