@@ -113,7 +113,8 @@ def field_check(cond: dict, where: str, fields: Collection[str]) -> tuple[str, s
         raise ConditionError(f"{where}: '{op}' needs a list value")
     if op in ORDER_OPS and as_number(value) is None and as_datetime(value) is None:
         raise ConditionError(f"{where}: '{op}' needs a number or a date (like 2026-01-31)")
-    if op in DAYS_OPS and (as_number(value) is None or isinstance(value, str) or value < 0):
+    days = None if isinstance(value, str) else as_number(value)
+    if op in DAYS_OPS and (days is None or days < 0):
         raise ConditionError(f"{where}: '{op}' needs a number of days")
     if op == "contains" and (value is None or isinstance(value, (list, dict))):
         raise ConditionError(f"{where}: 'contains' needs a text")
@@ -125,7 +126,7 @@ def days_cutoff(days: float, now: datetime) -> datetime:
     return now - timedelta(days=days)
 
 
-def value_holds(op: str, actual: Any, expected: Any, now: datetime) -> bool:  # noqa: PLR0911 — one return per operator
+def value_holds(op: str, actual: Any, expected: Any, now: datetime) -> bool:
     """Whether a field condition holds for one value (the meaning of each operator, in Python)."""
     if op == "missing":
         return actual in (None, "")
@@ -148,12 +149,11 @@ def value_holds(op: str, actual: Any, expected: Any, now: datetime) -> bool:  # 
         cutoff = days_cutoff(expected, now)
         return moment >= cutoff if op == "within_days" else moment < cutoff
     number = as_number(expected)
-    if number is None:  # a date: compared with dates (or ISO text) only
-        left, right = as_datetime(actual), as_datetime(expected)
-    elif actual is None or isinstance(actual, str):
-        return False
-    else:
-        left, right = actual, number
-    if left is None or right is None:
-        return False
+    if number is not None:  # numbers compare with numbers only (true and false count as 1 and 0)
+        return isinstance(actual, (int, float)) and _ordered(op, actual, number)
+    moment, bound = as_datetime(actual), as_datetime(expected)  # a date: compared with dates (or ISO text) only
+    return moment is not None and bound is not None and _ordered(op, moment, bound)
+
+
+def _ordered(op: str, left: Any, right: Any) -> bool:
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]

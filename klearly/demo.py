@@ -1188,7 +1188,14 @@ def demo_users_ensure() -> list[tuple[DemoLogin, bool]]:
     """Create the demo operators that are missing (existing ones keep their password) and their groups."""
     user_model = get_user_model()
     view_permissions = list(
-        Permission.objects.filter(content_type__app_label__in=("accounts", "signals_app"), codename__startswith="view_")
+        Permission.objects.filter(
+            Q(content_type__app_label__in=("accounts", "signals_app"))
+            | Q(
+                content_type__app_label="scoring",
+                content_type__model__in=("signalrule", "historicalsignalrule", "rulehit"),
+            ),
+            codename__startswith="view_",
+        )
     )
     result = []
     for login in DEMO_LOGINS:

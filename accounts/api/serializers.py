@@ -15,8 +15,8 @@ from django.db import DatabaseError, transaction
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from accounts.models import Account, Contact, JourneyStage, Segment, SegmentMembership, StageTransition
 from accounts.conditions import ConditionError
+from accounts.models import Account, Contact, JourneyStage, Segment, SegmentMembership, StageTransition
 from accounts.segments import criteria_to_q
 from klearly.api.fields import BoundedDateTimeField, JSONObjectField, LookupField
 

@@ -4,8 +4,8 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from accounts.models import Account, Segment
 from accounts.conditions import ConditionError
+from accounts.models import Account, Segment
 from accounts.segments import criteria_to_q
 from tests.factories import AccountFactory, stage
 
