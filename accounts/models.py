@@ -168,7 +168,7 @@ class Segment(models.Model):
             'Structured conditions, e.g. {"match": "all", "conditions": [{"field": "stage", "op": "in", '
             '"value": ["trial"]}, {"field": "employees", "op": "gte", "value": 50}]}. Fields: account fields, '
             "stage, stage_kind, owner_email, traits.<name>. Operators: eq, ne, in, not_in, gt, gte, lt, lte, "
-            "contains, missing, present, within_days, older_than_days."
+            "contains, missing, present, within_days, older_than_days. The language: docs/conditions.md."
         ),
     )
     is_active = models.BooleanField(default=True)

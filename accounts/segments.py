@@ -15,7 +15,6 @@ from django.utils import timezone
 from .conditions import (
     DAYS_OPS,
     TRAITS,
-    ConditionError,
     condition_object,
     days_cutoff,
     field_check,
@@ -92,6 +91,4 @@ def criteria_to_q(criteria: Any) -> Q:
     """Compile segment criteria to a ``Q`` over Account. Empty criteria match every account."""
     if criteria in (None, {}, []):
         return Q()
-    if not isinstance(criteria, dict):
-        raise ConditionError("criteria must be an object with 'match' and 'conditions'")
     return _condition_q(criteria, "criteria")

@@ -137,13 +137,13 @@ def _walk(cond: Any, where: str, known: Collection[str], needs: dict[str, set]) 
 def conditions_needs(conditions: Any, *, extra_fields: Collection[str] = ()) -> Needs:
     """Check conditions over scoring's fields (and ``extra_fields``) and say what they read; raise ConditionError."""
     needs: dict[str, set] = {"fields": set(), "segments": set(), "counts": set()}
-    _walk(conditions, "conditions", (*MEASURES, *ACCOUNT_FIELDS, *extra_fields), needs)
+    _walk(conditions, "conditions", tuple(dict.fromkeys((*MEASURES, *ACCOUNT_FIELDS, *extra_fields))), needs)
     return Needs(frozenset(needs["fields"]), frozenset(needs["segments"]), frozenset(needs["counts"]))
 
 
 def compile_conditions(conditions: Any) -> Needs:
     """Check a signal rule's conditions (a rule needs at least one) and say what data they need."""
-    if isinstance(conditions, dict) and is_group(conditions) and not conditions.get("conditions"):
+    if isinstance(conditions, dict) and is_group(conditions) and not group_conditions(conditions, "conditions"):
         raise ConditionError("conditions: 'conditions' must be a non-empty list")
     return conditions_needs(conditions)
 

@@ -71,7 +71,7 @@ def test_all_any_and_nested_groups(world):
         ({"conditions": [{"field": "employees", "op": "between", "value": 1}]}, "unknown op 'between'"),
         ({"conditions": [{"field": "stage", "op": "in", "value": "trial"}]}, "'in' needs a list value"),
         ({"match": "some", "conditions": []}, "'match' must be 'all' or 'any'"),
-        ("stage=trial", "criteria must be an object"),
+        ("stage=trial", "criteria: a condition must be an object"),
     ],
 )
 def test_bad_criteria_say_what_and_where(criteria, message):
