@@ -168,7 +168,7 @@ class Segment(models.Model):
             'Structured conditions, e.g. {"match": "all", "conditions": [{"field": "stage", "op": "in", '
             '"value": ["trial"]}, {"field": "employees", "op": "gte", "value": 50}]}. Fields: account fields, '
             "stage, stage_kind, owner_email, traits.<name>. Operators: eq, ne, in, not_in, gt, gte, lt, lte, "
-            "contains, missing, present, within_days, older_than_days."
+            "contains, missing, present, within_days, older_than_days. The language: docs/conditions.md."
         ),
     )
     is_active = models.BooleanField(default=True)
@@ -182,11 +182,12 @@ class Segment(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from .segments import SegmentCriteriaError, criteria_to_q
+        from .conditions import ConditionError
+        from .segments import criteria_to_q
 
         try:
             criteria_to_q(self.criteria)
-        except SegmentCriteriaError as exc:
+        except ConditionError as exc:
             raise ValidationError({"criteria": str(exc)}) from exc
 
 

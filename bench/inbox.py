@@ -58,7 +58,8 @@ def build_world(accounts: int, tasks: int, rebuild: bool = False) -> None:
 
     from accounts.models import Segment
     from playbooks.models import Playbook, Team
-    from signals_app.models import IngestionSource, SignalRule, SignalType
+    from scoring.models import SignalRule
+    from signals_app.models import IngestionSource, SignalType
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM accounts_account WHERE external_id LIKE 'ib-%%'")

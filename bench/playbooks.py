@@ -52,8 +52,8 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
     from accounts.services import accounts_mark_for_rescore
     from playbooks.models import Playbook, PlaybookRun, Task, Team, WebhookDelivery
     from playbooks.runs import playbooks_run_score_changes
-    from scoring.models import AccountScore
-    from signals_app.models import IngestionSource, Signal, SignalRule, SignalType
+    from scoring.models import AccountScore, SignalRule
+    from signals_app.models import IngestionSource, Signal, SignalType
 
     if not AccountScore.objects.exists():
         print("scoring the world once (not timed) ...", flush=True)

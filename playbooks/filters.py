@@ -257,7 +257,7 @@ class AccountListFilterSet(AccountScoreFilterSet):
         account has nothing left to lose; a prospect is not a customer yet)."""
         if not value:
             return queryset
-        from signals_app.models import RuleHit
+        from scoring.models import RuleHit
 
         hits = RuleHit.objects.filter(rule__name=AT_RISK_RULE, cleared_at__isnull=True).values("account_id")
         return queryset.filter(paying_q("account__")).filter(

@@ -87,7 +87,8 @@ class Playbook(models.Model):
         help_text=(
             'On the account, in the signal rules\' language: {"match": "all", "conditions": [{"field": "stage_kind", '
             '"op": "eq", "value": "free"}, {"field": "owner_email", "op": "present"}, {"segment": "Trials"}]}. '
-            "Fields: scores and measures, account fields, owner_email, traits.<name>. Empty: every account."
+            "Fields: scores and measures, account fields, owner_email, traits.<name>. Empty: every account. "
+            "The language: docs/conditions.md."
         ),
     )
     # Actions

@@ -16,10 +16,9 @@ from django.utils.timesince import timesince
 from accounts.models import Account, JourneyStage, SegmentMembership
 from accounts.stages import NOT_APPLICABLE_TEXT, is_pre_sale, outcome_applies, stage_standing
 from scoring.formatting import percent_text
-from scoring.models import AccountScore, ScoreHistory
+from scoring.models import AccountScore, RuleHit, ScoreHistory
 from scoring.reasons import ReasonBreakdown, reason_breakdown
 from scoring.selectors import contact_score_list, score_history_list
-from signals_app.models import RuleHit
 
 from .charts import Series
 from .choices import ACTIVE_STATUSES, Priority, TaskStatus

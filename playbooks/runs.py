@@ -26,8 +26,7 @@ from accounts.models import Account, JourneyStage, Segment, StageTransition
 from accounts.stages import can_expand, is_pre_sale, pre_sale_q, top_paying_rank
 from scoring import models as scoring_models
 from scoring.formatting import percent_text, probability_or_none
-from scoring.models import AccountScore
-from signals_app.models import RuleHit, SignalRule
+from scoring.models import AccountScore, RuleHit, SignalRule
 
 from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus, TriggerKind
 from .conditions import PREDICTION_FIELDS, conditions_mask

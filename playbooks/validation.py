@@ -10,10 +10,11 @@ from django.template import Context, Engine, Library, Template, TemplateSyntaxEr
 from django.template.base import FilterExpression, Lexer, NodeList, TokenType, Variable
 from django.template.defaulttags import ForNode
 
-from signals_app.models import SignalRule
+from scoring.conditions import ConditionError
+from scoring.models import SignalRule
 
 from .choices import AssignMode, GoalKind, TriggerKind
-from .conditions import ConditionError, conditions_compile
+from .conditions import conditions_compile
 from .egress import webhook_url_refusal
 from .triggers import TriggerParamsError, trigger_params_clean
 

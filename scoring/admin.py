@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.admin_tools import BigTableAdminMixin
-from signals_app import admin as signals_admin
-from signals_app.models import SignalRule
 
 from .formatting import percent_text
 from .models import (
@@ -21,13 +22,23 @@ from .models import (
     FreeEmailDomain,
     PredictionSettings,
     PredictiveModel,
+    RuleHit,
     ScoreHistory,
     ScoringSettings,
     SegmentBoost,
+    SignalRule,
     SmartSignalProposal,
     TopicImportance,
 )
 from .reasons import reason_breakdown
+
+if TYPE_CHECKING:
+    from typing import TypedDict
+
+    from django_stubs_ext import WithAnnotations  # a model instance with its queryset's annotations
+
+    class _OpenHits(TypedDict):
+        open_hit_count: int
 
 
 class PreviewChangeMixin(admin.ModelAdmin):
@@ -261,12 +272,42 @@ class ScoreHistoryAdmin(BigTableAdminMixin, ReadOnlyAdmin):
     raw_id_fields = ["account"]
 
 
-class SignalRulePreviewAdmin(PreviewChangeMixin, signals_admin.SignalRuleAdmin):
-    """Signal rules, with the preview of a change (scoring owns evaluation, so the preview is added here)."""
+@admin.register(SignalRule)
+class SignalRuleAdmin(PreviewChangeMixin, SimpleHistoryAdmin):
+    """Detection rules (the language: docs/conditions.md), with the preview of a change; every change is kept with
+    who made it (History button)."""
+
+    list_display = ("name", "is_active", "open_hits", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "description")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(open_hit_count=Count("hits", filter=Q(hits__cleared_at__isnull=True)))
+        )
+
+    @admin.display(description="Open hits", ordering="open_hit_count")
+    def open_hits(self, obj: WithAnnotations[SignalRule, _OpenHits]) -> int:
+        return obj.open_hit_count
 
 
-admin.site.unregister(SignalRule)
-admin.site.register(SignalRule, SignalRulePreviewAdmin)
+@admin.register(RuleHit)
+class RuleHitAdmin(BigTableAdminMixin, admin.ModelAdmin):
+    """Rule hits are set and cleared by rescoring; read-only here."""
+
+    list_display = ("rule", "account", "set_at", "cleared_at", "evaluated_at")
+    list_select_related = ("rule", "account")
+    list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
+    search_fields = ("=account__external_id", "account__name")
+    readonly_fields = ("rule", "account", "set_at", "cleared_at", "values", "evaluated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 # --- predictive scores --------------------------------------------------------------------------------------------

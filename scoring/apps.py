@@ -10,10 +10,10 @@ class ScoringConfig(AppConfig):
 
         from accounts.hooks import rescore_all_requested, rescore_requested
         from signals_app.hooks import person_exporting
-        from signals_app.models import SignalRule, SignalType
+        from signals_app.models import SignalType
 
         from . import privacy, receivers
-        from .models import CONFIG_MODELS
+        from .models import CONFIG_MODELS, SignalRule
 
         rescore_requested.connect(receivers.rescore_soon, dispatch_uid="scoring.rescore_soon")
         rescore_all_requested.connect(receivers.rescore_all_soon, dispatch_uid="scoring.rescore_all_soon")

@@ -22,8 +22,8 @@ from typing import Any
 
 from accounts.choices import Movement, StageKind
 from accounts.models import Account, StageTransition
-from signals_app.models import SignalRule
 
+from .models import SignalRule
 from .rules import rule_holds, rule_measures
 from .services import chunk_compute, chunk_read, scorecard_load
 

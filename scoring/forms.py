@@ -8,9 +8,9 @@ from django import forms
 from django.utils import timezone
 
 from accounts.choices import Movement
-from signals_app.models import SignalRule
 
 from .backtest import MOVEMENT_FROM
+from .models import SignalRule
 
 
 def _default_start():

@@ -6,11 +6,12 @@ from django.conf import settings as django_settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
 from accounts.choices import SizeBand
 from accounts.models import Account, Contact, Segment
-from signals_app.models import SignalRule, SignalTopic, SignalType
+from signals_app.models import SignalTopic, SignalType
 
 from .choices import FitOperator, Grade, Health, Outcome, PredictionStatus, ProposalStatus, Temperature
 
@@ -487,6 +488,66 @@ class AccountPrediction(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.health}"
+
+
+class SignalRule(models.Model):
+    """A detection condition over measures, scores, fields, segment, stage and signal counts in windows
+    ("Expansion opportunity", "Pricing page 3× in 7 days"). Evaluated with every rescore (``scoring.rules``); the
+    language is ``scoring.conditions`` (docs/conditions.md). The table keeps the name it had in ``signals_app``."""
+
+    name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
+    conditions = models.JSONField(
+        default=dict,
+        help_text=(
+            '{"match": "all"|"any", "conditions": [...]}; a condition is {"field": "tenure_days", "op": "gt", '
+            '"value": 180}, {"segment": "Trials"}, or {"signal": {"type": "pricing-page-view"}, "window_days": 7, '
+            '"op": "at_least", "count": 3}; groups nest. Fields, operators and examples: docs/conditions.md.'
+        ),
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords(table_name="signals_app_historicalsignalrule")
+
+    class Meta:
+        db_table = "signals_app_signalrule"
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from .conditions import ConditionError, compile_conditions
+
+        try:
+            compile_conditions(self.conditions)
+        except ConditionError as exc:
+            raise ValidationError({"conditions": str(exc)}) from exc
+
+
+class RuleHit(models.Model):
+    """A signal rule found true for an account, from ``set_at`` until ``cleared_at`` (open while null), with the
+    values that made it true when it was last evaluated."""
+
+    rule = models.ForeignKey(SignalRule, on_delete=models.CASCADE, related_name="hits")
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rule_hits")
+    set_at = models.DateTimeField()
+    cleared_at = models.DateTimeField(null=True, blank=True)
+    values = models.JSONField(default=dict, blank=True)
+    evaluated_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "signals_app_rulehit"
+        ordering = ["-set_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rule", "account"], condition=Q(cleared_at__isnull=True), name="rule_hit_one_open"
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "cleared_at"], name="rule_hit_account_open_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.rule} for {self.account}"
 
 
 class SmartSignalProposal(models.Model):

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.choices import Movement
 from accounts.models import Account, Contact, JourneyStage, StageTransition
-from signals_app.models import RuleHit, Signal, SignalRule, SignalTopic, SignalType
+from signals_app.models import Signal, SignalTopic, SignalType
 from signals_app.parsing import signal_type_key
 
 from .choices import PredictionStatus, ProposalStatus
@@ -41,7 +41,9 @@ from .models import (
     EngagementRule,
     PredictionSettings,
     PredictiveModel,
+    RuleHit,
     ScoreHistory,
+    SignalRule,
     SmartSignalProposal,
 )
 
@@ -542,7 +544,7 @@ def proposal_confirm(*, proposal: SmartSignalProposal, user: Any = None, as_enga
                      points: float = 10.0) -> SmartSignalProposal:  # fmt: skip
     """Turn a proposal into a signal rule (or, for a single signal type, an engagement rule worth ``points``),
     which the next rescore uses; the proposal records what it became."""
-    from signals_app.rule_conditions import RuleConditionError, compile_conditions
+    from .conditions import ConditionError, compile_conditions
 
     if proposal.status != ProposalStatus.PROPOSED:
         raise ProposalError(f"This proposal is already {proposal.get_status_display().lower()}.")
@@ -565,7 +567,7 @@ def proposal_confirm(*, proposal: SmartSignalProposal, user: Any = None, as_enga
         else:
             try:
                 compile_conditions(proposal.conditions)
-            except RuleConditionError as exc:
+            except ConditionError as exc:
                 raise ProposalError(f"The conditions are no longer valid: {exc}") from exc
             name = f"{proposal.get_outcome_display()} signal: {proposal.title}"[:120]
             if SignalRule.objects.filter(name=name).exists():

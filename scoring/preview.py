@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from accounts.models import Account
-from signals_app.models import RuleHit
 
-from .models import AccountScore
+from .models import AccountScore, RuleHit
 from .rules import rule_hits_evaluate
 from .services import accounts_rescore
 

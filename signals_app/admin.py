@@ -7,7 +7,6 @@ job), by extending the accounts admin classes, so ``accounts`` never imports ``s
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
 
 from django import forms
 from django.conf import settings
@@ -21,7 +20,6 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from import_export.admin import ImportExportMixin
-from simple_history.admin import SimpleHistoryAdmin
 
 from accounts import admin as accounts_admin
 from accounts.admin_tools import BigTableAdminMixin, secret_shown_once_response
@@ -34,9 +32,7 @@ from .models import (
     ExportJob,
     ImportJob,
     IngestionSource,
-    RuleHit,
     Signal,
-    SignalRule,
     SignalTopic,
     SignalType,
     TraitsHistory,
@@ -44,14 +40,6 @@ from .models import (
 )
 from .privacy_admin import PersonAdminMixin
 from .resources import RESOURCES, AccountResource, CheckedCSV, ContactResource, SignalResource, StageTransitionResource
-
-if TYPE_CHECKING:
-    from typing import TypedDict
-
-    from django_stubs_ext import WithAnnotations  # a model instance with its queryset's annotations
-
-    class _OpenHits(TypedDict):
-        open_hit_count: int
 
 
 class PartialImportMixin(ImportExportMixin):
@@ -237,45 +225,6 @@ class SignalAdmin(BigTableAdminMixin, PartialImportMixin, admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # signals are immutable records; delete and re-send to correct one
-
-
-@admin.register(SignalRule)
-class SignalRuleAdmin(SimpleHistoryAdmin, admin.ModelAdmin):  # ModelAdmin: already SimpleHistoryAdmin's base, for mypy
-    """Detection rules; every change is kept with who made it (History button)."""
-
-    list_display = ("name", "is_active", "open_hits", "created_at")
-    list_filter = ("is_active",)
-    search_fields = ("name", "description")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
-        from django.db.models import Count, Q
-
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(open_hit_count=Count("hits", filter=Q(hits__cleared_at__isnull=True)))
-        )
-
-    @admin.display(description="Open hits", ordering="open_hit_count")
-    def open_hits(self, obj: WithAnnotations[SignalRule, _OpenHits]) -> int:
-        return obj.open_hit_count
-
-
-@admin.register(RuleHit)
-class RuleHitAdmin(BigTableAdminMixin, admin.ModelAdmin):
-    """Rule hits are set and cleared by rescoring; read-only here."""
-
-    list_display = ("rule", "account", "set_at", "cleared_at", "evaluated_at")
-    list_select_related = ("rule", "account")
-    list_filter = ("rule", ("cleared_at", admin.EmptyFieldListFilter))
-    search_fields = ("=account__external_id", "account__name")
-    readonly_fields = ("rule", "account", "set_at", "cleared_at", "values", "evaluated_at")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(EventMapping)

@@ -10,7 +10,6 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
-from simple_history.models import HistoricalRecords
 
 from accounts.models import Account, Contact
 
@@ -318,65 +317,6 @@ class EventMapping(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.pattern} → {self.signal_type_id}"
-
-
-class SignalRule(models.Model):
-    """A detection condition over measures, scores, fields, segment, stage and signal counts in windows
-    ("Expansion opportunity", "Pricing page 3× in 7 days"). Evaluated with every rescore; see ``rule_conditions``."""
-
-    name = models.CharField(max_length=120, unique=True)
-    description = models.TextField(blank=True)
-    conditions = models.JSONField(
-        default=dict,
-        help_text=(
-            '{"match": "all"|"any", "conditions": [...]}; a condition is {"field": "tenure_days", "op": "gt", '
-            '"value": 180}, {"segment": "Trials"}, or {"signal": {"type": "pricing-page-view"}, "window_days": 7, '
-            '"op": "at_least", "count": 3}; groups nest.'
-        ),
-    )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    history = HistoricalRecords()
-
-    class Meta:
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return self.name
-
-    def clean(self) -> None:
-        from django.core.exceptions import ValidationError
-
-        from .rule_conditions import RuleConditionError, compile_conditions
-
-        try:
-            compile_conditions(self.conditions)
-        except RuleConditionError as exc:
-            raise ValidationError({"conditions": str(exc)}) from exc
-
-
-class RuleHit(models.Model):
-    """A signal rule found true for an account, from ``set_at`` until ``cleared_at`` (open while null), with the
-    values that made it true when it was last evaluated."""
-
-    rule = models.ForeignKey(SignalRule, on_delete=models.CASCADE, related_name="hits")
-    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="rule_hits")
-    set_at = models.DateTimeField()
-    cleared_at = models.DateTimeField(null=True, blank=True)
-    values = models.JSONField(default=dict, blank=True)
-    evaluated_at = models.DateTimeField()
-
-    class Meta:
-        ordering = ["-set_at"]
-        constraints = [
-            models.UniqueConstraint(
-                fields=["rule", "account"], condition=Q(cleared_at__isnull=True), name="rule_hit_one_open"
-            ),
-        ]
-        indexes = [models.Index(fields=["account", "cleared_at"], name="rule_hit_account_open_idx")]
-
-    def __str__(self) -> str:
-        return f"{self.rule} for {self.account}"
 
 
 class ErasureRecord(models.Model):

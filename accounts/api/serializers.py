@@ -15,8 +15,9 @@ from django.db import DatabaseError, transaction
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
+from accounts.conditions import ConditionError
 from accounts.models import Account, Contact, JourneyStage, Segment, SegmentMembership, StageTransition
-from accounts.segments import SegmentCriteriaError, criteria_to_q
+from accounts.segments import criteria_to_q
 from klearly.api.fields import BoundedDateTimeField, JSONObjectField, LookupField
 
 MAX_INT = 2_147_483_647
@@ -193,7 +194,7 @@ class SegmentSerializer(serializers.ModelSerializer):
         value = value or {}
         try:
             q = criteria_to_q(value)
-        except SegmentCriteriaError as exc:
+        except ConditionError as exc:
             raise serializers.ValidationError(str(exc)) from exc
         except (OverflowError, TypeError, ValueError) as exc:  # e.g. "within_days": 1e12 is before year 1
             raise serializers.ValidationError(f"criteria cannot be evaluated: {exc}") from exc

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from signals_app.models import RuleHit
-
-from ..models import AccountPrediction, AccountScore, ContactScore, PredictiveModel, ScoreHistory
+from ..models import AccountPrediction, AccountScore, ContactScore, PredictiveModel, RuleHit, ScoreHistory
 
 OUTCOME_KEYS = ("conversion", "expansion", "churn")
 

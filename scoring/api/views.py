@@ -13,10 +13,10 @@ from rest_framework.response import Response
 
 from accounts.models import Account
 from klearly.api.viewsets import SHARED, ApiViewSetMixin
-from signals_app.models import RuleHit
 
 from .. import selectors
 from ..filters import AccountScoreFilterSet
+from ..models import RuleHit
 from .serializers import (
     AccountScoreSerializer,
     ContactScoreSerializer,

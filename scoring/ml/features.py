@@ -88,7 +88,7 @@ MEASURES = (
 LEGACY_MEASURES = [m[0] for m in MEASURES[:15]]
 SCORE_MEASURES = ("lead_score", "fit_score", "engagement_score", "signal_strength")
 
-# Measures the signal-rule language knows (signals_app.rule_conditions.MEASURES): a candidate over one of these can
+# Measures the signal-rule language knows (scoring.conditions.MEASURES): a candidate over one of these can
 # become a rule condition as it is.
 RULE_MEASURES = {
     "engagement", "engagement_trend", "active_users_7d", "active_users_30d", "total_users", "active_ratio_30d",

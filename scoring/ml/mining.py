@@ -68,7 +68,7 @@ class Condition:
         return f"{c.label} {'at least' if self.op == 'gte' else 'at most'} {shown}"
 
     def rule_condition(self, space: FeatureSpace) -> dict[str, Any]:
-        """The condition in the signal-rule language (signals_app.rule_conditions)."""
+        """The condition in the signal-rule language (scoring.conditions, docs/conditions.md)."""
         c = space.columns[self.column]
         if c.kind in ("signal_count", "topic_count"):
             what = {"type": c.key} if c.kind == "signal_count" else {"topic": c.key}

@@ -4,8 +4,9 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from accounts.conditions import ConditionError
 from accounts.models import Account, Segment
-from accounts.segments import SegmentCriteriaError, criteria_to_q
+from accounts.segments import criteria_to_q
 from tests.factories import AccountFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -70,11 +71,11 @@ def test_all_any_and_nested_groups(world):
         ({"conditions": [{"field": "employees", "op": "between", "value": 1}]}, "unknown op 'between'"),
         ({"conditions": [{"field": "stage", "op": "in", "value": "trial"}]}, "'in' needs a list value"),
         ({"match": "some", "conditions": []}, "'match' must be 'all' or 'any'"),
-        ("stage=trial", "criteria must be an object"),
+        ("stage=trial", "criteria: a condition must be an object"),
     ],
 )
 def test_bad_criteria_say_what_and_where(criteria, message):
-    with pytest.raises(SegmentCriteriaError, match=message):
+    with pytest.raises(ConditionError, match=message):
         criteria_to_q(criteria)
     with pytest.raises(ValidationError) as exc:
         Segment(name="x", criteria=criteria).full_clean()

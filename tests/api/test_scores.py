@@ -68,8 +68,8 @@ def test_score_list_queries_do_not_grow_with_rows(read_api, scored):
 
 
 def test_rule_hits_of_an_account(read_api, scored):
+    from scoring.models import SignalRule
     from scoring.rules import rule_hits_evaluate
-    from signals_app.models import SignalRule
 
     SignalRule.objects.create(
         name="Any demo", conditions={"conditions": [{"field": "engagement", "op": "gt", "value": 0}]}

@@ -62,9 +62,8 @@ def grant_all(user) -> None:
 @pytest.fixture
 def teams():
     """Alice and Ally in team A, Bob in team B, and Boss (staff); one account per team with everything on it."""
-    from scoring.models import EngagementRule
+    from scoring.models import EngagementRule, RuleHit, SignalRule
     from scoring.services import accounts_rescore
-    from signals_app.models import RuleHit, SignalRule
 
     alice, ally, bob = UserFactory(username="alice"), UserFactory(username="ally"), UserFactory(username="bob")
     boss = UserFactory(username="boss", is_staff=True)

@@ -45,8 +45,7 @@ def page(browser, live_server):
 @pytest.fixture
 def cs_world(transactional_db):
     """A CS operator with four tasks on scored accounts (one with a score history and a rule hit)."""
-    from scoring.models import AccountScore, ScoreHistory
-    from signals_app.models import RuleHit, SignalRule
+    from scoring.models import AccountScore, RuleHit, ScoreHistory, SignalRule
     from tests.factories import AccountFactory, UserFactory
     from tests.playbooks.factories import PlaybookFactory, TaskFactory, TeamFactory
 

@@ -21,9 +21,8 @@ def stage_world(transactional_db):
     threshold, scored by the real rescore with six weeks of score history; the probabilities a model would give are
     written as a rescore stores them (training one is not this test's subject)."""
     from accounts.models import JourneyStage
-    from scoring.models import AccountPrediction, AccountScore, ScoringSettings
+    from scoring.models import AccountPrediction, AccountScore, RuleHit, ScoringSettings, SignalRule
     from scoring.services import accounts_rescore, score_history_backfill
-    from signals_app.models import RuleHit, SignalRule
     from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory, UserFactory
 
     alice = UserFactory(username="cs.alice", first_name="Alice", last_name="Martin")

@@ -346,7 +346,7 @@ def test_the_shipped_problem_rule_finds_paying_customers_before_they_churn(demo_
     """Issue 11 item 2: "Potential problem account" as shipped held only for churned accounts (precision and recall
     0 against churn). Replayed over the demo's past against churn within 30 days, it now does better than chance."""
     from scoring.backtest import rule_backtest
-    from signals_app.models import SignalRule
+    from scoring.models import SignalRule
 
     rule = SignalRule.objects.get(name="Potential problem account")
     result = rule_backtest(rule=rule, movement="churn", start=NOW - timedelta(days=240), end=NOW - timedelta(days=30))

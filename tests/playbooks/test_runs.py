@@ -18,8 +18,7 @@ from playbooks.runs import (
     playbooks_run_segment_changes,
     playbooks_run_stage_movements,
 )
-from scoring.models import AccountScore, ScoreHistory
-from signals_app.models import RuleHit, SignalRule
+from scoring.models import AccountScore, RuleHit, ScoreHistory, SignalRule
 from tests.factories import AccountFactory, UserFactory
 from tests.playbooks.factories import PlaybookFactory, TaskFactory, TeamFactory
 

@@ -10,8 +10,7 @@ from django.utils import timezone
 from klearly.demo import DEMO_PLAYBOOKS
 from playbooks.models import Playbook, Task
 from playbooks.runs import playbooks_run_score_changes
-from scoring.models import AccountPrediction, AccountScore
-from signals_app.models import RuleHit, SignalRule
+from scoring.models import AccountPrediction, AccountScore, RuleHit, SignalRule
 from tests.factories import AccountFactory, stage
 from tests.playbooks.factories import PlaybookFactory, TeamFactory
 from tests.playbooks.test_runs import AT, BASE, change, tasks_of

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from playbooks.models import Playbook
-from signals_app.models import SignalRule
+from scoring.models import SignalRule
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def test_good_playbook_has_no_errors():
         ({"trigger_kind": "stage_movement", "trigger_params": {}}, "trigger_params", "at least one"),
         ({"conditions": {"field": "karma", "op": "eq", "value": 1}}, "conditions", "unknown field 'karma'"),
         ({"conditions": {"field": "owner_email", "op": "gt", "value": "x"}}, "conditions", "needs a number"),
-        ({"conditions": {"match": "all", "conditions": []}}, "conditions", "non-empty list"),
+        ({"conditions": {"match": "all", "conditions": "x"}}, "conditions", "must be a list"),
         ({"task_title_template": "Call {{ account.name|shout }}"}, "task_title_template", "Invalid filter"),
         ({"task_body_template": "{% if %}"}, "task_body_template", "Template error"),
         ({"task_title_template": ""}, "task_title_template", "needs a title"),

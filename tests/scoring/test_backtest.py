@@ -108,7 +108,7 @@ def paying_world():
 
 def test_a_signal_rule_backtest_against_expansions(paying_world, card):
     from scoring.backtest import rule_backtest
-    from signals_app.models import SignalRule
+    from scoring.models import SignalRule
 
     rule = SignalRule.objects.create(
         name="Inviting", is_active=False,
@@ -124,7 +124,7 @@ def test_a_signal_rule_backtest_against_expansions(paying_world, card):
 
 def test_a_rule_backtest_reads_segments_and_stages_as_they_were(paying_world, card):
     from scoring.backtest import rule_backtest
-    from signals_app.models import SignalRule
+    from scoring.models import SignalRule
 
     rule = SignalRule.objects.create(
         name="Big starter",
@@ -137,7 +137,7 @@ def test_a_rule_backtest_reads_segments_and_stages_as_they_were(paying_world, ca
 
 
 def test_the_admin_page_backtests_a_rule(admin_client, paying_world, card):
-    from signals_app.models import SignalRule
+    from scoring.models import SignalRule
 
     rule = SignalRule.objects.create(
         name="Inviting", conditions={"signal": {"type": "invite-user"}, "op": "at_least", "count": 3, "window_days": 14}

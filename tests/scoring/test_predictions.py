@@ -15,8 +15,8 @@ from scoring import predictions, services
 from scoring.choices import PredictionStatus, ProposalStatus
 from scoring.ml.history import DAY
 from scoring.ml.synthetic import synthetic_history
-from scoring.models import AccountPrediction, PredictionSettings, PredictiveModel, SmartSignalProposal
-from signals_app.models import IngestionSource, Signal, SignalRule, SignalTopic, SignalType
+from scoring.models import AccountPrediction, PredictionSettings, PredictiveModel, SignalRule, SmartSignalProposal
+from signals_app.models import IngestionSource, Signal, SignalTopic, SignalType
 
 pytestmark = pytest.mark.django_db
 
@@ -291,7 +291,7 @@ def test_admin_account_prediction_page_shows_reasons(trained, admin_client):
 
 
 def test_every_proposal_is_a_valid_signal_rule(trained):
-    from signals_app.rule_conditions import compile_conditions
+    from scoring.conditions import compile_conditions
 
     proposals = list(SmartSignalProposal.objects.all())
     assert proposals

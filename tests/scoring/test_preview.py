@@ -5,9 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from scoring.models import AccountScore, ConfigVersion, EngagementRule, ScoringSettings
+from scoring.models import AccountScore, ConfigVersion, EngagementRule, ScoringSettings, SignalRule
 from scoring.services import accounts_rescore
-from signals_app.models import SignalRule
 from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory
 
 pytestmark = pytest.mark.django_db
@@ -63,7 +62,7 @@ def test_signal_rule_preview_counts_hits_that_would_start(admin_client, rule):
     target = SignalRule.objects.get(name="Expansion opportunity")
     shipped = target.conditions
     page = admin_client.post(
-        f"/admin/signals_app/signalrule/{target.pk}/change/",
+        f"/admin/scoring/signalrule/{target.pk}/change/",
         {"name": target.name, "description": "", "is_active": "on", "_preview": "1",
          "conditions": '{"conditions": [{"field": "engagement", "op": "gte", "value": 1}]}'},
     )  # fmt: skip

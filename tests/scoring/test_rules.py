@@ -1,6 +1,6 @@
 """Signal rules: validated conditions, hits set and cleared with their times and the values that made them true."""
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -10,10 +10,9 @@ from django.utils import timezone
 
 from accounts.models import Segment
 from accounts.services import segment_evaluate
-from scoring.models import AccountScore
+from scoring.conditions import ConditionError, compile_conditions
+from scoring.models import AccountScore, RuleHit, SignalRule
 from scoring.rules import rule_hits_evaluate
-from signals_app.models import RuleHit, SignalRule
-from signals_app.rule_conditions import RuleConditionError, compile_conditions
 from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory, stage
 
 pytestmark = pytest.mark.django_db
@@ -130,7 +129,7 @@ def test_queries_do_not_grow_with_accounts():
     ],
 )
 def test_bad_conditions_say_what_and_where(conditions, message):
-    with pytest.raises(RuleConditionError, match=message):
+    with pytest.raises(ConditionError, match=message):
         compile_conditions(conditions)
     with pytest.raises(ValidationError):
         SignalRule(name="x", conditions=conditions).full_clean()
@@ -149,11 +148,11 @@ def test_the_chunk_wide_evaluation_agrees_with_the_one_account_evaluation():
     """The vectorised masks and the per-account walk (which records the values) must never disagree."""
     import random
 
-    from scoring.rules import _columns, _mask
-    from signals_app.rule_conditions import SignalCount, evaluate
+    from scoring.conditions import SignalCount, columns_by_account, columns_mask, conditions_evaluate
 
     rng = random.Random(7)
-    pick = [None, "", 0, 1, 2.5, 180, 400, True, False, "medium", "small", float("nan")]
+    pick = [None, "", 0, 1, 2.5, 180, 400, True, False, "medium", "small", float("nan"), "2025-12-01",
+            datetime(2025, 6, 1, tzinfo=UTC), "Medium-sized", "not a date"]  # fmt: skip
     count_key = SignalCount("pricing-page-view", None, None, 7)
     leaves = [
         {"field": "tenure_days", "op": op, "value": 180} for op in ("gt", "gte", "lt", "lte")
@@ -168,17 +167,23 @@ def test_the_chunk_wide_evaluation_agrees_with_the_one_account_evaluation():
         {"segment": "Trials", "op": "not_in"},
         {"signal": {"type": "pricing-page-view"}, "window_days": 7, "op": "at_least", "count": 2},
         {"signal": {"type": "pricing-page-view"}, "window_days": 7, "op": "none"},
+        {"field": "size_band", "op": "contains", "value": "MEDIUM"},
+        {"field": "adoption", "op": "within_days", "value": 30},
+        {"field": "adoption", "op": "older_than_days", "value": 30},
+        {"field": "adoption", "op": "gte", "value": "2025-11-30"},
+        {"field": "tenure_days", "op": "lt", "value": "200"},
+        {"match": "any", "conditions": []},
     ]  # fmt: skip
     ids = list(range(1, 41))
     fields = {a: {"tenure_days": rng.choice(pick), "size_band": rng.choice(pick), "adoption": rng.choice(pick)}
               for a in ids}  # fmt: skip
     segments = {a: {"Trials"} for a in ids if rng.random() < 0.5}
     counts = {count_key: {a: rng.randint(0, 3) for a in ids}}
-    columns = _columns(ids, fields, segments, counts)
+    columns = columns_by_account(ids, fields, segments, counts)
     for _ in range(200):
         conditions = {"match": rng.choice(["all", "any"]), "conditions": rng.sample(leaves, rng.randint(1, 4))}
-        mask = _mask(conditions, columns, len(ids))
+        mask = columns_mask(conditions, columns, len(ids), now=NOW)
         for position, a in enumerate(ids):
-            expected, _ = evaluate(conditions, fields=fields[a], segments=segments.get(a, set()),
-                                   counts={count_key: counts[count_key][a]})  # fmt: skip
+            expected, _ = conditions_evaluate(conditions, fields=fields[a], segments=segments.get(a, set()),
+                                              counts={count_key: counts[count_key][a]}, now=NOW)  # fmt: skip
             assert bool(mask[position]) == expected, (conditions, fields[a])

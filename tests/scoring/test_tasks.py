@@ -142,7 +142,7 @@ def test_a_milestone_flag_moves_activation_through_the_eager_full_rescore(card, 
 
 
 def test_a_saved_signal_rule_queues_a_full_rescore(card, queued_full, django_capture_on_commit_callbacks):
-    from signals_app.models import SignalRule
+    from scoring.models import SignalRule
 
     with django_capture_on_commit_callbacks(execute=True):
         SignalRule.objects.create(name="Busy", conditions={"field": "engagement", "op": "gte", "value": 50})

@@ -9,8 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Segment, SegmentMembership
-from scoring.models import ContactScore, ScoreHistory
-from signals_app.models import RuleHit, SignalRule
+from scoring.models import ContactScore, RuleHit, ScoreHistory, SignalRule
 from tests.factories import AccountFactory, ContactFactory, SignalFactory, SignalTypeFactory
 from tests.web.conftest import HTMX, score
 

@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from playbooks.models import SavedView
-from signals_app.models import RuleHit, SignalRule
+from scoring.models import RuleHit, SignalRule
 from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory, stage
 from tests.web.conftest import score
 

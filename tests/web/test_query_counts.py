@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Segment, SegmentMembership
 from playbooks.models import TaskComment
-from scoring.models import ContactScore, ScoreHistory
-from signals_app.models import RuleHit, SignalRule
+from scoring.models import ContactScore, RuleHit, ScoreHistory, SignalRule
 from tests.factories import AccountFactory, ContactFactory, SignalFactory, SignalTopicFactory, SignalTypeFactory
 from tests.playbooks.factories import TaskFactory
 from tests.web.conftest import REASON, score

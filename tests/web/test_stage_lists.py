@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from signals_app.models import RuleHit, SignalRule
+from scoring.models import RuleHit, SignalRule
 from tests.factories import AccountFactory, stage
 from tests.web.conftest import score
 from tests.web.test_predictions import predict
