@@ -47,6 +47,7 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
     from django.db import connection
     from django.utils import timezone
 
+    import scoring.rescore.pipeline as rescore_pipeline
     import scoring.services as scoring_services
     from accounts.models import Account, JourneyStage
     from accounts.services import accounts_mark_for_rescore
@@ -59,7 +60,7 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
         print("scoring the world once (not timed) ...", flush=True)
         scoring_services.accounts_rescore_all()
     broker = redis.Redis.from_url(os.environ["BENCH_BROKER_URL"])
-    real_announce = scoring_services.scores_changed_announce
+    real_announce = rescore_pipeline.scores_changed_announce
     demo = SignalType.objects.get(key="demo-request")
     source = IngestionSource.objects.get(name="Bench rescore")
     all_ids = list(Account.objects.order_by("pk").values_list("pk", flat=True))
@@ -72,13 +73,13 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
                                            occurred_at=now, received_at=now, ingestion_source=source,
                                            idempotency_key=f"pb-bench-{a}-{key}") for a in ids])  # fmt: skip
         accounts_mark_for_rescore(account_ids=ids)
-        scoring_services.scores_changed_announce = real_announce if announce else (lambda **kwargs: None)
+        rescore_pipeline.scores_changed_announce = real_announce if announce else (lambda **kwargs: None)
         try:
             started = time.perf_counter()
             stats = scoring_services.accounts_rescore_marked()
             elapsed = time.perf_counter() - started
         finally:
-            scoring_services.scores_changed_announce = real_announce
+            rescore_pipeline.scores_changed_announce = real_announce
         assert stats.accounts >= 1000, stats
         return elapsed
 

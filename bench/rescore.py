@@ -148,7 +148,8 @@ def build_journeys() -> None:
             for from_stage, to_stage, at, movement, where in moves:
                 cursor.execute(
                     "INSERT INTO accounts_stagetransition (account_id, from_stage_id, to_stage_id, changed_at, "
-                    f"movement, recorded_at) SELECT id, {from_stage}, {to_stage}, {at}, '{movement}', now() "
+                    f"movement, recorded_at, from_accounts_file) SELECT id, {from_stage}, {to_stage}, {at}, "
+                    f"'{movement}', now(), false "
                     f"FROM fate WHERE {where}"
                 )
             cursor.execute(

@@ -24,8 +24,10 @@ from accounts.choices import Movement, StageKind
 from accounts.models import Account, StageTransition
 
 from .models import SignalRule
+from .rescore.compute import chunk_compute
+from .rescore.read import chunk_read
 from .rules import rule_holds, rule_measures
-from .services import chunk_compute, chunk_read, scorecard_load
+from .scorecard import scorecard_load
 
 # Which accounts can make each movement: those in these stage kinds at the cut-off.
 MOVEMENT_FROM = {

@@ -47,16 +47,11 @@ from .models import (
     SmartSignalProposal,
 )
 
-# services never imports this module at import time (it keeps scikit-learn out of processes that do not predict)
-from .services import (
-    Scorecard,
-    SignalArrays,
-    _among,
-    _pg_upsert,
-    rescore_all_after_commit,
-    scorecard_load,
-    signals_fetch,
-)
+# the rescore never imports this module at import time (it keeps scikit-learn out of processes that do not predict)
+from .rescore.read import SignalArrays, signals_fetch
+from .rescore.read import among as _among
+from .rescore.write import pg_upsert as _pg_upsert
+from .scorecard import Scorecard, rescore_all_after_commit, scorecard_load
 
 EMPTY_SIGNALS = SignalArrays(
     account=np.zeros(0, np.int64),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
 
 from klearly.demo.catalog import TOPICS, TYPES
 from klearly.demo.workspace import DEMO_LOGINS, DEMO_PLAYBOOKS, DEMO_TEAMS, OWNERS, DemoLogin
@@ -24,7 +25,14 @@ def demo_users_ensure() -> list[tuple[DemoLogin, bool]]:
     """Create the demo operators that are missing (existing ones keep their password) and their groups."""
     user_model = get_user_model()
     view_permissions = list(
-        Permission.objects.filter(content_type__app_label__in=("accounts", "signals_app"), codename__startswith="view_")
+        Permission.objects.filter(
+            Q(content_type__app_label__in=("accounts", "signals_app"))
+            | Q(
+                content_type__app_label="scoring",
+                content_type__model__in=("signalrule", "historicalsignalrule", "rulehit"),
+            ),
+            codename__startswith="view_",
+        )
     )
     result = []
     for login in DEMO_LOGINS:

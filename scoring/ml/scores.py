@@ -2,7 +2,7 @@
 
 The scorecard comes as plain data (:class:`ScorecardSpec`: engagement rules by signal type key, fit rules as
 ``(field, operator, value, points)``, topic multipliers, the trend windows), so this package stays free of the
-database: ``scoring.predictions`` passes the live scorecard (``scoring.services.scorecard_load``) in this form both
+database: ``scoring.predictions`` passes the live scorecard (``scoring.scorecard.scorecard_load``) in this form both
 when it trains and when it predicts, and the columns mean the same in both.
 
 At a cut-off ``t`` (only signals strictly before it, and contacts created before it):

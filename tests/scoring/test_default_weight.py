@@ -10,7 +10,8 @@ from django.utils import timezone
 from accounts.models import Account
 from scoring.models import AccountScore, EngagementRule, ScoringSettings, SignalRule, SmartSignalProposal
 from scoring.predictions import ProposalError, proposal_confirm, scorecard_spec
-from scoring.services import accounts_rescore, accounts_rescore_all, scorecard_load
+from scoring.scorecard import scorecard_load
+from scoring.services import accounts_rescore, accounts_rescore_all
 from signals_app.importing import import_csv_stream
 from signals_app.models import SignalType
 from tests.factories import AccountFactory, SignalTypeFactory

@@ -222,16 +222,17 @@ def test_marks_the_rescore_could_not_see_survive_it(card):
     from django.db import connection
 
     from accounts.services import MarksWatermark
-    from scoring.services import _chunk_rescore, scorecard_load
+    from scoring.rescore.pipeline import chunk_rescore
+    from scoring.scorecard import scorecard_load
 
     account = AccountFactory()
     # A mark written by a transaction the rescore's reads could not see (PostgreSQL: an xid at or above the snapshot's
     # xmax; SQLite: an id above the highest one seen). tests/accounts covers real concurrent writers on PostgreSQL.
     RescoreMark.objects.create(account=account, marked_at=NOW, xact=5)
     blind = MarksWatermark(snapshot="5:5:") if connection.vendor == "postgresql" else MarksWatermark(max_id=0)
-    stats = _chunk_rescore(account_ids=[account.pk], card=scorecard_load(), now=NOW, watermark=blind)
+    stats = chunk_rescore(account_ids=[account.pk], card=scorecard_load(), now=NOW, watermark=blind)
     assert stats.marks_cleared == 0 and RescoreMark.objects.filter(account=account).exists()
-    stats = _chunk_rescore(account_ids=[account.pk], card=scorecard_load(), now=NOW)  # a watermark taken now
+    stats = chunk_rescore(account_ids=[account.pk], card=scorecard_load(), now=NOW)  # a watermark taken now
     assert stats.marks_cleared == 1 and not RescoreMark.objects.exists()
 
 
@@ -386,10 +387,10 @@ def test_the_pipelined_full_rescore_stores_predictions_and_announces_each_change
 def test_a_failed_chunk_write_stops_the_full_rescore_with_its_error_and_keeps_the_chunks_written(card, monkeypatch):
     import threading
 
-    import scoring.services as services
+    from scoring.rescore import pipeline
 
     accounts = [AccountFactory() for _ in range(6)]
-    real = services._write_pg
+    real = pipeline.chunk_write_pg
     calls = []
 
     def failing_on_the_second_chunk(computed, raw=None):
@@ -398,7 +399,7 @@ def test_a_failed_chunk_write_stops_the_full_rescore_with_its_error_and_keeps_th
             raise RuntimeError("disk full")
         real(computed, raw)
 
-    monkeypatch.setattr(services, "_write_pg", failing_on_the_second_chunk)
+    monkeypatch.setattr(pipeline, "chunk_write_pg", failing_on_the_second_chunk)
     threads_before = threading.active_count()
     with pytest.raises(RuntimeError, match="disk full"):
         accounts_rescore_all(now=NOW, chunk_size=2)
@@ -446,7 +447,8 @@ def test_score_history_backfill_at_now_equals_what_the_rescore_then_stores_field
     """Issue 11 item 1: after seed_demo every past row had engagement and signal strength 0, because the backfill ran
     before the default engagement rules were made (a full rescore makes them first). A backfill at a moment is the
     rescore at that moment: at ``now`` it equals the live row, every score; in the past it counts earlier signals."""
-    from scoring.services import HISTORY_FIELDS, score_history_backfill
+    from scoring.rescore.read import HISTORY_FIELDS
+    from scoring.services import score_history_backfill
 
     demo = SignalTypeFactory(key="demo-request", label="Demo request")  # default engagement rules exist for these
     pricing = SignalTypeFactory(key="pricing-page-view", label="Pricing page view")

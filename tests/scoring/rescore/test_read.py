@@ -1,52 +1,18 @@
-"""Properties (hypothesis) of the array work of a rescore: explanations built as JSON text, signals sorted by chunk,
-signals grouped with one key. Pure NumPy, no database."""
+"""Properties (hypothesis) of the rescore's signal arrays: signals sorted by chunk, signals grouped with one key.
+Pure NumPy, no database."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
 import numpy as np
-import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scoring import engine
-from scoring.services import SignalArrays, SignalBuckets, _clamped, _group_signals, _json_head, _json_text, _lines
+from scoring.rescore.read import SignalArrays, SignalBuckets, signals_group
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
-labels = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
-points = st.floats(-500, 500, allow_nan=False, allow_infinity=False)
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    n=st.integers(0, 6),
-    heads=st.lists(labels, min_size=1, max_size=4),
-    data=st.data(),
-)
-def test_explanation_lines_as_json_text_are_the_lines_a_dict_per_line_would_make(n, heads, data):
-    k = len(heads)
-    mask = np.array(data.draw(st.lists(st.booleans(), min_size=n * k, max_size=n * k)), dtype=bool).reshape(n, k)
-    values = np.array(data.draw(st.lists(points, min_size=n * k, max_size=n * k))).reshape(n, k)
-    counts = np.array(data.draw(st.lists(st.integers(0, 999), min_size=n * k, max_size=n * k))).reshape(n, k)
-    tailed = np.array(data.draw(st.lists(st.booleans(), min_size=n * k, max_size=n * k)), dtype=bool).reshape(n, k)
-    tails = data.draw(st.lists(labels, min_size=k, max_size=k))
-    scores = np.array(data.draw(st.lists(points, min_size=n, max_size=n)))
-    lines, sums = _lines(
-        mask, values, [_json_head("engagement_rule", h) for h in heads], middles=counts,
-        tails=[_json_text(t) for t in tails], tailed=tailed,
-    )  # fmt: skip
-    lines = _clamped(lines, sums, np.array([round(float(x), 2) for x in scores]), "kept within bounds")
-    for i in range(n):
-        expected = [
-            {"source": "engagement_rule", "label": f"{heads[c]}{counts[i, c]}{tails[c] if tailed[i, c] else ''}",
-             "points": round(float(values[i, c]), 2)}
-            for c in range(k) if mask[i, c]
-        ]  # fmt: skip
-        gap = round(round(float(scores[i]), 2) - sum(e["points"] for e in expected), 2)
-        if abs(gap) >= 0.01:
-            expected.append({"source": "clamp", "label": "kept within bounds", "points": gap})
-        assert orjson.loads(f"[{lines[i]}]") == expected
 
 
 def _signals(account: list[int], rng: np.random.Generator) -> SignalArrays:
@@ -93,10 +59,10 @@ def test_one_key_grouping_makes_the_groups_of_sorting_three_keys(accounts, seed)
     signals = _signals(accounts, np.random.default_rng(seed))
     card = SimpleNamespace(type_index=lambda t: np.asarray(t, dtype=np.int64), topic_multiplier={1: 2.0})
     contact_ids = np.arange(0, 6, dtype=np.int64)
-    one = _group_signals(signals, ids=ids, contact_ids=contact_ids, card=card, now=NOW)
+    one = signals_group(signals, ids=ids, contact_ids=contact_ids, card=card, now=NOW)
     wide = SignalArrays(signals.account, signals.contact.astype(np.int64) << 40, signals.type, signals.topic,
                         signals.direction, signals.epoch)  # fmt: skip  # too wide for one key: the lexsort path
-    three = _group_signals(wide, ids=ids, contact_ids=contact_ids * (1 << 40), card=card, now=NOW)
+    three = signals_group(wide, ids=ids, contact_ids=contact_ids * (1 << 40), card=card, now=NOW)
     for name in ("account", "type", "age_days", "count", "topic_multiplier", "contact", "inbound"):
         assert np.array_equal(getattr(one, name), getattr(three, name)), name
     assert isinstance(one, engine.SignalRows)
