@@ -1,5 +1,5 @@
-"""The architecture's contracts (pyproject.toml, ``[tool.importlinter]``) hold: apps depend one way and
-``scoring.ml`` imports no Django and no app code."""
+"""The architecture's contracts (pyproject.toml, ``[tool.importlinter]``) hold: apps depend one way, ``scoring.ml``
+imports no Django and no app code, and no app imports the web UI (``klearly.web``)."""
 
 from __future__ import annotations
 
