@@ -266,9 +266,12 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
     from django.test import Client
 
     from accounts.models import Account, Segment
-    from playbooks import selectors, views
-    from playbooks.filters import AccountListFilterSet, TaskFilterSet
+    from klearly.web import account_page, inbox, lists, selectors
+    from klearly.web.common import querydict
+    from klearly.web.filters import AccountListFilterSet
+    from playbooks.filters import TaskFilterSet
     from playbooks.models import Playbook
+    from playbooks.selectors import account_list_for_user
 
     user_model = get_user_model()
     operator = user_model.objects.get(username="bench.op3")
@@ -281,44 +284,44 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
     first_id = Account.objects.filter(external_id__startswith="ib-").order_by("id").values_list("id", flat=True)[0]
     # Accounts the operator may see and that have a score history (the chart's line).
     visible = list(
-        selectors.account_list_for_user(user=operator).filter(pk__lt=first_id + 2000).values_list("pk", flat=True)[:20]
+        account_list_for_user(user=operator).filter(pk__lt=first_id + 2000).values_list("pk", flat=True)[:20]
     )
     playbook_id = Playbook.objects.filter(name="Bench trial to paid").values_list("id", flat=True)[0]
     segment_id = Segment.objects.get(name="Bench trials").pk
 
     def task_sql(user, params: dict) -> tuple[str, list]:
-        data = {"status": "open", "view": "mine", "ordering": views.SORTS["priority"][1], **params}
+        data = {"status": "open", "view": "mine", "ordering": inbox.SORTS["priority"][1], **params}
         base = selectors.task_inbox_for_user(user=user, view=data["view"])
-        qs = TaskFilterSet(views._querydict(data), queryset=base, user=user).qs
-        return qs[: views.INBOX_PAGE_SIZE].query.sql_with_params()
+        qs = TaskFilterSet(querydict(data), queryset=base, user=user).qs
+        return qs[: inbox.INBOX_PAGE_SIZE].query.sql_with_params()
 
     def list_sql(user, preset: dict) -> tuple[str, list]:
-        data = views._querydict(preset, AccountListFilterSet)
+        data = querydict(preset, AccountListFilterSet)
         qs = AccountListFilterSet(data, queryset=selectors.account_scores_for_user(user=user)).qs
-        return qs[: views.LIST_PAGE_SIZE].query.sql_with_params()
+        return qs[: lists.LIST_PAGE_SIZE].query.sql_with_params()
 
     def account_sql(account_id: int) -> tuple[str, list]:
-        qs = selectors.account_signal_timeline(account_id=account_id)[: views.TIMELINE_PAGE_SIZE]
+        qs = selectors.account_signal_timeline(account_id=account_id)[: account_page.TIMELINE_PAGE_SIZE]
         return qs.query.sql_with_params()
 
     pages = [
         ("inbox: my tasks (operator)", operator, "/", task_sql(operator, {})),
         ("inbox: my team by likelihood (operator)", operator, "/?view=team&sort=likelihood",
-         task_sql(operator, {"view": "team", "ordering": views.SORTS["likelihood"][1]})),
+         task_sql(operator, {"view": "team", "ordering": inbox.SORTS["likelihood"][1]})),
         ("inbox: unassigned, grade A, due this week (op.)", operator, "/?view=unassigned&grade=A&due=week",
          task_sql(operator, {"view": "unassigned", "grade": "A", "due": "week"})),
         ("inbox: all open, by priority (admin)", admin, "/?view=all", task_sql(admin, {"view": "all"})),
         ("inbox: all, playbook + segment, by due (admin)", admin,
          f"/?view=all&playbook={playbook_id}&segment={segment_id}&sort=due",
          task_sql(admin, {"view": "all", "playbook": str(playbook_id), "segment": str(segment_id),
-                          "ordering": views.SORTS["due"][1]})),
+                          "ordering": inbox.SORTS["due"][1]})),
         ("inbox: all done tasks (admin)", admin, "/?view=all&status=done",
          task_sql(admin, {"view": "all", "status": "done"})),
-        ("call list (operator)", operator, "/lists/call/", list_sql(operator, views.list_preset("call")[0])),
-        ("call list (admin)", admin, "/lists/call/", list_sql(admin, views.list_preset("call")[0])),
-        ("at-risk accounts (admin)", admin, "/lists/at-risk/", list_sql(admin, views.list_preset("at_risk")[0])),
+        ("call list (operator)", operator, "/lists/call/", list_sql(operator, lists.list_preset("call")[0])),
+        ("call list (admin)", admin, "/lists/call/", list_sql(admin, lists.list_preset("call")[0])),
+        ("at-risk accounts (admin)", admin, "/lists/at-risk/", list_sql(admin, lists.list_preset("at_risk")[0])),
         ("surging accounts (operator)", operator, "/lists/surging/",
-         list_sql(operator, views.list_preset("surging")[0])),
+         list_sql(operator, lists.list_preset("surging")[0])),
     ]  # fmt: skip
     rows = []
     for name, user, url, (sql, params) in pages:
@@ -356,7 +359,7 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
     # Queries do not grow with the page: the same page at 10 and at 50 rows.
     sizes = {}
     for size in (10, 50):
-        views.INBOX_PAGE_SIZE = views.LIST_PAGE_SIZE = size
+        inbox.INBOX_PAGE_SIZE = lists.LIST_PAGE_SIZE = size
         with counting(connection) as ctx:
             clients[admin.username].get("/?view=all")
             clients[admin.username].get("/lists/call/")

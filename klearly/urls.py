@@ -25,7 +25,7 @@ admin.site.site_title = "Klearly"
 admin.site.index_title = "Signals, scores and playbooks"
 
 urlpatterns = [
-    path("", include("playbooks.urls")),
+    path("", include("klearly.web.urls")),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

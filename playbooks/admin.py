@@ -189,7 +189,7 @@ class WebhookDeliveryAdmin(BigTableAdminMixin, admin.ModelAdmin):
         from django.db import transaction
 
         from .choices import DeliveryStatus
-        from .runs import deliveries_enqueue
+        from .deliveries import deliveries_enqueue
 
         ids = list(queryset.exclude(status=DeliveryStatus.DELIVERED).values_list("pk", flat=True)[:1000])
         WebhookDelivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.PENDING, next_retry_at=None)

@@ -4,6 +4,9 @@ Per batch (a rescored chunk can be 5,000 accounts): match triggers in memory, th
 load, one cooldown query for all, one insert of runs (conflicts ignored: a retried batch adds nothing), one read
 back, one context read, one insert of tasks (conflicts on the one-active-task-per-reason constraint ignored), one
 insert of deliveries. Queries do not grow with the number of accounts.
+
+A new task's reasons are worked out in ``reasons``, its assignee in ``assignment``; ``deliveries`` makes the webhook
+rows and ``goals`` checks the runs' goals.
 """
 
 from __future__ import annotations
@@ -16,21 +19,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Exists, FloatField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Round
 from django.template import Template
 from django.utils import timezone
 
-from accounts.choices import Movement, StageKind
-from accounts.models import Account, JourneyStage, Segment, StageTransition
+from accounts.choices import StageKind
+from accounts.models import Account, JourneyStage, Segment
 from accounts.stages import can_expand, is_pre_sale, pre_sale_q, top_paying_rank
 from scoring import models as scoring_models
-from scoring.formatting import percent_text, probability_or_none
-from scoring.models import AccountScore, RuleHit, SignalRule
+from scoring.formatting import probability_or_none
+from scoring.models import AccountScore, SignalRule
 
-from .choices import ACTIVE_STATUSES, AssignMode, DeliveryStatus, DismissReason, GoalKind, TaskStatus, TriggerKind
+from .assignment import first_teams, task_assignees
+from .choices import ACTIVE_STATUSES, DismissReason, GoalKind, TaskStatus, TriggerKind
 from .conditions import PREDICTION_FIELDS, conditions_mask
+from .deliveries import deliveries_create, deliveries_enqueue
 from .experiments import variant_for, variants_ordered
+from .goals import playbook_goals_check
 from .matching import (
     Clearing,
     Firing,
@@ -38,7 +44,8 @@ from .matching import (
     match_segment_changes,
     match_stage_movements,
 )
-from .models import Playbook, PlaybookRun, Task, Team, WebhookDelivery
+from .models import Playbook, PlaybookRun, Task
+from .reasons import firing_reasons, prediction_reasons, rule_values_add
 from .selectors import playbook_active_list
 from .validation import (
     BODY_TEMPLATE_MAX_CHARS,
@@ -51,7 +58,6 @@ from .validation import (
 logger = logging.getLogger(__name__)
 
 STAGE_NEWS_MAX_AGE = timedelta(days=7)  # older movements are history being imported, not news to act on
-TOP_CONTRIBUTORS = 5
 
 
 @dataclass
@@ -155,9 +161,9 @@ def _apply(fired: list[Firing], cleared: list[Clearing], *, now: datetime, all_p
         stats.runs = len(runs)
         new = [(f, run) for f in fired if (run := runs.get((f.playbook.pk, f.account_id, f.source_key)))]
         accounts, scores = _contexts(sorted({f.account_id for f, _ in new}))
-        _add_rule_values(new)
+        rule_values_add(new)
         stats.tasks = _tasks_create(new, now, accounts, scores)
-        stats.deliveries = _deliveries_create(new, now, accounts, scores)
+        stats.deliveries = deliveries_create(new, now, accounts, scores)
         if stats.deliveries:
             ids = list(stats.deliveries)
             transaction.on_commit(lambda: deliveries_enqueue(ids))
@@ -363,106 +369,6 @@ def _contexts(account_ids: list[int]) -> tuple[Mapping[int, Mapping[str, Any]], 
     return accounts, scores
 
 
-def _prediction_reasons(new: list[tuple[Firing, PlaybookRun]]) -> dict[int, dict[str, Any]]:
-    """The probabilities' reasons and health reasons of the accounts whose firing came from a probability or health
-    (one query, none when no such firing): a task's reasons are those of what fired it."""
-    wanted = {f.account_id for f, _ in new if f.detail.get("score") in PROBABILITY_OUTCOMES or
-              f.detail.get("score") == "health"}  # fmt: skip
-    if not wanted or not PREDICTION_FIELDS:
-        return {}
-    return {
-        a: {"reasons": reasons or {}, "health_reasons": health or []}
-        for a, reasons, health in scoring_models.AccountPrediction.objects.filter(account_id__in=wanted).values_list(
-            "account_id", "reasons", "health_reasons"
-        )
-    }
-
-
-def _add_rule_values(new: list[tuple[Firing, PlaybookRun]]) -> None:
-    """Put the values that made a rule true (its open hit's) into the reason of rule-hit firings (one query)."""
-    wanted = [(f.detail["rule_id"], f.account_id) for f, _ in new if "rule_id" in f.detail]
-    if not wanted:
-        return
-    values: dict[tuple[int | None, int], Any] = {
-        (rule_id, account_id): v
-        for rule_id, account_id, v in RuleHit.objects.filter(
-            rule_id__in={r for r, _ in wanted}, account_id__in={a for _, a in wanted}, cleared_at__isnull=True
-        ).values_list("rule_id", "account_id", "values")
-    }
-    for f, _ in new:
-        found = values.get((f.detail.get("rule_id"), f.account_id))
-        if found:
-            f.detail["values"] = found
-
-
-# Which score's explanation stands behind a score trigger: grades are bands of the lead score, temperature of
-# engagement; "qualified" is the lead score's, "surging" the signal strength's.
-EXPLAINED_BY = {"grade": "lead", "temperature": "engagement", "qualified": "lead", "surging": "signal_strength"}
-PROBABILITY_OUTCOMES = {"conversion_probability": "conversion", "expansion_probability": "expansion",
-                        "churn_probability": "churn"}  # fmt: skip
-RULE_VALUE_RATIOS = ("adoption", "activation", "active_ratio_30d")
-STAGE_FIELDS = ("stage", "stage_kind", "can_expand")
-
-
-def _top_contributors(score: dict | None, kind: str | None) -> list[dict]:
-    """The lines of a score's explanation (lead: its fit and engagement lines), largest first, in points."""
-    contributions = (score or {}).get("contributions") or {}
-    kind = EXPLAINED_BY.get(kind or "", kind)
-    if kind in ("fit", "engagement", "signal_strength"):
-        lines = list(contributions.get(kind, []))
-    else:  # the lead score: what built it
-        lines = list(contributions.get("fit", [])) + list(contributions.get("engagement", []))
-    lines = [line for line in lines if line.get("points")]
-    lines.sort(key=lambda line: -abs(line["points"]))
-    return [{"label": line.get("label", ""), "points": line["points"]} for line in lines[:TOP_CONTRIBUTORS]]
-
-
-def _probability_reasons(entry: dict, *, rising: bool) -> list[dict]:
-    """A probability's reasons that pushed it the way it moved, in percentage points of that probability."""
-    lines = (entry.get("up" if rising else "down") or []) if entry.get("status") == "ok" else []
-    return [{"label": str(r.get("text") or ""), "points": round(100 * float(r.get("effect") or 0), 1),
-             "unit": "pts"} for r in lines[:TOP_CONTRIBUTORS] if r.get("text")]  # fmt: skip
-
-
-def _rule_value_text(name: str, value: Any) -> str:
-    """A value a rule read, in words: "Adoption 20%", "Engagement trend ×0.30", "Engagement 36.6"."""
-    label = name.replace("_", " ").capitalize()
-    if isinstance(value, bool) or value is None or not isinstance(value, int | float):
-        return f"{label}: {value if value is not None else '—'}"
-    if name in RULE_VALUE_RATIOS:
-        return f"{label} {percent_text(value)}"
-    if name == "engagement_trend":
-        return f"{label} ×{value:.2f}"
-    return f"{label} {round(value, 1):g}"
-
-
-def _firing_reasons(f: Firing, score: dict | None, prediction: dict | None) -> list[dict]:
-    """A task's reasons come from what fired it: a score's explanation for a score trigger, the probability's own
-    reasons for a probability (churn's for a health change), the values that made a rule true for a rule hit;
-    a stage movement or a segment change is its own reason (the summary says it)."""
-    detail = f.detail
-    kind = detail.get("score")
-    if "rule_id" in detail:
-        values = (detail.get("values") or {}).items()  # which stage it is for is no reason: the values that held are
-        return [{"label": _rule_value_text(k, v), "points": None} for k, v in values if k not in STAGE_FIELDS]
-    if "movement" in detail or "segment" in detail:
-        return []
-    if kind in PROBABILITY_OUTCOMES or kind == "health":
-        reasons = (prediction or {}).get("reasons") or {}
-        outcome = PROBABILITY_OUTCOMES.get(kind, "churn")
-        if kind == "health":  # worse health: what raised the churn risk; better: what lowered it
-            order = {"bad": 0, "normal": 1, "good": 2}
-            rising = order.get(str(detail.get("after")), 1) < order.get(str(detail.get("before")), 1)
-        else:
-            before, after = detail.get("before"), detail.get("after")
-            rising = before is None or (after is not None and after >= before)
-        lines = _probability_reasons(reasons.get(outcome) or {}, rising=rising)
-        if not lines and kind == "health":  # no churn probability (too little history): the health's own words
-            lines = [{"label": str(text), "points": None} for text in (prediction or {}).get("health_reasons", [])]
-        return lines
-    return _top_contributors(score or {}, kind)
-
-
 def _likelihood(score: dict | None, account: Mapping[str, Any] | None = None) -> float:
     """Likelihood to buy, for sorting the inbox: a prospect's chance to convert in % (its lead score until it has
     one); 0 for a customer or a churned account (``accounts.stages``)."""
@@ -483,9 +389,9 @@ def _tasks_create(
     with_task = [(f, run) for f, run in new if f.playbook.create_task]
     if not with_task:
         return 0
-    assignees = _assign(with_task, accounts)
-    teams_of = _first_teams({a for a in assignees.values() if a})
-    predicted = _prediction_reasons(with_task)
+    assignees = task_assignees(with_task, accounts)
+    teams_of = first_teams({a for a in assignees.values() if a})
+    predicted = prediction_reasons(with_task)
     compiled: dict[int, tuple[Any, Any]] = {}
     tasks = []
     for i, (f, run) in enumerate(with_task):
@@ -503,7 +409,7 @@ def _tasks_create(
             "scores": {k: (score or {}).get(k) for k in ("lead", "fit", "engagement", "grade", "temperature",
                                                            "signal_strength", "qualified", "surging",
                                                            *PREDICTION_FIELDS)},
-            "top": _firing_reasons(f, score, predicted.get(f.account_id)),
+            "top": firing_reasons(f, score, predicted.get(f.account_id)),
         }  # fmt: skip
         data = {
             "account": {"name": account["name"] or account["external_id"], "external_id": account["external_id"],
@@ -547,173 +453,3 @@ def _task_templates(pb: Playbook) -> tuple[Template | None, Template | None]:
             logger.warning("Task template of playbook %s refused: %s", pb.pk, exc)
             result.append(None)
     return result[0], result[1]
-
-
-def _assign(
-    with_task: list[tuple[Firing, PlaybookRun]], accounts: Mapping[int, Mapping[str, Any]]
-) -> dict[int, int | None]:
-    """Assignee per firing (by position): the owner, a round-robin member of the team, a named person, or nobody."""
-    result: dict[int, int | None] = {}
-    round_robin: dict[int, list[int]] = defaultdict(list)  # team id -> positions waiting for a member
-    for i, (f, _) in enumerate(with_task):
-        pb = f.playbook
-        account = accounts.get(f.account_id) or {}
-        if pb.assign_mode == AssignMode.USER:
-            result[i] = pb.assign_user_id
-        elif pb.assign_mode == AssignMode.OWNER and account.get("owner_id") and account.get("owner__is_active"):
-            result[i] = account["owner_id"]
-        elif pb.assign_mode in (AssignMode.OWNER, AssignMode.ROUND_ROBIN) and pb.assign_team_id:
-            round_robin[pb.assign_team_id].append(i)
-            result[i] = None
-        else:
-            result[i] = None
-    if round_robin:
-        members: dict[int, list[int]] = defaultdict(list)
-        for team_id, user_id in (
-            Team.members.through.objects.filter(team_id__in=list(round_robin), user__is_active=True)
-            .order_by("team_id", "user_id")
-            .values_list("team_id", "user_id")
-        ):
-            members[team_id].append(user_id)
-        for team_id, positions in round_robin.items():
-            people = members.get(team_id)
-            if not people:
-                continue
-            start = _cursor_advance(team_id, len(positions))
-            for k, i in enumerate(positions):
-                result[i] = people[(start + k) % len(people)]
-    return result
-
-
-def _cursor_advance(team_id: int, n: int) -> int:
-    """Reserve ``n`` round-robin turns of a team; returns the first. Row-locked, so concurrent workers never hand out
-    the same turns (on SQLite the write lock serialises them)."""
-    team = Team.objects.select_for_update().only("round_robin_cursor").get(pk=team_id)
-    start = team.round_robin_cursor
-    Team.objects.filter(pk=team_id).update(round_robin_cursor=start + n)
-    return start
-
-
-def _first_teams(user_ids: set[int]) -> dict[int, int]:
-    """Each user's first team (by name), for tasks assigned to a person without a playbook team."""
-    if not user_ids:
-        return {}
-    result: dict[int, int] = {}
-    for user_id, team_id in (
-        Team.members.through.objects.filter(user_id__in=user_ids)
-        .order_by("team__name")
-        .values_list("user_id", "team_id")
-    ):
-        result.setdefault(user_id, team_id)
-    return result
-
-
-def _deliveries_create(
-    new: list[tuple[Firing, PlaybookRun]],
-    now: datetime,
-    accounts: Mapping[int, Mapping[str, Any]],
-    scores: dict[int, dict],
-) -> list[int]:
-    from .webhooks import delivery_payload
-
-    rows = [
-        WebhookDelivery(
-            playbook=f.playbook,
-            run=run,
-            url=f.playbook.webhook_url,
-            payload=delivery_payload(
-                run=run, detail=f.detail, account=accounts.get(f.account_id) or {}, score=scores.get(f.account_id) or {}
-            ),
-            status=DeliveryStatus.PENDING,
-            created_at=now,
-        )  # fmt: skip
-        for f, run in new
-        if f.playbook.webhook_url
-    ]
-    if not rows:
-        return []
-    created = WebhookDelivery.objects.bulk_create(rows, batch_size=1000)
-    if created and created[0].pk is None:  # a backend that does not return ids
-        return list(
-            WebhookDelivery.objects.filter(created_at=now, run__in=[r.run for r in rows]).values_list("pk", flat=True)
-        )
-    return [d.pk for d in created]
-
-
-def deliveries_enqueue(ids: list[int]) -> None:
-    """Queue a delivery task per id (after commit); a broker failure leaves the rows for the sweep."""
-    from .tasks import webhook_deliver
-
-    for delivery_id in ids:
-        try:
-            webhook_deliver.delay(delivery_id)
-        except Exception:  # broker down: the delivery row stays pending; the beat sweep sends it later
-            logger.exception("Could not queue webhook delivery %s", delivery_id)
-
-
-# --- goals ---------------------------------------------------------------------------------------------------------
-
-GOAL_MOVEMENTS = {GoalKind.CONVERTED: Movement.CONVERSION, GoalKind.EXPANDED: Movement.EXPANSION}
-
-
-def playbook_goals_check(*, now: datetime | None = None, account_ids: Iterable[int] | None = None) -> int:
-    """Record goals reached by pending runs (a stage movement within the deadline, a task done), settle runs whose
-    deadline passed. A few set-based UPDATEs; ``account_ids`` narrows it (after a stage movement)."""
-    now = now or timezone.now()
-    pending = PlaybookRun.objects.filter(goal_checked_at__isnull=True, goal_deadline__isnull=False)
-    if account_ids is not None:
-        pending = pending.filter(account_id__in=list(account_ids))
-    goals = dict(Playbook.objects.exclude(goal_kind="").values_list("pk", "goal_kind"))
-    stages = dict(Playbook.objects.filter(goal_kind=GoalKind.STAGE_REACHED).values_list("pk", "goal_stage"))
-    reached = 0
-
-    def moves(**match: Any):
-        return StageTransition.objects.filter(
-            account_id=OuterRef("account_id"), changed_at__gte=OuterRef("fired_at"),
-            changed_at__lte=OuterRef("goal_deadline"), **match,
-        ).order_by("changed_at")  # fmt: skip
-
-    for kind, movement in GOAL_MOVEMENTS.items():
-        ids = [pk for pk, k in goals.items() if k == kind]
-        if ids:
-            first = moves(movement=movement)
-            reached += (
-                pending.filter(playbook_id__in=ids)
-                .filter(Exists(first))
-                .update(goal_reached_at=Subquery(first.values("changed_at")[:1]), goal_checked_at=now)
-            )
-    for playbook_id, stage_key in stages.items():
-        first = moves(to_stage__key=stage_key)
-        reached += (
-            pending.filter(playbook_id=playbook_id)
-            .filter(Exists(first))
-            .update(goal_reached_at=Subquery(first.values("changed_at")[:1]), goal_checked_at=now)
-        )
-    done_ids = [pk for pk, k in goals.items() if k == GoalKind.TASK_DONE]
-    if done_ids:
-        done = Task.objects.filter(
-            run_id=OuterRef("pk"), status=TaskStatus.DONE, closed_at__lte=OuterRef("goal_deadline")
-        )
-        reached += (
-            pending.filter(playbook_id__in=done_ids)
-            .filter(Exists(done))
-            .update(goal_reached_at=Subquery(done.values("closed_at")[:1]), goal_checked_at=now)
-        )
-    retained = [pk for pk, k in goals.items() if k == GoalKind.RETAINED]
-    if retained:
-        churned = moves(movement=Movement.CHURN)
-        expired = pending.filter(playbook_id__in=retained, goal_deadline__lt=now)
-        expired.filter(Exists(churned)).update(goal_checked_at=now)
-        reached += expired.filter(~Exists(churned)).update(goal_reached_at=F("goal_deadline"), goal_checked_at=now)
-    # Past the deadline without reaching the goal: settled, not reached.
-    pending.filter(goal_deadline__lt=now).update(goal_checked_at=now)
-    return reached
-
-
-def deliveries_pending_ids(*, older_than: timedelta = timedelta(minutes=5)) -> list[int]:
-    """Deliveries never attempted (their task was lost, or the broker was down) or due for a retry."""
-    now = timezone.now()
-    late = Q(status=DeliveryStatus.PENDING, created_at__lt=now - older_than) | Q(
-        status=DeliveryStatus.RETRYING, next_retry_at__lt=now - older_than
-    )
-    return list(WebhookDelivery.objects.filter(late).values_list("pk", flat=True)[:1000])

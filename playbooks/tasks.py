@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 from django.db import OperationalError
 
-from . import runs, services, webhooks
+from . import deliveries, goals, runs, services, webhooks
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ def webhook_deliver(self: Any, delivery_id: int) -> bool:
 @shared_task(acks_late=True)
 def webhooks_sweep() -> int:
     """Queue deliveries that were never attempted or whose retry is long overdue (a lost task, a broker outage)."""
-    ids = runs.deliveries_pending_ids()
+    ids = deliveries.deliveries_pending_ids()
     for delivery_id in ids:
         webhook_deliver.delay(delivery_id)
     return len(ids)
@@ -54,7 +54,7 @@ def webhooks_sweep() -> int:
 @shared_task(acks_late=True)
 def playbook_goals_check() -> int:
     """Record goals reached and settle runs past their deadline (beat, hourly)."""
-    return runs.playbook_goals_check()
+    return goals.playbook_goals_check()
 
 
 @shared_task(acks_late=True)

@@ -1,5 +1,6 @@
-"""The architecture's contracts hold: apps depend one way and ``scoring.ml`` imports no Django and no app code
-(pyproject.toml, ``[tool.importlinter]``), and no app imports another app's private names."""
+"""The architecture's contracts hold: apps depend one way, ``scoring.ml`` imports no Django and no app code, no
+app imports the web UI (``klearly.web``) (pyproject.toml, ``[tool.importlinter]``), and no app imports another
+app's private names."""
 
 from __future__ import annotations
 

@@ -43,9 +43,38 @@ def page(browser, live_server):
 
 
 @pytest.fixture
-def cs_world(transactional_db):
+def migrated_db(transactional_db, django_db_serialized_rollback):
+    """A committed database (the live server reads it from its own thread) that starts every test as the migrations
+    left it. A transactional test ends by emptying every table, so without the serialized rollback only the first
+    test of a run would have the rows the data migrations made (the journey, the default scorecard, the shipped
+    signal rules), and a fixture that made a missing one would save a model whose save queues a full rescore of the
+    world it had just written: each test's world would depend on which tests ran before it."""
+
+
+@pytest.fixture(autouse=True)
+def _nothing_left_queued(settings):
+    """No worker consumes the broker during the browser tests: what a test queued (a rescore's playbook runs) is
+    dropped after it, with the rows it was about, so the worker the service tests start later in the same run never
+    acts on another test's data."""
+    yield
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        from klearly.celery import app
+
+        app.control.purge()
+
+
+def shipped_rule(name: str):
+    """A signal rule the data migrations ship (``migrated_db`` restores it for every test), read rather than saved
+    again: saving a rule queues a full rescore, which would replace the scores a fixture wrote."""
+    from scoring.models import SignalRule
+
+    return SignalRule.objects.get(name=name)
+
+
+@pytest.fixture
+def cs_world(migrated_db):
     """A CS operator with four tasks on scored accounts (one with a score history and a rule hit)."""
-    from scoring.models import AccountScore, RuleHit, ScoreHistory, SignalRule
+    from scoring.models import AccountScore, RuleHit, ScoreHistory
     from tests.factories import AccountFactory, UserFactory
     from tests.playbooks.factories import PlaybookFactory, TaskFactory, TeamFactory
 
@@ -82,10 +111,7 @@ def cs_world(transactional_db):
             account=account, team=team, assignee=alice, playbook=playbook, title=f"Call {name}", reason=reason,
             priority=4 - i, due_at=now + timedelta(days=i), likelihood=lead,
         )  # fmt: skip
-    # get_or_create: transactional tests flush the rows data migrations made.
-    rule, _ = SignalRule.objects.get_or_create(
-        name="Potential problem account", defaults={"conditions": {"match": "all", "conditions": []}}
-    )
+    rule = shipped_rule("Potential problem account")
     RuleHit.objects.create(rule=rule, account=tasks["Acme"].account, set_at=now, evaluated_at=now)
     return {"alice": alice, "tasks": tasks}
 

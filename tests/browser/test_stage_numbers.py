@@ -10,18 +10,18 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, shipped_rule
 
 pytestmark = pytest.mark.services
 
 
 @pytest.fixture
-def stage_world(transactional_db):
+def stage_world(migrated_db):
     """Alice's accounts at three stages (trial, paying, churned), each active enough to pass the qualification
     threshold, scored by the real rescore with six weeks of score history; the probabilities a model would give are
     written as a rescore stores them (training one is not this test's subject)."""
     from accounts.models import JourneyStage
-    from scoring.models import AccountPrediction, AccountScore, RuleHit, ScoringSettings, SignalRule
+    from scoring.models import AccountPrediction, AccountScore, RuleHit, ScoringSettings
     from scoring.services import accounts_rescore, score_history_backfill
     from tests.factories import AccountFactory, SignalFactory, SignalTypeFactory, UserFactory
 
@@ -31,8 +31,7 @@ def stage_world(transactional_db):
     # The scorecard without saving through the model (a save queues a full rescore): the customer's own event type
     # counts through the default weight, strongly enough that every account here passes the threshold on activity.
     card = {"key_fields": [], "default_points": 25, "default_half_life_days": 3650, "default_cap": None}
-    if not ScoringSettings.objects.filter(pk=1).update(**card):  # the first transactional test still has the row
-        ScoringSettings.objects.bulk_create([ScoringSettings(pk=1, **card)])
+    assert ScoringSettings.objects.filter(pk=1).update(**card) == 1  # the default scorecard a data migration made
     trial, starter, churned = (
         JourneyStage.objects.update_or_create(key=key, defaults={"name": name, "kind": kind, "rank": rank})[0]
         for key, name, kind, rank in (("trial", "Trial", "free", 0), ("starter", "Starter", "paying", 1),
@@ -66,9 +65,7 @@ def stage_world(transactional_db):
                       "health_reasons": []},
         )  # fmt: skip
     # The rule the at-risk list reads, holding for the churned account as it did on the demo.
-    rule, _ = SignalRule.objects.get_or_create(
-        name="Potential problem account", defaults={"conditions": {"match": "all", "conditions": []}}
-    )
+    rule = shipped_rule("Potential problem account")
     RuleHit.objects.create(rule=rule, account=accounts["Gone Co"], set_at=now, evaluated_at=now)
     return {"accounts": accounts}
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 
+from playbooks.assignment import cursor_advance
 from playbooks.models import Team
-from playbooks.runs import _cursor_advance
 
 
 @pytest.mark.django_db(transaction=True)
@@ -23,7 +23,7 @@ def test_concurrent_workers_take_distinct_turns():
         try:
             for _ in range(20):
                 with transaction.atomic():
-                    start = _cursor_advance(team.pk, 3)
+                    start = cursor_advance(team.pk, 3)
                 with lock:
                     starts.append(start)
         finally:

@@ -236,7 +236,7 @@ def test_business_days_skip_weekends():
 
 
 def test_goal_reached_within_deadline(django_capture_on_commit_callbacks):
-    from playbooks.runs import playbook_goals_check
+    from playbooks.goals import playbook_goals_check
 
     trial = JourneyStage.objects.get_or_create(key="trial", defaults={"name": "Trial", "kind": "free"})[0]
     starter = JourneyStage.objects.get_or_create(key="starter", defaults={"name": "Starter", "kind": "paying",

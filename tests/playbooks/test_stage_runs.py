@@ -136,7 +136,7 @@ def test_task_pages_show_reasons_with_their_unit(client):
 
 
 def test_probabilities_read_as_percentages_in_the_inbox_and_the_admin(admin_client):
-    from playbooks.presenters import task_row
+    from klearly.web.presenters import task_row
     from tests.playbooks.factories import TaskFactory
 
     task = TaskFactory(reason={"summary": "", "score": "churn_probability", "before": 0.2, "after": 0.35})

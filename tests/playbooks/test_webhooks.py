@@ -157,7 +157,7 @@ def test_the_sweep_requeues_lost_and_overdue_deliveries(receiver, django_capture
 
     from django.utils import timezone
 
-    from playbooks.runs import deliveries_pending_ids
+    from playbooks.deliveries import deliveries_pending_ids
     from playbooks.tasks import webhooks_sweep
 
     delivery = fire(receiver.url)  # its task was never run (no commit here): a lost delivery

@@ -11,7 +11,7 @@ from scoring.models import AccountScore
 from tests.factories import AccountFactory, UserFactory
 from tests.playbooks.factories import PlaybookFactory, TaskFactory, TeamFactory
 
-# The shape the playbooks engine stores (playbooks/runs.py).
+# The shape the playbooks engine stores (playbooks/runs.py and reasons.py).
 REASON = {
     "summary": "Lead score crossed 65",
     "score": "lead",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from playbooks.charts import Series, line_chart_svg
+from klearly.web.charts import Series, line_chart_svg
 
 
 def test_lines_points_and_threshold():

@@ -14,7 +14,8 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from playbooks.filters import AccountListFilterSet, TaskFilterSet
+from klearly.web.filters import AccountListFilterSet
+from playbooks.filters import TaskFilterSet
 from signals_app.filters import SignalFilterSet
 from tests.factories import SignalFactory, SignalTypeFactory
 

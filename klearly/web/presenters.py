@@ -15,14 +15,14 @@ from django.utils.timesince import timesince
 
 from accounts.models import Account, JourneyStage, SegmentMembership
 from accounts.stages import NOT_APPLICABLE_TEXT, is_pre_sale, outcome_applies, stage_standing
+from playbooks.choices import ACTIVE_STATUSES, Priority, TaskStatus
+from playbooks.models import Task
 from scoring.formatting import percent_text
 from scoring.models import AccountScore, RuleHit, ScoreHistory
 from scoring.reasons import ReasonBreakdown, reason_breakdown
 from scoring.selectors import contact_score_list, score_history_list
 
 from .charts import Series
-from .choices import ACTIVE_STATUSES, Priority, TaskStatus
-from .models import Task
 
 _HISTORY_FIELDS = {f.name for f in ScoreHistory._meta.concrete_fields}
 # Probabilities, their reasons and health are in scoring.AccountPrediction (``account.prediction``).

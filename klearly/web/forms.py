@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .choices import DismissReason, TaskOutcome
+from playbooks.choices import DismissReason, TaskOutcome
 
 MAX_SNOOZE_DAYS = 366
 MAX_BULK = 500  # tasks per bulk action: one screenful of selections is far below it
