@@ -18,7 +18,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-from .features import Column, FeatureSpace, trait_label
+from .features import Column, FeatureSpace
 from .training import (
     ML_THREADS,
     BlendModel,
@@ -30,6 +30,7 @@ from .training import (
     take_columns,
     threads_for,
 )
+from .traits import trait_label
 
 IRRELEVANT_IMPACT = 0.002  # a mean effect under 0.2 percentage points: the signal no longer matters to the model
 MIN_REASON_EFFECT = 0.005

@@ -18,7 +18,7 @@ Columns, per account at cut-off ``t`` (windows end at ``t``, excluded):
 - tenure, stage (one column per stage), days in the stage, paying rank;
 - movements made before ``t`` (conversions, expansions, contractions, churns, reactivations);
 - rule hits open at ``t`` (one column per signal rule);
-- imported fields (``traits`` of accounts and their contacts; :func:`traits_choose`): a numeric one as its number
+- imported fields (``traits`` of accounts and their contacts; ``traits.traits_choose``): a numeric one as its number
   (missing stays missing), a categorical one as one column per common value, one for any other value (a value
   never seen in training lands there too) and one for "unknown". Fields have no history: their value is the one
   known now, taken as known at every cut-off after the account (or the contact that carries it) existed. A field
@@ -28,7 +28,6 @@ Columns, per account at cut-off ``t`` (windows end at ``t``, excluded):
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -36,6 +35,7 @@ import numpy as np
 
 from .history import DAY, History
 from .scores import ScorecardSpec, scores_at
+from .traits import trait_columns_fill, trait_label, traits_choose
 
 WINDOWS = (7, 30, 90)
 LOOKBACK_DAYS = 365  # nothing older counts: the same reach in training and in the nightly prediction
@@ -45,19 +45,6 @@ TOP_CATEGORIES = 15
 MAX_TOPICS = 40
 PAST_MOVEMENTS = ("conversion", "expansion", "contraction", "churn", "reactivation")
 MIN_LIFE_DAYS = 30  # rates per day of an account's life count at least a month (a 2-day-old account is no outlier)
-# Imported fields (traits): at most MAX_TRAITS of them (the most often filled), each filled for at least
-# MIN_TRAIT_SHARE of the accounts (and MIN_TRAIT_ACCOUNTS); a field is a number when NUMERIC_SHARE of its values
-# are; of a categorical one the TRAIT_VALUES commonest values held by MIN_TRAIT_ACCOUNTS accounts get a column each.
-MAX_TRAITS = 40
-MIN_TRAIT_SHARE = 0.01
-MIN_TRAIT_ACCOUNTS = 5
-NUMERIC_SHARE = 0.95
-TRAIT_VALUES = 15
-# A field that restates where each account is now (a plan, a status, a billing period) is today's value: no past
-# moment knew it, and a model trained on it learns the answer (and then finds no current lead like the converted
-# ones). It is left out when it tells this share more of the accounts' current stage kind than of their first one
-# (uncertainty coefficient; the demo's plan 0.83, billing 0.68, seats 0.52; lead source 0.01).
-STATE_FIELD_SHARE = 0.4
 
 # The measures (key, words, unit). A feature space stores the keys it was built with: a model trained before a
 # measure existed keeps its columns (LEGACY_MEASURES when its space does not say).
@@ -133,18 +120,6 @@ class Column:
         if self.unit == "×":
             return f"{self.label}: ×{value:.2f}"
         return f"{self.label}: {_num(value)}{(' ' + self.unit) if self.unit else ''}"
-
-
-def trait_label(key: str) -> str:
-    """An imported field's name in words: "lead_source" → "Lead source", "TotalVisits" → "Total visits"."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z][a-z])", " ", key.strip()).replace("_", " ").replace("-", " ").split()
-    if not words:
-        return "(unnamed field)"
-    words = [w.lower() if i and w[:1].isupper() and w[1:].islower() else w for i, w in enumerate(words)]
-    return words[0][:1].upper() + words[0][1:] + "".join(f" {w}" for w in words[1:])
-
-
-TRAIT_OTHER, TRAIT_MISSING = -1, -2  # codes of a categorical field's value outside the kept ones, and of none
 
 
 def _num(value: float) -> str:
@@ -278,95 +253,6 @@ class FeatureSpace:
         ]
 
 
-def traits_choose(h: History) -> dict[str, list]:
-    """Which imported fields become columns, and how (see the module's docstring): from their frequencies in the
-    history (never from the outcomes), the most often filled first."""
-    n = max(h.n, 1)
-    need = max(MIN_TRAIT_ACCOUNTS, int(np.ceil(MIN_TRAIT_SHARE * n)))
-    filled = {k: int(sum(v is not None for v in values)) for k, values in h.traits.items()}
-    numeric, bands, keys, kept, left_out = [], [], [], [], []
-    kind_now, kind_first = _stage_kinds_now_and_first(h) if h.traits else (None, None)
-    for key in sorted((k for k in filled if filled[k] >= need), key=lambda k: (-filled[k], k))[:MAX_TRAITS]:
-        numbers = h.trait_numbers(key)
-        is_number = np.isfinite(numbers).sum() >= NUMERIC_SHARE * filled[key]
-        if is_number:
-            edges = (
-                np.unique(np.nanquantile(numbers, [0.2, 0.4, 0.6, 0.8])) if np.isfinite(numbers).any() else np.empty(0)
-            )
-            value = np.where(np.isnan(numbers), -1, np.searchsorted(edges, numbers))
-        else:  # rare values pooled (a value held by one account "tells" its stage: an id is no state)
-            value = np.array(["\x00" if v is None else v for v in h.traits[key]], dtype=object)
-            vals, inverse, counts = np.unique(value.astype(str), return_inverse=True, return_counts=True)
-            value = np.where(counts[inverse] >= MIN_TRAIT_ACCOUNTS, value, "\x01")
-        restates = _uncertainty(kind_now, value) - _uncertainty(kind_first, value)
-        if restates >= STATE_FIELD_SHARE:
-            why = (f"restates each account's current stage (it tells {restates:.0%} more of its kind now than of "
-                   "its first one): its value is today's, which no past moment knew")  # fmt: skip
-            left_out.append([key, why])
-            continue
-        if is_number:
-            numeric.append(key)
-            bands.append([float(e) for e in edges])
-            continue
-        vals, counts = np.unique(np.array([v for v in h.traits[key] if v is not None], dtype=str), return_counts=True)
-        order = np.argsort(-counts, kind="stable")
-        common = [str(vals[i]) for i in order if counts[i] >= MIN_TRAIT_ACCOUNTS][:TRAIT_VALUES]
-        if common:
-            keys.append(key)
-            kept.append(common)
-    return {"trait_numeric": numeric, "trait_bands": bands, "trait_keys": keys, "trait_values": kept,
-            "trait_left_out": left_out}  # fmt: skip
-
-
-def _stage_kinds_now_and_first(h: History) -> tuple[np.ndarray, np.ndarray]:
-    """Each account's stage kind now (its latest movement, else its current stage) and at its first movement
-    ("" unknown)."""
-    everyone = np.arange(h.n)
-    now = h.stage_at(h.data_end + 1.0, everyone) if np.isfinite(h.data_end) else np.full(h.n, -1, np.int64)
-    now = np.where(now >= 0, now, h.stage_now)
-    first = np.full(h.n, -1, np.int64)
-    if len(h.tr_account):  # sorted by account then time: each account's first row
-        starts = np.flatnonzero(np.r_[True, h.tr_account[1:] != h.tr_account[:-1]])
-        first[h.tr_account[starts]] = h.tr_stage[starts]
-    first = np.where(first >= 0, first, now)
-    return h.kind_of(now), h.kind_of(first)
-
-
-def _uncertainty(target: np.ndarray | None, feature: np.ndarray) -> float:
-    """The share of ``target``'s entropy that ``feature`` explains (Theil's U), over accounts whose target is known."""
-    if target is None:
-        return 0.0
-    known = target != ""
-    t, f = np.asarray(target[known]).astype(str), np.asarray(feature[known]).astype(str)
-
-    def entropy(labels: np.ndarray) -> float:
-        _, c = np.unique(labels, return_counts=True)
-        p = c / c.sum()
-        return float(-(p * np.log2(p)).sum())
-
-    whole = entropy(t) if len(t) else 0.0
-    if whole <= 0:
-        return 0.0
-    values, inverse = np.unique(f, return_inverse=True)
-    cond = sum((inverse == i).mean() * entropy(t[inverse == i]) for i in range(len(values)))
-    return (whole - cond) / whole
-
-
-def trait_codes(h: History, key: str, values: list[str]) -> np.ndarray:
-    """Each account's value of a categorical field as the position among ``values`` (:data:`TRAIT_OTHER` for any
-    other value, :data:`TRAIT_MISSING` for none), computed once per history and field."""
-    cache = h._trait_codes
-    ck = (key, tuple(values))
-    if ck not in cache:
-        pos = {v: i for i, v in enumerate(values)}
-        raw = h.traits.get(key)
-        if raw is None:
-            cache[ck] = np.full(h.n, TRAIT_MISSING, np.int64)
-        else:
-            cache[ck] = np.array([TRAIT_MISSING if v is None else pos.get(v, TRAIT_OTHER) for v in raw], np.int64)
-    return cache[ck]
-
-
 def _commonest(values: np.ndarray) -> list[str]:
     vals, counts = np.unique(np.asarray([v or "" for v in values], dtype=object).astype(str), return_counts=True)
     order = np.argsort(-counts, kind="stable")
@@ -378,14 +264,14 @@ def _map(keys: list[str], space_keys: list[str]) -> np.ndarray:
     return np.array([pos.get(k, -1) for k in keys] + [-1], dtype=np.int64)  # last: for index -1
 
 
-# One pass over the columns in their stored order; splitting it would hide that order (hence the noqa below).
-def features_at(  # noqa: C901, PLR0912, PLR0915
+def features_at(
     h: History, space: FeatureSpace, t: float, idx: np.ndarray, *, current_stage: bool = False
 ) -> np.ndarray:
     """The features of accounts ``idx`` (indexes into ``h``) at cut-off ``t``: a (len(idx), columns) float32 array.
 
     Only signals, movements and rule hits strictly before ``t`` are read. ``current_stage``: when an account has no
-    movement before ``t``, take its current stage (prediction for now; never in training).
+    movement before ``t``, take its current stage (prediction for now; never in training). The column groups are
+    filled in their stored order.
     """
     idx = np.asarray(idx, dtype=np.int64)
     if h.n // 2 < len(idx) < h.n:  # most accounts: all of them without filtering the signals is cheaper
@@ -395,7 +281,45 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
     col = space.index
     row_of = np.full(h.n, -1, np.int64)
     row_of[idx] = np.arange(k)
+    ev = _signals_before(h, t, idx, row_of)
+    by_band, tmap = _signal_type_columns(x, col, h, space, ev)
+    _topic_columns(x, col, h, space, ev)
+    _measure_columns(x, col, h, ev, by_band, tmap)
+    _fit_columns(x, col, h, space, idx)
+    _stage_columns(x, col, h, space, t, idx, current_stage=current_stage)
+    _life_and_score_columns(x, col, h, t, idx, ev)
+    trait_columns_fill(x, col, h, space, t, idx)
+    _rule_columns(x, col, h, space, t, row_of)
+    x[np.isinf(x)] = np.nan
+    return x.astype(np.float32)
 
+
+# Each signal's age band (< 7, < 14, < 30, < 60, < 74, < 90 days, older): one pass of integer counting serves every
+# window below, instead of a weighted count per window.
+_AGE_EDGES = np.array([7, TREND_RECENT_DAYS, 30, 60, TREND_RECENT_DAYS + TREND_BASE_DAYS, 90], dtype=np.float32)
+_BANDS = len(_AGE_EDGES) + 1
+
+
+def _upto(counts: np.ndarray, days: float) -> np.ndarray:
+    """Counts within ``days`` from per-band counts (last axis: bands)."""
+    return counts[..., : int(np.searchsorted(_AGE_EDGES, days, side="right"))].sum(axis=-1)
+
+
+@dataclass
+class _Signals:
+    """The signals of the lookback before a cut-off of the accounts asked for (in time order)."""
+
+    k: int  # how many accounts were asked for
+    row: np.ndarray  # each signal's row in the features (its account's)
+    type: np.ndarray
+    topic: np.ndarray
+    contact: np.ndarray
+    age: np.ndarray  # days before the cut-off (float32)
+    band: np.ndarray  # age band: 0 (< 7 days) … 6 (90 days or more)
+
+
+def _signals_before(h: History, t: float, idx: np.ndarray, row_of: np.ndarray) -> _Signals:
+    k = len(idx)
     lo = np.searchsorted(h.ev_time, t - LOOKBACK_DAYS * DAY, side="left")
     hi = np.searchsorted(h.ev_time, t, side="left")  # strictly before t
     r = row_of[h.ev_account[lo:hi]]
@@ -408,19 +332,18 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
         r = r[keep]
         ev_type, ev_topic, ev_contact = h.ev_type[sl][keep], h.ev_topic[sl][keep], h.ev_contact[sl][keep]
         age = ((t - h.ev_time[sl][keep]) / DAY).astype(np.float32)
-    # Each signal's age band (< 7, < 14, < 30, < 60, < 74, < 90 days, older): one pass of integer counting serves every
-    # window below, instead of a weighted count per window.
-    edges = np.array([7, TREND_RECENT_DAYS, 30, 60, TREND_RECENT_DAYS + TREND_BASE_DAYS, 90], dtype=np.float32)
-    band = np.searchsorted(edges, age, side="right").astype(np.int64)  # 0: < 7 days … 6: 90 days or more
-    nb = len(edges) + 1
+    band = np.searchsorted(_AGE_EDGES, age, side="right").astype(np.int64)
+    return _Signals(k, r, ev_type, ev_topic, ev_contact, age, band)
 
-    def upto(counts: np.ndarray, days: float) -> np.ndarray:
-        """Counts within ``days`` from per-band counts (last axis: bands)."""
-        return counts[..., : int(np.searchsorted(edges, days, side="right"))].sum(axis=-1)
 
-    # signal types
+def _signal_type_columns(
+    x: np.ndarray, col: dict[str, int], h: History, space: FeatureSpace, ev: _Signals
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per signal type: counts in each window and the trend. Returns the counts per (account, type, age band) and
+    each history type's column among the space's types (-1: none; last: for index -1)."""
+    k, r, band, nb = ev.k, ev.row, ev.band, _BANDS
     tmap = _map(h.type_keys, space.type_keys)
-    ty = tmap[ev_type]
+    ty = tmap[ev.type]
     ts = len(space.type_keys)
     by_band: np.ndarray = np.zeros((k, ts, nb))
     if ts:
@@ -432,48 +355,41 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
         base = col[f"type:{space.type_keys[0]}:7d"]
         stride = len(WINDOWS) + 1
         for j, w in enumerate(WINDOWS):
-            x[:, base + j : base + stride * ts : stride] = upto(by_band, w)
-        c30, c60 = upto(by_band, 30), upto(by_band, 60)
+            x[:, base + j : base + stride * ts : stride] = _upto(by_band, w)
+        c30, c60 = _upto(by_band, 30), _upto(by_band, 60)
         x[:, base + len(WINDOWS) : base + stride * ts : stride] = np.log((c30 + 1.0) / (c60 - c30 + 1.0))
+    return by_band, tmap
 
-    # topics
+
+def _topic_columns(x: np.ndarray, col: dict[str, int], h: History, space: FeatureSpace, ev: _Signals) -> None:
     if space.topic_keys:
-        tp = _map(h.topic_keys, space.topic_keys)[ev_topic]
-        ok = (tp >= 0) & (age < 30)
+        tp = _map(h.topic_keys, space.topic_keys)[ev.topic]
+        ok = (tp >= 0) & (ev.age < 30)
         n_top = len(space.topic_keys)
-        topic_counts = np.bincount(r[ok] * n_top + tp[ok], minlength=k * n_top).reshape(k, n_top)
+        topic_counts = np.bincount(ev.row[ok] * n_top + tp[ok], minlength=ev.k * n_top).reshape(ev.k, n_top)
         first = col[f"topic:{space.topic_keys[0]}:30d"]
         x[:, first : first + n_top] = topic_counts
 
-    # measures
+
+def _measure_columns(
+    x: np.ndarray, col: dict[str, int], h: History, ev: _Signals, by_band: np.ndarray, tmap: np.ndarray
+) -> None:
+    """Engagement and its trend, signals in 30 days, active users, adoption, activation, days since the last
+    signal."""
+    k, r, age, nb = ev.k, ev.row, ev.age, _BANDS
     points = h.type_points if np.any(h.type_points) else np.ones(len(h.type_keys))
     half = np.where(np.isnan(h.type_half_life), DEFAULT_HALF_LIFE_DAYS, h.type_half_life)
-    pts = points[ev_type]
-    decayed = pts * np.exp2(-age / half[ev_type])
+    pts = points[ev.type]
+    decayed = pts * np.exp2(-age / half[ev.type])
     x[:, col["measure:engagement"]] = np.bincount(r, weights=decayed, minlength=k)
-    points_by_band = np.bincount(r * nb + band, weights=pts, minlength=k * nb).reshape(k, nb)
-    recent_points = upto(points_by_band, TREND_RECENT_DAYS)
+    points_by_band = np.bincount(r * nb + ev.band, weights=pts, minlength=k * nb).reshape(k, nb)
+    recent_points = _upto(points_by_band, TREND_RECENT_DAYS)
     recent = recent_points / TREND_RECENT_DAYS
-    baseline = (upto(points_by_band, TREND_RECENT_DAYS + TREND_BASE_DAYS) - recent_points) / TREND_BASE_DAYS
+    baseline = (_upto(points_by_band, TREND_RECENT_DAYS + TREND_BASE_DAYS) - recent_points) / TREND_BASE_DAYS
     # negative points (tickets) count as nothing here: the trend is of activity, and a ratio needs positive parts
     x[:, col["measure:engagement_trend"]] = (np.maximum(recent, 0) + 0.1) / (np.maximum(baseline, 0) + 0.1)
-    x[:, col["measure:signals_30d"]] = upto(by_band.sum(axis=1), 30)
-    # active users: each contact's newest signal (one unique over the window's contacts, then a minimum per contact)
-    with_contact = ev_contact >= 0
-    if with_contact.any():
-        ids = ev_contact[with_contact]
-        top = int(ids.max())
-        if top < 20 * len(ids) + 1_000_000:  # ids dense enough: index by them (no sort)
-            people_n, which = top + 1, ids
-        else:
-            people, which = np.unique(ids, return_inverse=True)
-            people_n = len(people)
-        newest = np.full(people_n, np.inf, dtype=np.float32)  # the same dtype as age: ufunc.at's fast path
-        np.minimum.at(newest, which, age[with_contact])
-        person_row = np.zeros(people_n, np.int64)
-        person_row[which] = r[with_contact]  # a person belongs to one account here (any of theirs if several)
-        for w, name in ((7, "active_users_7d"), (30, "active_users_30d"), (LOOKBACK_DAYS, "total_users")):
-            x[:, col[f"measure:{name}"]] = np.bincount(person_row, weights=(newest < w).astype(np.float64), minlength=k)
+    x[:, col["measure:signals_30d"]] = _upto(by_band.sum(axis=1), 30)
+    _active_user_columns(x, col, ev)
     total = x[:, col["measure:total_users"]]
     x[:, col["measure:active_ratio_30d"]] = np.divide(
         x[:, col["measure:active_users_30d"]], total, out=np.zeros(k), where=total > 0
@@ -483,7 +399,7 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
     key_cols = tmap[:-1][in_space & h.type_key_feature]
     mile_cols = tmap[:-1][in_space & h.type_milestone]
     if len(key_cols):
-        x[:, col["measure:adoption"]] = (upto(by_band[:, key_cols, :], 30) > 0).sum(axis=1) / len(key_cols)
+        x[:, col["measure:adoption"]] = (_upto(by_band[:, key_cols, :], 30) > 0).sum(axis=1) / len(key_cols)
     if len(mile_cols):
         x[:, col["measure:activation"]] = (by_band[:, mile_cols, :].sum(axis=-1) > 0).sum(axis=1) / len(mile_cols)
     last_age = np.full(k, float(LOOKBACK_DAYS), dtype=np.float32)
@@ -491,7 +407,29 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
         np.minimum.at(last_age, r, age)
     x[:, col["measure:days_since_last_signal"]] = last_age
 
-    # fit fields
+
+def _active_user_columns(x: np.ndarray, col: dict[str, int], ev: _Signals) -> None:
+    """Active users: each contact's newest signal (one unique over the window's contacts, then a minimum per
+    contact)."""
+    with_contact = ev.contact >= 0
+    if with_contact.any():
+        ids = ev.contact[with_contact]
+        top = int(ids.max())
+        if top < 20 * len(ids) + 1_000_000:  # ids dense enough: index by them (no sort)
+            people_n, which = top + 1, ids
+        else:
+            people, which = np.unique(ids, return_inverse=True)
+            people_n = len(people)
+        newest = np.full(people_n, np.inf, dtype=np.float32)  # the same dtype as age: ufunc.at's fast path
+        np.minimum.at(newest, which, ev.age[with_contact])
+        person_row = np.zeros(people_n, np.int64)
+        person_row[which] = ev.row[with_contact]  # a person belongs to one account here (any of theirs if several)
+        for w, name in ((7, "active_users_7d"), (30, "active_users_30d"), (LOOKBACK_DAYS, "total_users")):
+            weights = (newest < w).astype(np.float64)
+            x[:, col[f"measure:{name}"]] = np.bincount(person_row, weights=weights, minlength=ev.k)
+
+
+def _fit_columns(x: np.ndarray, col: dict[str, int], h: History, space: FeatureSpace, idx: np.ndarray) -> None:
     x[:, col["measure:employees"]] = h.employees[idx]
     x[:, col["measure:annual_revenue"]] = h.revenue[idx]
     for name, values in (("industry", h.industry[idx]), ("country", h.country[idx])):
@@ -503,7 +441,18 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
             has = which >= 0
             x[np.flatnonzero(has), first + which[has]] = 1.0
 
-    # tenure, stage, movements
+
+def _stage_columns(
+    x: np.ndarray,
+    col: dict[str, int],
+    h: History,
+    space: FeatureSpace,
+    t: float,
+    idx: np.ndarray,
+    *,
+    current_stage: bool,
+) -> None:
+    """Tenure, stage, days in it, paying rank, movements made before ``t``."""
     x[:, col["measure:tenure_days"]] = np.maximum((t - h.created[idx]) / DAY, 0.0)
     stage = h.stage_at(t, idx)
     since = h.stage_since(t, idx)
@@ -520,45 +469,33 @@ def features_at(  # noqa: C901, PLR0912, PLR0915
     for m in PAST_MOVEMENTS:
         x[:, col[f"movement:{m}"]] = h.movements_between(m, idx, 0.0, t - 1e-6)
 
-    # rates over the account's life (up to the lookback) and the scorecard's scores at the time
+
+def _life_and_score_columns(
+    x: np.ndarray, col: dict[str, int], h: History, t: float, idx: np.ndarray, ev: _Signals
+) -> None:
+    """Rates over the account's life (up to the lookback) and the scorecard's scores at the time."""
     life = np.clip((t - h.created[idx]) / DAY, MIN_LIFE_DAYS, LOOKBACK_DAYS)
     if "measure:signals_per_day" in col:
-        x[:, col["measure:signals_per_day"]] = np.bincount(r, minlength=k) / life
+        x[:, col["measure:signals_per_day"]] = np.bincount(ev.row, minlength=ev.k) / life
     if "measure:stage_changes_per_year" in col:
         changes = h.changes_between(idx, t - LOOKBACK_DAYS * DAY, t - 1e-6)
         x[:, col["measure:stage_changes_per_year"]] = changes * 365.0 / life
     if any(f"measure:{m}" in col for m in SCORE_MEASURES):
         spec = h.scorecard if h.scorecard is not None else ScorecardSpec.from_history(h)
-        got = scores_at(spec, h, t, idx, rows=r, ev_type=ev_type, ev_topic=ev_topic, age=age)
+        got = scores_at(spec, h, t, idx, rows=ev.row, ev_type=ev.type, ev_topic=ev.topic, age=ev.age)
         for key, values in (("lead_score", got.lead), ("fit_score", got.fit), ("engagement_score", got.engagement),
                             ("signal_strength", got.strength)):  # fmt: skip
             if f"measure:{key}" in col:
                 x[:, col[f"measure:{key}"]] = values
 
-    # imported fields: what is known now, from when the account (or the contact that carries it) existed
-    for i, key in enumerate(space.trait_numeric):
-        j = col[f"trait:{key}"]
-        if key in h.traits:
-            x[:, j] = np.where(h.trait_known(key, t, idx), h.trait_numbers(key)[idx], np.nan)
-        else:
-            x[:, j] = np.nan
-        if f"trait:{key}#0" in col:  # (a space stored before bands has none)
-            known = np.flatnonzero(~np.isnan(x[:, j]))
-            band = np.searchsorted(np.asarray(space.trait_bands[i]), x[known, j], side="right")
-            x[known, col[f"trait:{key}#0"] + band] = 1.0
-    for key, values in zip(space.trait_keys, space.trait_values, strict=True):
-        code = trait_codes(h, key, values)[idx]
-        code = np.where(h.trait_known(key, t, idx), code, TRAIT_MISSING)
-        first = col[f"trait:{key}={values[0]}"]
-        slot = np.where(code >= 0, code, np.where(code == TRAIT_OTHER, len(values), len(values) + 1))
-        x[np.arange(k), first + slot] = 1.0
 
-    # rule hits open at t
+def _rule_columns(
+    x: np.ndarray, col: dict[str, int], h: History, space: FeatureSpace, t: float, row_of: np.ndarray
+) -> None:
+    """Rule hits open at ``t``."""
     if space.rule_names and len(h.hit_account):
         rr = row_of[h.hit_account]
         rmap = _map(h.rule_names, space.rule_names)[h.hit_rule]
         sel = (rr >= 0) & (rmap >= 0) & (h.hit_set < t) & (h.hit_cleared >= t)
         first = col[f"rule:{space.rule_names[0]}"]
         x[rr[sel], first + rmap[sel]] = 1.0
-    x[np.isinf(x)] = np.nan
-    return x.astype(np.float32)

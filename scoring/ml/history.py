@@ -141,7 +141,7 @@ class History:
         self.traits = {k: np.array([trait_text(v) for v in values], dtype=object) for k, values in self.traits.items()}
         self.trait_since = {k: _arr(v, np.float64) for k, v in self.trait_since.items()}
         self._trait_numbers: dict[str, np.ndarray] = {}
-        self._trait_codes: dict[tuple, np.ndarray] = {}  # features.trait_codes
+        self._trait_codes: dict[tuple, np.ndarray] = {}  # traits.trait_codes
         # transitions by (account, time), for "stage at t"
         tr_order = np.lexsort((self.tr_time, self.tr_account))
         self.tr_account, self.tr_stage = self.tr_account[tr_order], self.tr_stage[tr_order]

@@ -388,9 +388,13 @@ def _surely_better(y: np.ndarray, p: np.ndarray, q: np.ndarray, accounts: np.nda
     return wins >= 0.9 * FIELDS_RESAMPLINGS
 
 
+# The figures of each candidate, the candidates with their validation probabilities, and the best one's name.
+Compared = tuple[dict[str, dict[str, Any]], dict[str, tuple[Model, np.ndarray]], str]
+
+
 def _compare(
     ex: Examples, split: Split, families: tuple[str, ...], *, seed: int, compact: list[int] | None, columns: int
-) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Model, np.ndarray]], str]:
+) -> Compared:
     """Each family (and their blend) over the first ``columns`` columns, fitted on *fit*, calibrated on *calibrate*,
     scored on *validate*: the figures, the models with their validation probabilities, the best by PR AUC."""
     x = ex.x if columns == ex.x.shape[1] else ex.x[:, :columns]
@@ -444,57 +448,25 @@ def train_outcome(
     if compact is None:  # no compact columns known: the compact model is not a candidate
         families = tuple(f for f in families if f != "compact")
     width = ex.x.shape[1]
-    comparison, fitted, best = _compare(ex, split, families, seed=seed, compact=compact, columns=width)
+    compared = _compare(ex, split, families, seed=seed, compact=compact, columns=width)
     fields_note = ""
     if optional_from is not None and optional_from < width:
-        # The optional columns (imported fields: one value per account, the same at every cut-off) must earn their
-        # place on accounts the model has not seen: a model can learn to recognise the accounts it was fitted on
-        # by them, which the validation of those same accounts' later cut-offs rewards and new accounts do not.
-        base = _compare(ex, split, families, seed=seed, compact=compact, columns=optional_from)
-        new = split.validate[split.validate] & ~np.isin(ex.account[split.validate], ex.account[split.fit])
-        yn = ex.y[split.validate][new]
-        judged = int(yn.sum()) >= MIN_BLOCK_POSITIVES and int((yn == 0).sum()) >= MIN_BLOCK_POSITIVES
-        with_fields = metrics(yn, fitted[best][1][new])["pr_auc"] if judged else None
-        without = metrics(yn, base[1][base[2]][1][new])["pr_auc"] if judged else None
-        sure = judged and _surely_better(
-            yn, fitted[best][1][new], base[1][base[2]][1][new], ex.account[split.validate][new], seed=seed
+        compared, width, fields_note = _optional_columns_judge(
+            ex, split, families, compared, seed=seed, compact=compact, optional_from=optional_from
         )
-        if sure and with_fields is not None and without is not None and with_fields >= without + FIELDS_MARGIN:
-            fields_note = (f"kept: on the {len(yn)} validation examples of accounts the model had not seen, PR AUC "
-                           f"{with_fields:.3f} with them against {without:.3f} without")  # fmt: skip
-        else:
-            comparison, fitted, best = base
-            width = optional_from
-            if judged:
-                fields_note = (f"left out: on the {len(yn)} validation examples of accounts the model had not seen, "
-                               f"PR AUC {with_fields:.3f} with them against {without:.3f} without (they must add "
-                               f"{FIELDS_MARGIN}, in nine resamplings of those accounts out of ten)")  # fmt: skip
-            else:
-                counts = f"{int(yn.sum())} positive, {int((yn == 0).sum())} negative examples"
-                fields_note = ("left out: too few accounts the model had not seen in the validation period to show "
-                               f"they help ({counts})")  # fmt: skip
         compact = [c for c in compact or [] if c < width] if compact is not None else None
+    comparison, fitted, best = compared
     ex = ex if width == ex.x.shape[1] else Examples(ex.x[:, :width], ex.y, ex.t, ex.account, ex.ever)
     xf = ex.x[split.fit]
-    xv, yv = ex.x[split.validate], ex.y[split.validate]
+    yv = ex.y[split.validate]
     model, p_val = fitted[best]
     refused, leakage = leakage_find(
         ex, comparison[best]["roc_auc"], labels=labels, seed=seed,
         validation_accounts=len(np.unique(ex.account[split.validate & (ex.y > 0)])),
     )  # fmt: skip
     if refit:
-        earlier = split.fit | split.calibrate
-        members = []
-        for family in families if best == "blend" else (best,):
-            # Platt scaling learnt on the latest period by a model that had not seen it, then kept for the same
-            # family fitted on every example (the most recent movements included): the held-out test of
-            # bench/ml_eval.py improved on every world with it (e.g. demo churn ROC AUC 0.80 → 0.90).
-            held_out = fit(family, ex.x[earlier], ex.y[earlier], seed=seed, compact=compact)
-            held_out.calibrate(xv, yv)
-            member = fit(family, ex.x, ex.y, seed=seed, compact=compact)
-            member.a, member.b = held_out.a, held_out.b
-            members.append(member)
-        model = BlendModel(members) if best == "blend" else members[0]
+        model = _refit(ex, split, families if best == "blend" else (best,), blend=best == "blend", seed=seed,
+                       compact=compact)  # fmt: skip
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column has no median: 0 below
         baseline = np.nanmedian(np.where(np.isfinite(xf), xf, np.nan), axis=0) if len(xf) else np.zeros(ex.x.shape[1])
@@ -515,3 +487,64 @@ def train_outcome(
         columns=width,
         fields_note=fields_note,
     )
+
+
+def _optional_columns_judge(
+    ex: Examples,
+    split: Split,
+    families: tuple[str, ...],
+    with_them: Compared,
+    *,
+    seed: int,
+    compact: list[int] | None,
+    optional_from: int,
+) -> tuple[Compared, int, str]:
+    """Whether the columns from ``optional_from`` on earn their place: the comparison to keep (with them, or the one
+    without them), how many leading columns the model reads, and the note saying why.
+
+    The optional columns (imported fields: one value per account, the same at every cut-off) must earn their place
+    on accounts the model has not seen: a model can learn to recognise the accounts it was fitted on by them, which
+    the validation of those same accounts' later cut-offs rewards and new accounts do not."""
+    _, fitted, best = with_them
+    base = _compare(ex, split, families, seed=seed, compact=compact, columns=optional_from)
+    new = split.validate[split.validate] & ~np.isin(ex.account[split.validate], ex.account[split.fit])
+    yn = ex.y[split.validate][new]
+    judged = int(yn.sum()) >= MIN_BLOCK_POSITIVES and int((yn == 0).sum()) >= MIN_BLOCK_POSITIVES
+    with_fields = metrics(yn, fitted[best][1][new])["pr_auc"] if judged else None
+    without = metrics(yn, base[1][base[2]][1][new])["pr_auc"] if judged else None
+    sure = judged and _surely_better(
+        yn, fitted[best][1][new], base[1][base[2]][1][new], ex.account[split.validate][new], seed=seed
+    )
+    if sure and with_fields is not None and without is not None and with_fields >= without + FIELDS_MARGIN:
+        note = (f"kept: on the {len(yn)} validation examples of accounts the model had not seen, PR AUC "
+                f"{with_fields:.3f} with them against {without:.3f} without")  # fmt: skip
+        return with_them, ex.x.shape[1], note
+    if judged:
+        note = (f"left out: on the {len(yn)} validation examples of accounts the model had not seen, "
+                f"PR AUC {with_fields:.3f} with them against {without:.3f} without (they must add "
+                f"{FIELDS_MARGIN}, in nine resamplings of those accounts out of ten)")  # fmt: skip
+    else:
+        counts = f"{int(yn.sum())} positive, {int((yn == 0).sum())} negative examples"
+        note = ("left out: too few accounts the model had not seen in the validation period to show "
+                f"they help ({counts})")  # fmt: skip
+    return base, optional_from, note
+
+
+def _refit(
+    ex: Examples, split: Split, members_of: tuple[str, ...], *, blend: bool, seed: int, compact: list[int] | None
+) -> Model:
+    """The kept family (or each member of the kept blend) fitted on every example, with the Platt scaling a twin
+    fitted on *fit* + *calibrate* learnt on *validate*."""
+    earlier = split.fit | split.calibrate
+    xv, yv = ex.x[split.validate], ex.y[split.validate]
+    members = []
+    for family in members_of:
+        # Platt scaling learnt on the latest period by a model that had not seen it, then kept for the same
+        # family fitted on every example (the most recent movements included): the held-out test of
+        # bench/ml_eval.py improved on every world with it (e.g. demo churn ROC AUC 0.80 → 0.90).
+        held_out = fit(family, ex.x[earlier], ex.y[earlier], seed=seed, compact=compact)
+        held_out.calibrate(xv, yv)
+        member = fit(family, ex.x, ex.y, seed=seed, compact=compact)
+        member.a, member.b = held_out.a, held_out.b
+        members.append(member)
+    return BlendModel(members) if blend else members[0]

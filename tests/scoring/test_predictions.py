@@ -13,6 +13,7 @@ from django.utils import timezone
 from accounts.models import Account, Contact, JourneyStage, StageTransition
 from scoring import predictions, services
 from scoring.choices import PredictionStatus, ProposalStatus
+from scoring.ml.features import FeatureSpace
 from scoring.ml.history import DAY
 from scoring.ml.synthetic import synthetic_history
 from scoring.models import AccountPrediction, PredictionSettings, PredictiveModel, SignalRule, SmartSignalProposal
@@ -378,7 +379,7 @@ def test_the_live_scorecard_becomes_features_in_training_and_prediction_alike(wo
         account=account, email="vp@example.com", title="VP Sales", created_at=world - timedelta(days=3)
     )
     h = predictions.history_load(account_ids=[account.pk], since=world - timedelta(days=365), now=world, scorecard=spec)
-    space = predictions.FeatureSpace.from_history(h)
+    space = FeatureSpace.from_history(h)
     col = space.index
     x_now = features_at(h, space, world.timestamp(), np.array([0]))
     x_before = features_at(h, space, (world - timedelta(days=5)).timestamp(), np.array([0]))

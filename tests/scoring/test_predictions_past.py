@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from scoring import predictions
-from scoring.predictions_past import account_probabilities_at
+from scoring.predictions import account_probabilities_at
 from tests.scoring.test_unseen_world import world_import
 
 pytestmark = pytest.mark.django_db

@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from accounts.models import Account, StageTransition
 from scoring import predictions, services
+from scoring.ml.features import FeatureSpace
 from scoring.models import AccountPrediction, AccountScore, PredictiveModel
 
 pytestmark = pytest.mark.django_db
@@ -178,7 +179,7 @@ def test_imported_fields_that_tell_nothing_are_left_out_and_the_model_still_pred
     left_out = dict(space["trait_left_out"])
     assert {"lead_source", "occupation", "total_visits"} <= set(left_out)
     assert left_out["lead_source"].startswith("left out: ") and model.training["fields"].startswith("left out: ")
-    assert model.is_active and len(model.baseline) == len(predictions.FeatureSpace.from_json(space).columns)
+    assert model.is_active and len(model.baseline) == len(FeatureSpace.from_json(space).columns)
     services.accounts_rescore(account_ids=list(Account.objects.values_list("pk", flat=True)), now=world["now"])
     leads = AccountPrediction.objects.filter(account__stage__key="lead", conversion_status="ok")
     assert leads.exists()

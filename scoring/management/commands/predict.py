@@ -1,5 +1,5 @@
 """manage.py predict --at DATE [--format csv|json] [--output FILE] [--horizon DAYS]: each account's probabilities
-from what was known at a past date, beside what happened after it (``scoring.predictions_past``)."""
+from what was known at a past date, beside what happened after it (``scoring.predictions.past``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
-from scoring.predictions_past import account_probabilities_at
+from scoring.predictions import account_probabilities_at
 
 
 def _moment(text: str) -> datetime:

@@ -2,7 +2,7 @@
 
 ``account_probabilities_at`` gives each account's conversion, expansion and churn probability from what was known at
 ``at`` (signals, movements, rule hits and stage before it; imported fields as known now: they have no history), by
-today's active models (``predictions.probabilities_at``), and whether the account made the movement within the
+today's active models (``live.probabilities_at``), and whether the account made the movement within the
 horizon after ``at`` (unknown while the horizon has not passed), with ROC AUC, PR AUC and Brier score per outcome.
 Behind ``manage.py predict --at DATE``.
 """
@@ -20,9 +20,10 @@ from django.utils import timezone
 from accounts.choices import Movement
 from accounts.models import Account, StageTransition
 
-from .ml.history import OUTCOME_MOVEMENT, OUTCOMES
-from .ml.training import metrics
-from .models import PredictionSettings, PredictiveModel
+from ..ml.history import OUTCOME_MOVEMENT, OUTCOMES
+from ..ml.training import metrics
+from ..models import PredictionSettings, PredictiveModel
+from .live import prediction_context_load, probabilities_at
 
 OUTCOME_COLUMN = {"conversion": "converted", "expansion": "expanded", "churn": "churned"}
 
@@ -59,8 +60,6 @@ def account_probabilities_at(
     churn: paying ones, as the models learnt them) or no model is active. ``summary[outcome]``: accounts, positives,
     ROC AUC, PR AUC, Brier score of the probabilities against the outcomes, the model version, and whether ``at``
     lies inside the period that model learnt from (its figures there are optimistic: it has seen those outcomes)."""
-    from .predictions import prediction_context_load, probabilities_at
-
     now = now or timezone.now()
     horizon_days = horizon_days or PredictionSettings.load().horizon_days
     end = at + timedelta(days=horizon_days)
