@@ -3,6 +3,9 @@
     .venv/bin/python bench/playbooks.py [--accounts 20000] [--signals 2000000] [--repeat 3]
                                         [--database-url postgres://postgres@127.0.0.1:5432/klearly_pb_bench]
 
+``--accounts`` must be at least 5,000 + 2,000 per repeat: step 2 uses the first 5,000 accounts, and each repeat of
+step 1 rescores two fresh sets of 1,000 after them.
+
 World: bench/rescore.py's generator (accounts, 3 contacts each, signals over 180 days, made inside PostgreSQL, not
 timed), scored once. Then, each repeated:
 
@@ -36,15 +39,26 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--database-url", default=DEFAULT_URL)
     args = parser.parse_args()
+    if args.accounts < 5000 + 2000 * args.repeat:
+        parser.error(f"--accounts {args.accounts:,} is too few for --repeat {args.repeat}: at least "
+                     f"{5000 + 2000 * args.repeat:,} (the first 5,000, then two sets of 1,000 per repeat)")  # fmt: skip
 
     import rescore as rescore_bench  # bench/rescore.py: the same world generator
 
     rescore_bench.setup(args.database_url)
+    from django.db import connection
+
+    # The signals step 1 of an earlier run added: without them the world counts as the same size and is reused. The
+    # vacuum clears their row versions, which the first timed rescore would otherwise step over (not timed).
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM signals_app_signal WHERE idempotency_key LIKE %s", ["pb-bench-%"])
+        if cursor.rowcount:
+            cursor.execute("VACUUM ANALYZE signals_app_signal")
     rescore_bench.build_world(args.accounts, args.signals)
 
     import redis
+    from django.conf import settings
     from django.contrib.auth import get_user_model
-    from django.db import connection
     from django.utils import timezone
 
     import scoring.rescore.pipeline as rescore_pipeline
@@ -53,6 +67,8 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
     from accounts.services import accounts_mark_for_rescore
     from playbooks.models import Playbook, PlaybookRun, Task, Team, WebhookDelivery
     from playbooks.runs import playbooks_run_score_changes
+    from playbooks.tasks import playbooks_run
+    from scoring import predictions  # noqa: F401  (a worker imports it when it starts: klearly/celery.py)
     from scoring.models import AccountScore, SignalRule
     from signals_app.models import IngestionSource, Signal, SignalType
 
@@ -60,6 +76,7 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
         print("scoring the world once (not timed) ...", flush=True)
         scoring_services.accounts_rescore_all()
     broker = redis.Redis.from_url(os.environ["BENCH_BROKER_URL"])
+    playbooks_queue = settings.CELERY_TASK_ROUTES["playbooks.tasks.*"]["queue"]
     real_announce = rescore_pipeline.scores_changed_announce
     demo = SignalType.objects.get(key="demo-request")
     source = IngestionSource.objects.get(name="Bench rescore")
@@ -73,6 +90,7 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
                                            occurred_at=now, received_at=now, ingestion_source=source,
                                            idempotency_key=f"pb-bench-{a}-{key}") for a in ids])  # fmt: skip
         accounts_mark_for_rescore(account_ids=ids)
+        broker.flushdb()
         rescore_pipeline.scores_changed_announce = real_announce if announce else (lambda **kwargs: None)
         try:
             started = time.perf_counter()
@@ -81,6 +99,10 @@ def main() -> None:  # noqa: PLR0915 — a benchmark script read top to bottom: 
         finally:
             rescore_pipeline.scores_changed_announce = real_announce
         assert stats.accounts >= 1000, stats
+        # The switch reaches the rescore (its name is looked up in scoring.rescore.pipeline): playbooks' matching is
+        # queued with the announcement on and only then.
+        queued = sum(playbooks_run.name.encode() in m for m in broker.lrange(playbooks_queue, 0, -1))
+        assert (queued > 0) == announce, f"{queued} playbooks_run messages queued with the announcement {announce}"
         return elapsed
 
     # Playbooks for step 2.
