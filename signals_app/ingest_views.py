@@ -23,7 +23,7 @@ from klearly.outages import CACHE_ERRORS, warn_unavailable
 
 from . import events as ev
 from .ingest import events_ingest
-from .selectors import write_key_source
+from .selectors import WriteKeyRefused, write_key_get
 
 logger = logging.getLogger(__name__)
 
@@ -67,12 +67,12 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:  # no
         raw_key = ev.write_key_from(request.headers.get("Authorization", ""), body)
         if not raw_key:
             raise ev.RequestInvalid(401, "missing_write_key", "send your write key as the Basic auth username")
-        found = write_key_source(raw_key=raw_key)
-        if found is None:
-            raise ev.RequestInvalid(401, "invalid_write_key", "this write key is unknown, revoked or inactive")
-        key_id, source = found
+        key = write_key_get(raw_key=raw_key)
     except ev.RequestInvalid as exc:
         return _error(exc.status, exc.code, exc.message)
+    except WriteKeyRefused as exc:
+        return _error(401, "invalid_write_key", str(exc))
+    key_id, source = key.pk, key.source
 
     wait = _throttled(key_id)
     if wait:
