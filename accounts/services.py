@@ -417,6 +417,7 @@ def contact_update(
         values["account_id"] = account and account.pk
     if stage is not _UNSET:
         values["stage_id"] = stage and stage.pk
+    assert contact.external_id is not None  # the API's contacts have one
     with transaction.atomic():
         upsert.contacts_upsert(
             rows=[upsert.Upsert(external_id=contact.external_id, fields=values, traits=traits or {})]

@@ -29,10 +29,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from django.db import connection
-from django.db.models import Model
 from django.utils import timezone
 
 from . import services
@@ -188,7 +187,7 @@ def contact_ids_load(external_ids: Iterable[str]) -> dict[str, tuple[int, int | 
         for ext, pk, account_id in Contact.objects.filter(external_id__in=chunk).values_list(
             "external_id", "pk", "account_id"
         ):
-            found[ext] = (pk, account_id)
+            found[cast(str, ext)] = (pk, account_id)  # external_id__in matches no NULL
     return found
 
 
@@ -197,10 +196,10 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         yield items[start : start + _CHUNK]
 
 
-def _existing(model: type[Model], names: set[str]) -> dict[str, Any]:
+def _existing(model: type[Account] | type[Contact], names: set[str]) -> dict[str, Any]:
     records: dict[str, Any] = {}
     for chunk in _chunks(sorted(names)):
-        records.update((r.external_id, r) for r in model._default_manager.filter(external_id__in=chunk))
+        records.update((cast(str, r.external_id), r) for r in model._default_manager.filter(external_id__in=chunk))
     return records
 
 
@@ -264,7 +263,7 @@ def _apply(kind: str, rows: Sequence[Upsert], source: WritingSource | None, resu
             if seen is not None and seen not in held_seen:  # one entry per record and change in a batch
                 held_seen.add(seen)
                 result.held.append(Held(ref=row.ref, record_id=record.pk, changes=held))
-        before = record.account_id if kind == "contact" else None
+        before = record.account_id if isinstance(record, Contact) else None
         columns = _set_values(record, fields, traits)
         if record.pk is not None and columns:
             changed.setdefault(record.pk, (record, set()))[1].update(columns)

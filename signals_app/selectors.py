@@ -1,4 +1,4 @@
-"""Reads for signals: an account's signals, the traits history, write keys."""
+"""Reads for signals: signals (an account's, the API's lists), types and topics, the traits history, write keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact
 
-from .models import IngestionSource, Signal, WriteKey
+from .models import IngestionSource, Signal, SignalTopic, SignalType, WriteKey
 
 
 def signal_list_for_account(*, account_id: int, limit: int = 30) -> QuerySet[Signal]:
@@ -20,6 +20,23 @@ def signal_list_for_account(*, account_id: int, limit: int = 30) -> QuerySet[Sig
         .select_related("type", "topic", "topic__parent", "contact")
         .order_by("-occurred_at", "-id")[:limit]
     )
+
+
+def signal_list() -> QuerySet[Signal]:
+    """Signals, newest first, with account, contact, type, topic (and its line) and source joined."""
+    return Signal.objects.select_related(
+        "account", "contact", "type", "topic", "topic__parent", "ingestion_source"
+    ).order_by("-occurred_at", "-id")
+
+
+def signal_type_list() -> QuerySet[SignalType]:
+    """Signal types by label."""
+    return SignalType.objects.order_by("label", "id")
+
+
+def signal_topic_list() -> QuerySet[SignalTopic]:
+    """Topics by key (a product line before its types), with the line joined."""
+    return SignalTopic.objects.select_related("parent").order_by("key", "id")
 
 
 def traits_history_for(*, account: Account | None = None, contact: Contact | None = None, limit: int = 20) -> QuerySet:

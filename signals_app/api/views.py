@@ -21,11 +21,10 @@ from accounts.models import Account
 from klearly.api.pagination import SignalCursorPagination
 from klearly.api.viewsets import SHARED, ApiViewSetMixin
 from klearly.api.visibility import caller_sees_all, visible
-from signals_app import services
+from signals_app import selectors, services
 from signals_app.filters import SignalFilterSet, SignalTopicFilterSet, SignalTypeFilterSet
 from signals_app.models import SignalTopic, SignalType, WriteKey
 
-from . import selectors
 from .serializers import (
     CheckedSignals,
     SignalBatchResultSerializer,

@@ -1,5 +1,5 @@
 """Write keys: made in the admin with the secret shown once in the page (never in the messages cookie), and refused
-by every process as soon as they are revoked or their source is disabled (issue 12, item 5)."""
+by every process as soon as they are revoked or their source is disabled, for the same reason everywhere."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_a_revoked_key_is_refused_at_once_by_a_process_that_had_it_cached():
     key, raw = write_key_create(source=source)
     web1, web2 = Process(), Process()
     assert web1.lookup(raw)[0] == key.pk and web2.lookup(raw)[0] == key.pk
-    assert web2.cache  # warm: on main this answer was reused for 30 s
+    assert web2.cache  # warm: the lookup is cached for 30 s, and confirmed on every use
     revoke_elsewhere(key)
     assert web2.lookup(raw) is None
     assert web1.lookup(raw) is None
