@@ -206,7 +206,6 @@ class _Batch:
         self.linked_anonymous: dict[str, int] = {}  # anonymous id -> contact id
         self.moved_contacts: set[int] = set()  # existing contacts that joined an account in this batch
         self.held: list[TraitsHistory] = []  # changes this source may not make, kept instead of applied
-        self._held_seen: set[tuple] = set()
 
     # --- accounts and contacts -------------------------------------------------------------------------
     def upsert_accounts(self, groups: list[Event]) -> None:
