@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import hooks
+from . import hooks, upsert
 from .choices import Movement, StageKind
 from .hooks import rescore_all_requested, rescore_requested
 from .models import Account, Contact, JourneyStage, RescoreMark, Segment, SegmentMembership, StageTransition
@@ -330,14 +330,7 @@ def marks_clear(*, account_ids: Sequence[int], watermark: MarksWatermark, raw: A
     return cleared
 
 
-ACCOUNT_FIELDS = ("external_id", "name", "domain", "industry", "employees", "annual_revenue", "country", "created_at")
-CONTACT_FIELDS = ("external_id", "email", "first_name", "last_name", "title", "created_at")
-
-
-def traits_merge(current: dict[str, Any], changes: dict[str, Any] | None) -> dict[str, Any]:
-    """Traits after a write: new keys added, changed keys replaced, keys sent as null removed."""
-    merged = {**current, **(changes or {})}
-    return {key: value for key, value in merged.items() if value is not None}
+_UNSET: Any = object()
 
 
 def account_create(
@@ -348,20 +341,19 @@ def account_create(
     owner: User | None = None,
     stage: JourneyStage | None = None,
 ) -> Account:
-    """Create an account; a stage given is recorded as its first stage transition (at ``created_at``)."""
-    values = {name: value for name, value in (fields or {}).items() if name in ACCOUNT_FIELDS[1:]}
+    """Create an account (``accounts.upsert``); a stage given is recorded as its first stage transition (at
+    ``created_at``)."""
+    values = {name: value for name, value in (fields or {}).items() if name in upsert.ACCOUNT_FIELDS[1:]}
     with transaction.atomic():
-        account = Account(external_id=external_id, owner=owner, traits=traits_merge({}, traits), **values)
-        account.domain = account.domain.lower()
-        account.save()
+        result = upsert.accounts_upsert(
+            rows=[upsert.Upsert(external_id=external_id, fields={**values, "owner_id": owner and owner.pk},
+                                traits=traits or {})]
+        )  # fmt: skip
+        account = Account.objects.get(pk=result.ids[external_id])
         if stage is not None:
             stage_transition_record(account=account, to_stage=stage, changed_at=account.created_at)
-        accounts_mark_for_rescore(account_ids=[account.pk])
     account.refresh_from_db()
     return account
-
-
-_UNSET: Any = object()
 
 
 def account_update(
@@ -372,19 +364,18 @@ def account_update(
     owner: User | None = _UNSET,
     stage: JourneyStage | None = None,
 ) -> Account:
-    """Change an account's fields, merge its traits, set its owner; a new stage is recorded as a transition now."""
+    """Change an account's fields, merge its traits, set its owner (``accounts.upsert``); a new stage is recorded
+    as a transition now."""
+    values = {name: value for name, value in (fields or {}).items() if name in upsert.ACCOUNT_FIELDS}
+    if owner is not _UNSET:
+        values["owner_id"] = owner and owner.pk
     with transaction.atomic():
-        for name, value in (fields or {}).items():
-            if name in ACCOUNT_FIELDS:
-                setattr(account, name, value.lower() if name == "domain" else value)
-        if traits is not None:
-            account.traits = traits_merge(account.traits, traits)
-        if owner is not _UNSET:
-            account.owner = owner
-        account.save()
+        upsert.accounts_upsert(
+            rows=[upsert.Upsert(external_id=account.external_id, fields=values, traits=traits or {})]
+        )
+        account.refresh_from_db()
         if stage is not None and stage.pk != account.stage_id:
             stage_transition_record(account=account, to_stage=stage, changed_at=timezone.now())
-        accounts_mark_for_rescore(account_ids=[account.pk])
     account.refresh_from_db()
     return account
 
@@ -402,16 +393,14 @@ def contact_create(
     traits: dict[str, Any] | None = None,
     stage: JourneyStage | None = None,
 ) -> Contact:
-    """Create a contact (a person at an account) and mark its account for rescoring."""
-    values = {name: value for name, value in (fields or {}).items() if name in CONTACT_FIELDS[1:]}
+    """Create a contact, a person at an account (``accounts.upsert``)."""
+    values = {name: value for name, value in (fields or {}).items() if name in upsert.CONTACT_FIELDS[1:]}
+    values.update(account_id=account and account.pk, stage_id=stage and stage.pk)
     with transaction.atomic():
-        contact = Contact(external_id=external_id, account=account, stage=stage, traits=traits_merge({}, traits))
-        for name, value in values.items():
-            setattr(contact, name, value)
-        contact.email = contact.email.lower()
-        contact.save()
-        accounts_mark_for_rescore(account_ids=[contact.account_id])
-    return contact
+        result = upsert.contacts_upsert(
+            rows=[upsert.Upsert(external_id=external_id, fields=values, traits=traits or {})]
+        )
+    return Contact.objects.get(pk=result.ids[external_id])
 
 
 def contact_update(
@@ -422,20 +411,18 @@ def contact_update(
     account: Account | None = _UNSET,
     stage: JourneyStage | None = _UNSET,
 ) -> Contact:
-    """Change a contact; both its old and its new account are marked for rescoring."""
+    """Change a contact (``accounts.upsert``); both its old and its new account are marked for rescoring."""
+    values = {name: value for name, value in (fields or {}).items() if name in upsert.CONTACT_FIELDS}
+    if account is not _UNSET:
+        values["account_id"] = account and account.pk
+    if stage is not _UNSET:
+        values["stage_id"] = stage and stage.pk
+    assert contact.external_id is not None  # the API's contacts have one
     with transaction.atomic():
-        before = contact.account_id
-        for name, value in (fields or {}).items():
-            if name in CONTACT_FIELDS:
-                setattr(contact, name, value.lower() if name == "email" else value)
-        if traits is not None:
-            contact.traits = traits_merge(contact.traits, traits)
-        if account is not _UNSET:
-            contact.account = account
-        if stage is not _UNSET:
-            contact.stage = stage
-        contact.save()
-        accounts_mark_for_rescore(account_ids=[before, contact.account_id])
+        upsert.contacts_upsert(
+            rows=[upsert.Upsert(external_id=contact.external_id, fields=values, traits=traits or {})]
+        )
+    contact.refresh_from_db()
     return contact
 
 

@@ -146,7 +146,7 @@ def start_server(database_url: str, workers: int, port: int) -> subprocess.Popen
     # production; the queue is purged at the end. The figure is what the ingestion endpoint sustains.
     env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "false", "SECRET_KEY": uuid.uuid4().hex,
            "CELERY_BROKER_URL": BROKER,
-           "ALLOWED_HOSTS": "127.0.0.1", "KLEARLY_EVENTS_REQUESTS_PER_MINUTE": "0", "LOG_LEVEL": "WARNING"}  # fmt: skip
+           "ALLOWED_HOSTS": "127.0.0.1", "KLEARLY_INGEST_RATE": "", "LOG_LEVEL": "WARNING"}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "klearly.wsgi", "--workers", str(workers), "--bind", f"127.0.0.1:{port}",
          "--log-level", "warning", "--keep-alive", "30"],

@@ -329,9 +329,12 @@ def env_rate(name: str, default: str) -> str:
     return value
 
 
-# Requests per API key (or per logged-in operator), and per write key on POST /api/v1/signals/.
+# Requests per API key (or per logged-in operator) on /api/v1/; per write key on the event endpoint and
+# POST /api/v1/signals/ together, one budget (klearly.rate_limits). KLEARLY_EVENTS_REQUESTS_PER_MINUTE, the event
+# endpoint's older setting (a number per minute, 0: no limit), is read when KLEARLY_INGEST_RATE is not set.
 KLEARLY_API_RATE = env_rate("KLEARLY_API_RATE", "1200/min")
-KLEARLY_INGEST_RATE = env_rate("KLEARLY_INGEST_RATE", "6000/min")
+_EVENTS_PER_MINUTE = env_int("KLEARLY_EVENTS_REQUESTS_PER_MINUTE", 6000)
+KLEARLY_INGEST_RATE = env_rate("KLEARLY_INGEST_RATE", f"{_EVENTS_PER_MINUTE}/min" if _EVENTS_PER_MINUTE > 0 else "")
 # Playbook webhooks: seconds per attempt, attempts before giving up, first retry delay (doubled each time).
 KLEARLY_WEBHOOK_TIMEOUT = env_int("KLEARLY_WEBHOOK_TIMEOUT", 5)
 KLEARLY_WEBHOOK_MAX_ATTEMPTS = env_int("KLEARLY_WEBHOOK_MAX_ATTEMPTS", 6)
@@ -403,8 +406,6 @@ KLEARLY_JOB_STALE_SECONDS = env_int("KLEARLY_JOB_STALE_SECONDS", 5 * 60)
 # CSV is the documented import format (DESIGN.md); exports add JSON for other tools.
 IMPORT_FORMATS = [base_formats.CSV]
 EXPORT_FORMATS = [base_formats.CSV, base_formats.JSON]
-# Requests per minute and write key on the event endpoint (0 turns the limit off).
-KLEARLY_EVENTS_REQUESTS_PER_MINUTE = env_int("KLEARLY_EVENTS_REQUESTS_PER_MINUTE", 6000)
 # Signal property names that hold personal data (besides the built-in email, ip, name, phone, user agent...): removed
 # from a forgotten person's signals when they are kept anonymous (signals_app.privacy). Comma-separated.
 KLEARLY_PERSONAL_PROPERTIES = env_list("KLEARLY_PERSONAL_PROPERTIES", "")

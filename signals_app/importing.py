@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from accounts.models import Account, Contact, JourneyStage, StageTransition
 from accounts.services import accounts_mark_for_rescore, stage_history_rebuild
+from accounts.upsert import Upsert, accounts_upsert, contacts_upsert
 
 from . import parsing
 from .choices import Direction, IngestionKind, SignalSource
@@ -443,11 +444,10 @@ class AccountImporter(BaseImporter):
     def parse(self, row: dict[str, str]) -> tuple:
         return parsing.parse_account(row)
 
-    # One pass over the CSV rows' columns; splitting it would hide the order (hence the noqa below).
-    def write(self, rows: list[tuple[int, tuple]], report: ImportReport) -> None:  # noqa: C901, PLR0912
+    def write(self, rows: list[tuple[int, tuple]], report: ImportReport) -> None:
         lk = self.lookups
         lk.load_owners(owner for _, (_, _, _, owner) in rows)
-        by_id: dict[str, tuple[int, dict, dict, JourneyStage | None, int | None]] = {}
+        by_id: dict[str, tuple[Upsert, JourneyStage | None]] = {}
         for line, (fields, traits, stage_name, owner_email) in rows:
             stage = lk.stage(stage_name) if stage_name else None
             if stage_name and stage is None:
@@ -457,62 +457,36 @@ class AccountImporter(BaseImporter):
             if owner_email and owner_id is None:
                 report.add_error(line, {"owner_email": f"no Klearly user has the email {owner_email!r}"})
                 continue
-            by_id[fields["external_id"]] = (line, fields, traits, stage, owner_id)  # last row for an id wins
+            values = {**fields, "owner_id": owner_id} if owner_id else fields
+            by_id[fields["external_id"]] = (Upsert(fields["external_id"], values, traits), stage)  # last row wins
         if not by_id:
             return
-        existing = {a.external_id: a for a in Account.objects.filter(external_id__in=list(by_id))}
-        to_create, to_update, update_fields = [], [], set()
+        result = accounts_upsert(rows=[row for row, _ in by_id.values()])
         # (account, stage, when, from the file's stage column at creation): a new account's stage is where it is,
         # dated at its creation until a dated history says when it got there; a changed stage is a move seen now
-        moves: list[tuple[str, JourneyStage, Any, bool]] = []
-        for ext, (_, fields, traits, stage, owner_id) in by_id.items():
-            account = existing.get(ext)
-            if account is None:
-                account = Account(**fields, traits=traits, owner_id=owner_id)
-                to_create.append(account)
+        moves: list[tuple[int, JourneyStage, Any, bool]] = []
+        updated = set(result.updated)
+        for ext, (_, stage) in by_id.items():
+            account = result.records[ext]
+            if ext in result.created:
                 if stage:
-                    moves.append((ext, stage, account.created_at, True))
-                continue
-            changed = False
-            for name, value in fields.items():
-                if getattr(account, name) != value:
-                    setattr(account, name, value)
-                    update_fields.add(name)
-                    changed = True
-            merged = {**account.traits, **traits}
-            if merged != account.traits:
-                account.traits = merged
-                update_fields.add("traits")
-                changed = True
-            if owner_id and account.owner_id != owner_id:
-                account.owner_id = owner_id
-                update_fields.add("owner")
-                changed = True
-            if stage and account.stage_id != stage.pk:
-                moves.append((ext, stage, timezone.now(), False))
-                changed = True
-            if changed:
-                to_update.append(account)
-            else:
-                report.skipped += 1
-        Account.objects.bulk_create(to_create, batch_size=1000)
-        if to_update and update_fields:
-            Account.objects.bulk_update(to_update, sorted(update_fields | {"updated_at"}), batch_size=1000)
-        report.created += len(to_create)
-        report.updated += len(to_update)
-        accounts_mark_for_rescore(account_ids=[a.pk for a in (*to_create, *to_update)])
+                    moves.append((result.ids[ext], stage, account.created_at, True))
+            elif stage and account.stage_id != stage.pk:
+                moves.append((result.ids[ext], stage, timezone.now(), False))
+                updated.add(ext)
+        report.created += len(result.created)
+        report.updated += len(updated)
+        report.skipped += len(by_id) - len(result.created) - len(updated)
         if moves:
-            lk.accounts.update({a.external_id: a.pk for a in to_create})
-            lk.load_accounts(ext for ext, *_ in moves)
             StageTransition.objects.bulk_create(
                 [
-                    StageTransition(account_id=lk.accounts[ext], to_stage=stage, changed_at=when, movement="entry",
+                    StageTransition(account_id=account_id, to_stage=stage, changed_at=when, movement="entry",
                                     from_accounts_file=snapshot)
-                    for ext, stage, when, snapshot in moves
+                    for account_id, stage, when, snapshot in moves
                 ],
                 ignore_conflicts=True,
             )  # fmt: skip
-            stage_history_rebuild(account_ids=[lk.accounts[ext] for ext, *_ in moves])
+            stage_history_rebuild(account_ids=[account_id for account_id, *_ in moves])
 
 
 class ContactImporter(BaseImporter):
@@ -526,45 +500,20 @@ class ContactImporter(BaseImporter):
     def write(self, rows: list[tuple[int, tuple]], report: ImportReport) -> None:
         lk = self.lookups
         lk.load_accounts(account for _, (_, _, account) in rows)
-        by_id: dict[str, tuple[dict, dict, int | None]] = {}
+        by_id: dict[str, Upsert] = {}
         for line, (fields, traits, account_ext) in rows:
             account_id = lk.accounts.get(account_ext) if account_ext else None
             if account_ext and account_id is None:
                 report.add_error(line, {"account_external_id": f"no account has external id {account_ext!r}"})
                 continue
-            by_id[fields["external_id"]] = (fields, traits, account_id)
+            values = {**fields, "account_id": account_id} if account_id else fields  # no account named: kept
+            by_id[fields["external_id"]] = Upsert(fields["external_id"], values, traits)  # last row wins
         if not by_id:
             return
-        existing = {c.external_id: c for c in Contact.objects.filter(external_id__in=list(by_id))}
-        to_create, to_update, update_fields = [], [], set()
-        for ext, (fields, traits, account_id) in by_id.items():
-            contact = existing.get(ext)
-            if contact is None:
-                to_create.append(Contact(**fields, traits=traits, account_id=account_id))
-                continue
-            changed = False
-            for name, value in [*fields.items(), ("account_id", account_id)]:
-                if name == "account_id" and value is None:
-                    continue
-                if getattr(contact, name) != value:
-                    setattr(contact, name, value)
-                    update_fields.add("account" if name == "account_id" else name)
-                    changed = True
-            merged = {**contact.traits, **traits}
-            if merged != contact.traits:
-                contact.traits = merged
-                update_fields.add("traits")
-                changed = True
-            if changed:
-                to_update.append(contact)
-            else:
-                report.skipped += 1
-        Contact.objects.bulk_create(to_create, batch_size=1000)
-        if to_update and update_fields:
-            Contact.objects.bulk_update(to_update, sorted(update_fields), batch_size=1000)
-        report.created += len(to_create)
-        report.updated += len(to_update)
-        accounts_mark_for_rescore(account_ids=[c.account_id for c in (*to_create, *to_update)])
+        result = contacts_upsert(rows=list(by_id.values()))
+        report.created += len(result.created)
+        report.updated += len(result.updated)
+        report.skipped += len(by_id) - len(result.created) - len(result.updated)
 
 
 class StageTransitionImporter(BaseImporter):

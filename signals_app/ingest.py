@@ -6,20 +6,18 @@ admin-editable event mappings. One transaction per batch; the same batch sent tw
 from __future__ import annotations
 
 import fnmatch
-import json
 import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 import orjson
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 
-from accounts.models import Account, Contact
 from accounts.services import accounts_mark_for_rescore
+from accounts.upsert import Held, Upsert, accounts_upsert, contacts_upsert
 
 from . import parsing
 from .events import Event, EventInvalid
@@ -28,12 +26,6 @@ from .models import EventMapping, IngestionSource, Signal, TraitsHistory
 from .storage import signals_insert
 
 PAGE_TYPE, SCREEN_TYPE = ("page-view", "Page view"), ("screen-view", "Screen view")
-_MISSING = object()
-
-
-def _jsonable(value: Any) -> Any:
-    """A field value as the traits history stores it (decimals as text)."""
-    return str(value) if isinstance(value, Decimal) else value
 
 
 @dataclass
@@ -122,16 +114,20 @@ def _fits(value: Any, column: str, trait: str) -> str:
 
 def _account_fields(traits: dict) -> tuple[dict, dict]:
     """The account columns a group call's traits set, and the other traits. A value that is not a number stays a
-    trait; one its column cannot hold (out of range, too long) raises EventInvalid (see ``events_check``)."""
+    trait; one its column cannot hold (out of range, too long) raises EventInvalid (see ``events_check``); null or
+    an empty string clears its column (``accounts.upsert``)."""
     fields: dict[str, Any] = {}
     rest = {}
     for key, value in traits.items():
         target = ACCOUNT_TRAITS.get(key)
         if key in ("annual_revenue", "annualRevenue"):
             target = "annual_revenue"
-        if target is None or value in (None, ""):
+        if target is None:
             if key != "address":
                 rest[key] = value
+            continue
+        if value in (None, ""):
+            fields[target] = None
             continue
         try:
             if target == "employees":
@@ -152,11 +148,20 @@ def _account_fields(traits: dict) -> tuple[dict, dict]:
     return fields, rest
 
 
+CONTACT_TRAITS = {"email": ("email",), "firstName": ("first_name",), "first_name": ("first_name",),
+                  "lastName": ("last_name",), "last_name": ("last_name",), "title": ("title",),
+                  "name": ("first_name", "last_name")}  # fmt: skip
+
+
 def _contact_fields(traits: dict) -> tuple[dict, dict]:
     """The contact columns an identify call's traits set, and the other traits (see ``_account_fields``)."""
     fields: dict[str, Any] = {}
     rest = {}
     for key, value in traits.items():
+        if key in CONTACT_TRAITS and value in (None, ""):  # null clears (a name: both names, unless sent apart)
+            for column in CONTACT_TRAITS[key]:
+                fields[column] = None if key != "name" else fields.get(column)
+            continue
         if key == "email" and isinstance(value, str):
             try:
                 fields["email"] = parsing.parse_email(_fits(value.strip(), "email", key))
@@ -201,142 +206,46 @@ class _Batch:
         self.linked_anonymous: dict[str, int] = {}  # anonymous id -> contact id
         self.moved_contacts: set[int] = set()  # existing contacts that joined an account in this batch
         self.held: list[TraitsHistory] = []  # changes this source may not make, kept instead of applied
-        self._held_seen: set[tuple] = set()
 
     # --- accounts and contacts -------------------------------------------------------------------------
     def upsert_accounts(self, groups: list[Event]) -> None:
-        """group events: create unknown accounts (this source is their origin); change existing ones only where the
-        source may (``IngestionSource.may_update``), keeping the rest in the traits history."""
-        ids = {e.group_id for e in groups} | {e.group_id for e in self._with_group}
-        existing = {a.external_id: a for a in Account.objects.filter(external_id__in=ids)}
-        new: dict[str, Account] = {}
-        changed: dict[int, Account] = {}
-        origin = self.source.pk
-        for event in groups:
-            fields, traits = _account_fields(event.traits)
-            account = existing.get(event.group_id) or new.get(event.group_id)
-            if account is None:
-                account = Account(external_id=event.group_id, created_at=event.occurred_at, traits={},
-                                  origin_source_id=origin)  # fmt: skip
-                new[event.group_id] = account
-            if account.pk:
-                fields, traits = self._hold(event, account, "account", fields, traits)
-                if fields or traits:
-                    changed[account.pk] = account
-            for name, value in fields.items():
-                setattr(account, name, value)
-            if traits:
-                account.traits = {**account.traits, **traits}
-        for group_id in ids - set(existing) - set(new):  # named by a track/identify before its group call
-            new[group_id] = Account(
-                external_id=group_id, created_at=self.received_at, traits={}, origin_source_id=origin
-            )
-        Account.objects.bulk_create(list(new.values()), batch_size=1000, ignore_conflicts=True)
-        if changed:
-            Account.objects.bulk_update(
-                list(changed.values()),
-                ["name", "domain", "industry", "employees", "annual_revenue", "country", "traits"],
-                batch_size=1000,
-            )
-        self.accounts.update(Account.objects.filter(external_id__in=ids).values_list("external_id", "pk"))
+        """group events, and an empty account for every groupId named before its group call (``accounts.upsert``:
+        this source creates unknown accounts and changes existing ones only where it may)."""
+        rows = [Upsert(event.group_id, *_account_fields(event.traits), first_seen=event.occurred_at, ref=event)
+                for event in groups]  # fmt: skip
+        result = accounts_upsert(
+            rows=rows, source=self.source, bare={e.group_id for e in self._with_group}, bare_created_at=self.received_at
+        )
+        self._keep_held(result.held, "account")
+        self.accounts.update(result.ids)
         self.touched_accounts.update(self.accounts.values())
 
-    def _hold(
-        self, event: Event, record: Account | Contact, kind: str, fields: dict, traits: dict
-    ) -> tuple[dict, dict]:
-        """Split an event's changes to an existing record into those this source may apply (returned) and those it
-        may not, which are kept for the traits history when they differ from what is stored."""
-        source, origin = self.source, record.origin_source_id
-        allowed: dict[str, Any] = {}
-        held: dict[str, Any] = {}
-        for name, value in fields.items():
-            if source.may_update(origin_source_id=origin, field=f"{kind}.{name}"):
-                allowed[name] = value
-            elif getattr(record, "account_id" if name == "account" else name) != value:
-                held[name] = event.group_id if name == "account" else _jsonable(value)
-        if traits and not source.may_update(origin_source_id=origin, field=f"{kind}.traits"):
-            if differing := {k: v for k, v in traits.items() if record.traits.get(k, _MISSING) != v}:
-                held["traits"] = differing
-            traits = {}
-        # One entry per record and change in a batch (track events repeating a groupId add nothing new).
-        seen = (kind, record.pk, json.dumps(held, sort_keys=True, default=str)) if held else None
-        if seen is not None and seen not in self._held_seen:
-            self._held_seen.add(seen)
-            self.held.append(
-                TraitsHistory(source_id=source.pk, message_id=event.message_id, occurred_at=event.occurred_at,
-                              received_at=self.received_at, changes=held, **{f"{kind}_id": record.pk})
-            )  # fmt: skip
-        return allowed, traits
-
     def upsert_contacts(self, people: list[Event]) -> None:
-        """identify events, plus every userId seen in the batch (a bare contact until identified)."""
-        user_ids = {e.user_id for e in people if e.user_id} | self._user_ids
-        if not people:  # only track/page/screen: ids are all we need, and bare contacts for unknown users
-            self._load_contact_ids(user_ids)
-            missing = user_ids - set(self.contacts)
-            if missing:
-                Contact.objects.bulk_create(
-                    [Contact(external_id=u, created_at=self.received_at, traits={}, origin_source_id=self.source.pk)
-                     for u in sorted(missing)],
-                    ignore_conflicts=True,
-                )  # fmt: skip
-                self._load_contact_ids(missing)
-            return
-        existing = {c.external_id: c for c in Contact.objects.filter(external_id__in=user_ids)}
-        new: dict[str, Contact] = {}
-        changed: dict[int, Contact] = {}
-        origin = self.source.pk
+        """identify events (and group events naming a userId), plus every userId seen in the batch (an empty contact
+        until identified); a groupId moves the contact to that account where this source may."""
+        rows = []
         for event in people:
             if not event.user_id:
                 continue
             fields, traits = _contact_fields(event.traits) if event.kind == "identify" else ({}, {})
-            contact = existing.get(event.user_id) or new.get(event.user_id)
-            if contact is None:
-                contact = Contact(external_id=event.user_id, created_at=event.occurred_at, traits={},
-                                  origin_source_id=origin)  # fmt: skip
-                new[event.user_id] = contact
             target = self.accounts.get(event.group_id) if event.group_id else None
-            if contact.pk:
-                if target is not None and contact.account_id != target:
-                    fields["account"] = target
-                fields, traits = self._hold(event, contact, "contact", fields, traits)
-                target = fields.pop("account", None)
-                if fields or traits or target is not None:
-                    changed[contact.pk] = contact
-            for name, value in fields.items():
-                setattr(contact, name, value)
-            if traits:
-                contact.traits = {**contact.traits, **traits}
             if target is not None:
-                if contact.pk and contact.account_id != target:
-                    self.moved_contacts.add(contact.pk)
-                contact.account_id = target
-        for user_id in user_ids - set(existing) - set(new):
-            new[user_id] = Contact(external_id=user_id, created_at=self.received_at, traits={}, origin_source_id=origin)
-        Contact.objects.bulk_create(list(new.values()), batch_size=1000, ignore_conflicts=True)
-        if changed:
-            Contact.objects.bulk_update(
-                list(changed.values()), ["email", "first_name", "last_name", "title", "traits", "account"],
-                batch_size=1000,
-            )  # fmt: skip
-        self._load_contact_ids(user_ids)
+                fields["account_id"] = target
+            rows.append(Upsert(event.user_id, fields, traits, first_seen=event.occurred_at, ref=event))
+        result = contacts_upsert(rows=rows, source=self.source, bare=self._user_ids, bare_created_at=self.received_at)
+        self._keep_held(result.held, "contact")
+        self.contacts.update(result.contacts)
+        self.moved_contacts.update(result.moved)
 
-    def _load_contact_ids(self, user_ids: set[str]) -> None:
-        if not user_ids:
-            return
-        if connection.vendor == "postgresql":
-            # One array parameter instead of an IN list of hundreds: PostgreSQL parses and plans it in a fraction
-            # of the time, and this runs for every batch.
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    f"SELECT external_id, id, account_id FROM {Contact._meta.db_table} WHERE external_id = ANY(%s)",
-                    [sorted(user_ids)],
-                )
-                rows = cursor.fetchall()
-        else:
-            rows = Contact.objects.filter(external_id__in=user_ids).values_list("external_id", "pk", "account_id")
-        for ext, pk, account_id in rows:
-            self.contacts[ext] = (pk, account_id)
+    def _keep_held(self, held: list[Held], kind: str) -> None:
+        """Changes this source may not make, for the traits history (an account named by its groupId)."""
+        for entry in held:
+            event = entry.ref
+            changes = {**entry.changes, "account": event.group_id} if "account" in entry.changes else entry.changes
+            self.held.append(
+                TraitsHistory(source_id=self.source.pk, message_id=event.message_id, occurred_at=event.occurred_at,
+                              received_at=self.received_at, changes=changes, **{f"{kind}_id": entry.record_id})
+            )  # fmt: skip
 
     # --- the batch --------------------------------------------------------------------------------------
     def run(self, events: list[Event], result: IngestResult) -> None:

@@ -8,22 +8,19 @@ and never retried forever; a batch with some bad events stores the others and li
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from klearly.outages import CACHE_ERRORS, warn_unavailable
+from klearly.rate_limits import write_key_wait
 
 from . import events as ev
 from .ingest import events_ingest
-from .selectors import write_key_source
+from .selectors import WriteKeyRefused, write_key_get
 
 logger = logging.getLogger(__name__)
 
@@ -31,27 +28,6 @@ logger = logging.getLogger(__name__)
 def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
     response = JsonResponse({"success": False, "code": code, "message": message, **extra}, status=status)
     return response
-
-
-def _throttled(key_id: int) -> int:
-    """Seconds to wait if this key is over its request rate (fixed window in the shared cache), else 0.
-
-    Fails open: with the cache (Redis) down, events are still taken (a warning is logged once a minute)."""
-    limit = settings.KLEARLY_EVENTS_REQUESTS_PER_MINUTE
-    if not limit:
-        return 0
-    window = int(time.time() // 60)
-    name = f"klearly:ingest:{key_id}:{window}"
-    try:
-        cache.add(name, 0, timeout=70)
-        try:
-            count = cache.incr(name)
-        except ValueError:
-            count = 1
-    except CACHE_ERRORS as exc:
-        warn_unavailable(logger, "cache", "event rate limits are not applied", exc)
-        return 0
-    return 60 - int(time.time() % 60) if count > limit else 0
 
 
 @csrf_exempt
@@ -67,14 +43,13 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:  # no
         raw_key = ev.write_key_from(request.headers.get("Authorization", ""), body)
         if not raw_key:
             raise ev.RequestInvalid(401, "missing_write_key", "send your write key as the Basic auth username")
-        found = write_key_source(raw_key=raw_key)
-        if found is None:
-            raise ev.RequestInvalid(401, "invalid_write_key", "this write key is unknown, revoked or inactive")
-        key_id, source = found
+        key = write_key_get(raw_key=raw_key)
     except ev.RequestInvalid as exc:
         return _error(exc.status, exc.code, exc.message)
+    except WriteKeyRefused as exc:
+        return _error(401, "invalid_write_key", str(exc))
 
-    wait = _throttled(key_id)
+    wait = write_key_wait(key_id=key.pk)
     if wait:
         response = _error(429, "rate_limited", f"too many requests for this write key; retry in {wait}s")
         response["Retry-After"] = str(wait)
@@ -115,7 +90,7 @@ def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:  # no
             rejected.append({"index": index, "messageId": message_id, "reason": str(exc), "field": exc.field})
 
     try:
-        result = events_ingest(source=source, events=accepted, received_at=received_at)
+        result = events_ingest(source=key.source, events=accepted, received_at=received_at)
     except (OperationalError, InterfaceError):
         # The database is unreachable or restarting: a 503 makes the libraries retry later, which is safe
         # because message ids make the retry idempotent.

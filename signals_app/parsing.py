@@ -376,7 +376,8 @@ def parse_account(row: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
         errors["owner_email"] = str(exc)
     if errors:
         raise RowInvalid(errors)
-    traits = {k: v for k, v in row.items() if k and k not in ACCOUNT_COLUMNS and v not in (None, "")}
+    # An empty cell is null: it removes the trait (accounts.upsert); a short row's missing cells are not sent.
+    traits = {k: v or None for k, v in row.items() if k and k not in ACCOUNT_COLUMNS and v is not None}
     for name in ("name", "domain", "industry", "country", "employees", "annual_revenue"):
         if name not in row:  # a column absent from the file leaves the stored value alone
             fields.pop(name, None)
@@ -409,7 +410,7 @@ def parse_contact(row: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], 
             errors["created_at"] = str(exc)
     if errors:
         raise RowInvalid(errors)
-    traits = {k: v for k, v in row.items() if k and k not in CONTACT_COLUMNS and v not in (None, "")}
+    traits = {k: v or None for k, v in row.items() if k and k not in CONTACT_COLUMNS and v is not None}
     for name in ("email", "first_name", "last_name", "title"):
         if name not in row:
             fields.pop(name, None)

@@ -1,11 +1,10 @@
 """Writes for signals: import and export jobs, write keys, signal types and topics, and the REST API's signals
-(``signals_submit``, through ``signals_record``) with the ingestion source of REST callers."""
+(``signals_submit``) with the ingestion source of REST callers."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import logging
 import pickle
 import secrets
@@ -23,7 +22,7 @@ from klearly.outages import BROKER_ERRORS, warn_unavailable
 
 from . import parsing
 from .choices import ImportStatus, IngestionKind
-from .importing import ImportReport, import_csv_stream
+from .importing import ImportReport, SignalImporter, import_csv_stream
 from .models import ExportJob, ImportJob, IngestionSource, SignalTopic, SignalType, WriteKey
 
 logger = logging.getLogger(__name__)
@@ -224,43 +223,6 @@ def write_key_revoke(*, key: WriteKey) -> None:
         key.save(update_fields=["revoked_at"])
 
 
-def signals_record(*, records: list[dict], source: IngestionSource | None = None) -> ImportReport:
-    """Record signals given as flat records (the signals.csv columns; ``properties`` may be an object).
-
-    Used by the REST API. Each bad record is reported with its index in ``errors[*]["line"]`` (0-based) and
-    column; good ones are stored; a record whose ``message_id`` was already stored for the source is skipped.
-    """
-    from .importing import SignalImporter
-
-    importer = SignalImporter()
-    if source is not None:
-        importer.source = source
-    report = ImportReport(kind="signals", rows_read=len(records))
-    good = []
-    for index, record in enumerate(records):
-        if not isinstance(record, dict):
-            report.add_error(index, {"non_field_errors": "each signal must be a JSON object"})
-            continue
-        row = {k: _as_text(v) for k, v in record.items()}
-        try:
-            parsing.reject_nul(row)
-            good.append((index, importer.parse(row)))
-        except parsing.RowInvalid as exc:
-            report.add_error(index, exc.errors)
-    with transaction.atomic():
-        importer.write(good, report)
-    report.errors.sort(key=lambda e: e["line"])
-    return report
-
-
-def _as_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    return str(value)
-
-
 REST_SOURCE_NAME = "REST API"
 
 
@@ -284,23 +246,28 @@ class SignalsChecked(Protocol):
     """What ``signals_submit`` needs of the API's checked signals (``signals_app.api.serializers.CheckedSignals``),
     named here so this module does not depend on the API layer above it."""
 
-    records: list[dict[str, str]]
+    rows: list[parsing.SignalRow]
     positions: list[int]
 
     def reject(self, index: int, field_name: str, message: str) -> None: ...
 
 
 def signals_submit(*, checked: SignalsChecked, source: IngestionSource) -> tuple[int, int]:
-    """Store the signals that passed the API's checks with ``signals_record`` (CSV rules, dedupe by message_id per
-    source); the ones it rejects (unknown account or contact) join ``checked.rejected`` at their position.
+    """Store the signals that passed the API's checks, already parsed, through the CSV importer's writer (names
+    resolved a batch at a time, dedupe by message_id per source); the ones it rejects (unknown account or contact)
+    join ``checked.rejected`` at their position.
 
     Returns (created, duplicates).
     """
-    if not checked.records:
+    if not checked.rows:
         return 0, 0
-    report = signals_record(records=checked.records, source=source)
+    importer = SignalImporter()
+    importer.source = source
+    report = ImportReport(kind="signals", rows_read=len(checked.rows))
+    with transaction.atomic():
+        importer.write(list(zip(checked.positions, checked.rows, strict=True)), report)
     for error in report.errors:
-        checked.reject(checked.positions[error["line"]], error["field"], error["message"])
+        checked.reject(error["line"], error["field"], error["message"])
     return report.created, report.skipped
 
 

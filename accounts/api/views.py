@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from accounts import selectors, services
+from accounts import selectors, services, upsert
 from accounts.filters import (
     AccountFilterSet,
     ContactFilterSet,
@@ -77,7 +77,7 @@ class AccountViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
         data = serializer.validated_data
         serializer.instance = services.account_create(
             external_id=data["external_id"],
-            fields=_pick(data, services.ACCOUNT_FIELDS),
+            fields=_pick(data, upsert.ACCOUNT_FIELDS),
             traits=data.get("traits"),
             owner=data.get("owner"),
             stage=data.get("stage"),
@@ -87,7 +87,7 @@ class AccountViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
         data = serializer.validated_data
         serializer.instance = services.account_update(
             account=cast(Account, serializer.instance),  # an update's serializer holds the row
-            fields=_pick(data, services.ACCOUNT_FIELDS),
+            fields=_pick(data, upsert.ACCOUNT_FIELDS),
             traits=data.get("traits"),
             stage=data.get("stage"),
             **_present(data, owner="owner"),
@@ -122,7 +122,7 @@ class ContactViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
         serializer.instance = services.contact_create(
             external_id=data["external_id"],
             account=data.get("account"),
-            fields=_pick(data, services.CONTACT_FIELDS),
+            fields=_pick(data, upsert.CONTACT_FIELDS),
             traits=data.get("traits"),
             stage=data.get("stage"),
         )
@@ -131,7 +131,7 @@ class ContactViewSet(ApiViewSetMixin, viewsets.ModelViewSet):
         data = serializer.validated_data
         serializer.instance = services.contact_update(
             contact=cast(Contact, serializer.instance),  # an update's serializer holds the row
-            fields=_pick(data, services.CONTACT_FIELDS),
+            fields=_pick(data, upsert.CONTACT_FIELDS),
             traits=data.get("traits"),
             **_present(data, account="account", stage="stage"),
         )

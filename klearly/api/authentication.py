@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from klearly.models import ApiKey
 from klearly.services import API_KEY_PREFIX, key_mark_used
 from signals_app.models import WriteKey
+from signals_app.selectors import WriteKeyRefused, write_key_get
 
 MAX_KEY_LENGTH = 200
 
@@ -82,15 +83,16 @@ def key_from_header(header: bytes) -> str | None:
 
 
 def key_lookup(raw: str) -> ApiKey | WriteKey:
-    """The active key for a raw secret; raises AuthenticationFailed with the reason when it is not usable."""
+    """The active key for a raw secret; raises AuthenticationFailed with the reason when it is not usable. Write keys
+    are looked up as the event endpoint looks them up (``signals_app.selectors.write_key_get``)."""
     if len(raw) > MAX_KEY_LENGTH or "\x00" in raw:
         raise exceptions.AuthenticationFailed("unknown key")
-    digest = ApiKey.hash_key(raw)
-    key: ApiKey | WriteKey | None
-    if raw.startswith(API_KEY_PREFIX):
-        key = ApiKey.objects.filter(key_hash=digest).first()
-    else:
-        key = WriteKey.objects.select_related("source").filter(key_hash=digest).first()
+    if not raw.startswith(API_KEY_PREFIX):
+        try:
+            return write_key_get(raw_key=raw)
+        except WriteKeyRefused as exc:
+            raise exceptions.AuthenticationFailed(str(exc)) from None
+    key = ApiKey.objects.filter(key_hash=ApiKey.hash_key(raw)).first()
     if key is None:
         raise exceptions.AuthenticationFailed(
             f"unknown key {raw[:11]}…: check it, or make a new one in the admin (API keys, or write keys on an "
@@ -98,8 +100,6 @@ def key_lookup(raw: str) -> ApiKey | WriteKey:
         )
     if key.revoked_at is not None:
         raise exceptions.AuthenticationFailed(f"key {key.prefix}… was revoked on {key.revoked_at:%Y-%m-%d %H:%M} UTC")
-    if isinstance(key, WriteKey) and not key.source.is_active:
-        raise exceptions.AuthenticationFailed(f"the ingestion source '{key.source}' of this write key is disabled")
     return key
 
 
@@ -111,7 +111,8 @@ class KeyAuthentication(authentication.BaseAuthentication):
         if raw is None:
             return None
         key = key_lookup(raw)
-        key_mark_used(key=key)
+        if isinstance(key, ApiKey):  # write keys are marked by their lookup
+            key_mark_used(key=key)
         return KeyPrincipal(key), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -46,11 +46,6 @@ def probability_known(outcome: str) -> bool:
     return known
 
 
-def conversion_known() -> bool:
-    """Whether any account has a conversion probability yet."""
-    return probability_known("conversion")
-
-
 class ProbabilityOrderingFilter(StableOrderingFilter):
     """Orderings where a probability (null where it does not apply) sorts its nulls last in either direction, on
     every database (PostgreSQL puts nulls first in a descending sort)."""

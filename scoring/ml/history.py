@@ -229,10 +229,3 @@ class History:
         key = self.tr_account[sel].astype(np.float64) * 1e10 + (self.tr_time[sel] - 1e9)
         base = idx.astype(np.float64) * 1e10 - 1e9
         return np.searchsorted(key, base + end, side="right") - np.searchsorted(key, base + start, side="right")
-
-    def movement_count(self, movement: str, *, before: float | None = None) -> int:
-        """How many movements of a kind are known (before a moment)."""
-        sel = self.tr_movement == movement
-        if before is not None:
-            sel &= self.tr_time < before
-        return int(sel.sum())

@@ -98,13 +98,6 @@ class Candidate:
     title: str = ""
     rule: dict[str, Any] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "title": self.title, "rule": self.rule, "support": self.support, "accounts": self.accounts,
-            "positives": self.positives, "precision": round(self.precision, 4), "base_rate": round(self.base_rate, 5),
-            "lift": round(self.lift, 3), "lift_low": round(self.lift_low, 3), "lift_high": round(self.lift_high, 3),
-        }  # fmt: skip
-
 
 def _singles(ex: Examples, space: FeatureSpace) -> list[Condition]:
     out: list[Condition] = []

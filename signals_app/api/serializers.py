@@ -6,6 +6,7 @@ contact_external_id, type, detail, topic ("Line > Type"), direction, source, occ
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any, overload
@@ -18,6 +19,7 @@ from klearly.api.fields import JSONObjectField, LookupField, datetime_in_range, 
 from signals_app import parsing
 from signals_app.choices import Direction, SignalSource
 from signals_app.models import Signal, SignalTopic, SignalType
+from signals_app.parsing import SIGNAL_COLUMNS
 
 MAX_SIGNALS_PER_REQUEST = 1000
 # Longest text accepted per field of a sent signal (the parser truncates labels; ids are looked up as sent).
@@ -200,9 +202,9 @@ class SignalBatchResultSerializer(serializers.Serializer):
 
 @dataclass
 class CheckedSignals:
-    """Signals sent, sorted into records to store (with their positions) and rejections by position."""
+    """Signals sent, sorted into rows to store (parsed once, with their positions) and rejections by position."""
 
-    records: list[dict[str, str]] = field(default_factory=list)
+    rows: list[parsing.SignalRow] = field(default_factory=list)
     positions: list[int] = field(default_factory=list)
     rejected: dict[int, dict[str, list[str]]] = field(default_factory=dict)
 
@@ -232,7 +234,8 @@ def signals_from_body(body: Any) -> list[Any]:
 # One check per signal field, each with its message, in one pass (hence the noqa below).
 def signals_check(items: list[Any]) -> CheckedSignals:  # noqa: C901, PLR0912
     """Check each sent signal's fields (kinds of values, lengths, dates, what the database can store) and parse it
-    with the CSV rules; names (account, contact) are resolved later, when the good ones are stored."""
+    once with the CSV rules into the importer's row (``parsing.SignalRow``); names (account, contact) are resolved
+    later, when the good ones are stored."""
     checked = CheckedSignals()
     for index, item in enumerate(items):
         if not isinstance(item, dict):
@@ -261,12 +264,10 @@ def signals_check(items: list[Any]) -> CheckedSignals:  # noqa: C901, PLR0912
                 problem = json_problem(properties)
                 if problem:
                     checked.reject(index, "properties", problem)
-                else:
-                    row["properties"] = properties  # type: ignore[assignment]  # signals_record takes objects
         if index in checked.rejected:
             continue
         try:
-            parsed = parsing.parse_signal({**row, "properties": "{}"})
+            parsed = parsing.parse_signal(row)
         except parsing.RowInvalid as exc:
             for name, message in exc.errors.items():
                 absent = name == "occurred_at" and not row.get(name, "").strip()
@@ -276,7 +277,14 @@ def signals_check(items: list[Any]) -> CheckedSignals:  # noqa: C901, PLR0912
             checked.reject(index, "occurred_at", "must be between 1900 and 2200")
             continue
         # In UTC: Python reads offsets up to ±23:59, PostgreSQL stores only up to ±15:59.
-        row["occurred_at"] = parsed.occurred_at.astimezone(UTC).isoformat()
-        checked.records.append(row)
+        parsed.occurred_at = parsed.occurred_at.astimezone(UTC)
+        if properties:
+            parsed.properties = properties
+            parsed.properties_json = json.dumps(properties, separators=(",", ":"), ensure_ascii=False)
+        if not row.get("message_id", "").strip():  # the row's content is its key, as it was sent
+            row["occurred_at"] = parsed.occurred_at.isoformat()
+            sent = json.dumps(properties) if properties is not None else None
+            parsed.idempotency_key = parsing.values_fingerprint([*(row.get(c) for c in SIGNAL_COLUMNS[:-1]), sent])
+        checked.rows.append(parsed)
         checked.positions.append(index)
     return checked

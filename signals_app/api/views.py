@@ -1,6 +1,6 @@
 """REST API viewsets for signals, signal types and topics.
 
-Signals are created one or many at a time through ``signals_app.services.signals_record`` (the same rules as the
+Signals are created one or many at a time through ``signals_app.services.signals_submit`` (the same rules as the
 CSV importer; ``message_id`` makes a retry store nothing twice), listed newest first with a cursor, and never
 changed. Write keys may call nothing but ``POST /api/v1/signals/``.
 """
@@ -21,11 +21,10 @@ from accounts.models import Account
 from klearly.api.pagination import SignalCursorPagination
 from klearly.api.viewsets import SHARED, ApiViewSetMixin
 from klearly.api.visibility import caller_sees_all, visible
-from signals_app import services
+from signals_app import selectors, services
 from signals_app.filters import SignalFilterSet, SignalTopicFilterSet, SignalTypeFilterSet
 from signals_app.models import SignalTopic, SignalType, WriteKey
 
-from . import selectors
 from .serializers import (
     CheckedSignals,
     SignalBatchResultSerializer,
@@ -105,17 +104,16 @@ class SignalViewSet(ApiViewSetMixin, mixins.ListModelMixin, mixins.RetrieveModel
 def _reject_unseen_accounts(checked: CheckedSignals, request: Request) -> None:
     """An operator may send signals only for the accounts they see: others are rejected as unknown (one query).
     Write keys send product events for any account; API keys and admins see every account."""
-    names = {str(record.get("account_external_id", "")).strip() for record in checked.records}
+    names = {row.account_external_id for row in checked.rows}
     seen = set(visible(Account.objects.filter(external_id__in=names), request).values_list("external_id", flat=True))
-    records, positions = [], []
-    for record, position in zip(checked.records, checked.positions, strict=True):
-        name = str(record.get("account_external_id", "")).strip()
-        if name in seen:
-            records.append(record)
+    rows, positions = [], []
+    for row, position in zip(checked.rows, checked.positions, strict=True):
+        if row.account_external_id in seen:
+            rows.append(row)
             positions.append(position)
         else:
-            checked.reject(position, "account_external_id", f"no account has external id {name!r}")
-    checked.records, checked.positions = records, positions
+            checked.reject(position, "account_external_id", f"no account has external id {row.account_external_id!r}")
+    checked.rows, checked.positions = rows, positions
 
 
 @extend_schema_view(

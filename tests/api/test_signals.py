@@ -322,3 +322,26 @@ def test_a_derived_topic_key_too_long_for_the_column_is_a_400(admin_api):
     assert line.status_code == 201
     child = admin_api.post("/api/v1/signal-topics/", {"label": "Dashboards", "parent": "l" * 150})
     assert child.status_code == 400 and "150" in child.json()["key"][0]
+
+
+def test_each_signal_is_parsed_once_and_its_properties_stored_as_sent(admin_api, acme, monkeypatch):
+    from signals_app import parsing
+
+    calls = []
+    real = parsing.parse_signal
+    monkeypatch.setattr(parsing, "parse_signal", lambda row: calls.append(row) or real(row))
+    body = [signal(message_id=f"p-{i}", properties={"n": i, "é": [1.5, None, {"x": "y"}]}) for i in range(3)]
+    assert admin_api.post("/api/v1/signals/", body, format="json").status_code == 201
+    assert len(calls) == 3 and all("properties" not in row for row in calls)
+    stored = Signal.objects.get(idempotency_key="p-2")
+    assert stored.properties == {"n": 2, "é": [1.5, None, {"x": "y"}]}
+
+
+def test_a_signal_without_message_id_keeps_the_key_its_content_always_gave(admin_api, acme):
+    from signals_app import parsing
+
+    sent = signal(message_id=None, occurred_at="2026-03-01T12:00:00+02:00", properties={"plan": "pro"})
+    assert admin_api.post("/api/v1/signals/", sent, format="json").status_code == 201
+    as_text = {**{k: v for k, v in sent.items() if v is not None}, "occurred_at": "2026-03-01T10:00:00+00:00",
+               "properties": '{"plan": "pro"}'}  # fmt: skip
+    assert Signal.objects.get().idempotency_key == parsing.row_fingerprint(as_text, parsing.SIGNAL_COLUMNS)

@@ -183,7 +183,7 @@ def test_events_are_taken_when_the_rate_limit_cache_is_down(cache_down, caplog):
     response = post_batch(Client(), key)
     assert response.status_code == 200, response.content
     assert response.json()["stored"] == 3
-    assert "cache unavailable: event rate limits are not applied" in caplog.text
+    assert "cache unavailable: rate limits are not applied" in caplog.text
 
 
 def test_api_writes_are_taken_when_the_rate_limit_cache_is_down(cache_down):

@@ -13,7 +13,8 @@ from accounts.models import RescoreMark
 from accounts.services import accounts_mark_for_rescore
 from scoring import tasks
 from scoring.models import AccountScore
-from signals_app.services import signals_record
+from signals_app.api.serializers import signals_check
+from signals_app.services import rest_api_source, signals_submit
 from tests.factories import AccountFactory, SignalTypeFactory
 
 from .factories import EngagementRuleFactory
@@ -29,10 +30,10 @@ def test_a_recorded_signal_marks_its_account_and_is_scored_after_commit(card, dj
         "occurred_at": timezone.now().isoformat(),
     }  # fmt: skip
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        report = signals_record(records=[record])
+        created, _ = signals_submit(checked=signals_check([record]), source=rest_api_source())
         assert RescoreMark.objects.filter(account=account).exists()  # the durable to-do, in the same transaction
         assert not AccountScore.objects.filter(account=account).exists()
-    assert report.created == 1 and len(callbacks) >= 1
+    assert created == 1 and len(callbacks) >= 1
     assert AccountScore.objects.get(account=account).engagement == pytest.approx(20, abs=0.1)
     assert not RescoreMark.objects.exists()
 

@@ -203,7 +203,7 @@ def test_mappings_choose_type_topic_and_detail(client, key):
 
 
 def test_rate_limit_answers_429_with_retry_after(client, key, settings):
-    settings.KLEARLY_EVENTS_REQUESTS_PER_MINUTE = 2
+    settings.KLEARLY_INGEST_RATE = "2/min"
     from django.core.cache import cache
 
     cache.clear()

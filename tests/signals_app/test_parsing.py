@@ -76,7 +76,7 @@ def test_account_row_separates_known_fields_from_traits():
          "stage": "Trial", "owner_email": "Ann@Example.com", "empty": ""}
     )  # fmt: skip
     assert fields == {"external_id": "acme", "name": "Acme", "employees": 1200, "annual_revenue": 12500000}
-    assert traits == {"plan": "gold"}
+    assert traits == {"plan": "gold", "empty": None}  # an empty cell is null: it removes the trait (accounts.upsert)
     assert (stage, owner) == ("Trial", "ann@example.com")
 
 
