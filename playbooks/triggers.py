@@ -67,7 +67,7 @@ def _keys(params: dict, allowed: set[str]) -> None:
 
 
 # One check per trigger kind's parameter, each with its message (hence the noqa below).
-def trigger_params_clean(kind: str, params: Any) -> dict[str, Any]:  # noqa: C901, PLR0912
+def trigger_params_clean(kind: str, params: Any) -> dict[str, Any]:  # noqa: C901, PLR0912 — a branch per parameter
     """Check a trigger's parameters and return them with defaults filled in; raise TriggerParamsError."""
     if params in (None, ""):
         params = {}

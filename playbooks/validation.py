@@ -130,7 +130,7 @@ def template_error(text: str, *, max_chars: int = BODY_TEMPLATE_MAX_CHARS) -> st
 
 
 # One check per playbook field, each with its message (hence the noqa below).
-def playbook_errors(playbook: Playbook) -> dict[str, str]:  # noqa: C901, PLR0912
+def playbook_errors(playbook: Playbook) -> dict[str, str]:  # noqa: C901, PLR0912 — one check per field
     """Every problem with a playbook's configuration, by field name."""
     errors: dict[str, str] = {}
     if playbook.trigger_kind not in TriggerKind.values:

@@ -232,7 +232,7 @@ def signals_from_body(body: Any) -> list[Any]:
 
 
 # One check per signal field, each with its message, in one pass (hence the noqa below).
-def signals_check(items: list[Any]) -> CheckedSignals:  # noqa: C901, PLR0912
+def signals_check(items: list[Any]) -> CheckedSignals:  # noqa: C901, PLR0912 — one check per field, in order
     """Check each sent signal's fields (kinds of values, lengths, dates, what the database can store) and parse it
     once with the CSV rules into the importer's row (``parsing.SignalRow``); names (account, contact) are resolved
     later, when the good ones are stored."""
