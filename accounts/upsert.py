@@ -111,7 +111,7 @@ def accounts_upsert(
     result.records = _existing(Account, names)
     changed = _apply("account", rows, source, result)
     _add_bare("account", names, bare_created_at, source, result)
-    Account.objects.bulk_create([result.records[ext] for ext in result.created], batch_size=1000, ignore_conflicts=True)
+    Account.objects.bulk_create(_created(result), batch_size=1000, ignore_conflicts=True)
     if changed:
         now = timezone.now()
         for account, _ in changed.values():
@@ -155,7 +155,7 @@ def contacts_upsert(
     result.records = _existing(Contact, names)
     changed = _apply("contact", rows, source, result)
     _add_bare("contact", names, bare_created_at, source, result)
-    Contact.objects.bulk_create([result.records[ext] for ext in result.created], batch_size=1000, ignore_conflicts=True)
+    Contact.objects.bulk_create(_created(result), batch_size=1000, ignore_conflicts=True)
     if changed:
         columns = set().union(*(columns for _, columns in changed.values()))
         Contact.objects.bulk_update([c for c, _ in changed.values()], sorted(columns), batch_size=1000)
@@ -201,6 +201,11 @@ def _existing(model: type[Account] | type[Contact], names: set[str]) -> dict[str
     for chunk in _chunks(sorted(names)):
         records.update((cast(str, r.external_id), r) for r in model._default_manager.filter(external_id__in=chunk))
     return records
+
+
+def _created(result: UpsertResult) -> list[Any]:
+    """The records this write creates, in the order of its rows (then the bare ones), so that their ids follow it."""
+    return [record for ext, record in result.records.items() if ext in result.created]
 
 
 def _new(kind: str, external_id: str, created_at: datetime | None, origin: int | None) -> Account | Contact:

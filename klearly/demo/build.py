@@ -1,6 +1,6 @@
-"""Writing the simulated demo world: accounts, contacts, stage history, signals and segments, with bulk inserts in
-one transaction; ``accounts.services`` derives the movements and current stages. Also what seed_demo reports, and
-deleting the world (``--reset``)."""
+"""Writing the simulated demo world in one transaction: accounts and contacts through ``accounts.upsert``, stage
+history and signals with bulk inserts, then segments; ``accounts.services`` derives the movements and current
+stages. Also what seed_demo reports, and deleting the world (``--reset``)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from django.db.models import Count, Q
 
 from accounts.models import Account, Contact, JourneyStage, Segment, StageTransition
 from accounts.services import segments_evaluate_all, stage_history_rebuild
+from accounts.upsert import Upsert, accounts_upsert, contacts_upsert
 from klearly.demo.catalog import STAGE_KEYS, TOPICS, TYPES
 from klearly.demo.setup import demo_catalog_ensure, demo_playbooks_ensure, demo_users_ensure, demo_write_key_ensure
 from klearly.demo.simulation import DemoWorld, demo_simulate
@@ -152,46 +153,56 @@ def _world_write(
 
 
 def _accounts_write(world: DemoWorld, *, owners: dict[str, Any]) -> np.ndarray:
-    """The world's accounts, in its order; returns their ids (index: the simulation's account number)."""
+    """The world's accounts, in its order, through the one upsert (no source: the demo owns every field); returns
+    their ids (index: the simulation's account number)."""
     created = aware_datetimes(world.start, world.account_created)
-    account_rows = [
-        Account(
-            external_id=f"{DEMO_PREFIX}acc-{a + 1:05d}",
-            name=world.names[a],
-            domain=world.domains[a],
-            industry=world.industries[a],
-            employees=int(world.employees[a]) if world.employees[a] >= 0 else None,
-            annual_revenue=None if np.isnan(world.revenue[a]) else Decimal(int(world.revenue[a])),
-            country=world.countries[a],
-            created_at=created[a],
-            owner=owners.get(name) if (name := world.account_owner[a]) else None,
-            traits=world.account_traits[a],
-        )
-        for a in range(len(world.names))
-    ]
-    Account.objects.bulk_create(account_rows, batch_size=BATCH_SIZE)
-    return np.array([row.pk for row in account_rows], dtype=np.int64)
+    external_ids = [f"{DEMO_PREFIX}acc-{a + 1:05d}" for a in range(len(world.names))]
+    result = accounts_upsert(
+        rows=[
+            Upsert(
+                external_ids[a],
+                {
+                    "name": world.names[a],
+                    "domain": world.domains[a],
+                    "industry": world.industries[a],
+                    "employees": int(world.employees[a]) if world.employees[a] >= 0 else None,
+                    "annual_revenue": None if np.isnan(world.revenue[a]) else Decimal(int(world.revenue[a])),
+                    "country": world.countries[a],
+                    "created_at": created[a],
+                    "owner_id": owner.pk if (name := world.account_owner[a]) and (owner := owners.get(name)) else None,
+                },
+                world.account_traits[a],
+            )
+            for a in range(len(world.names))
+        ]
+    )
+    return np.array([result.ids[ext] for ext in external_ids], dtype=np.int64)
 
 
 def _contacts_write(world: DemoWorld, *, account_ids: np.ndarray) -> np.ndarray:
-    """The world's contacts; returns their ids, with a last entry 0 so that index -1 (no contact) maps to 0."""
+    """The world's contacts, through the one upsert; returns their ids, with a last entry 0 so that index -1 (no
+    contact) maps to 0."""
     contact_created = aware_datetimes(world.start, world.c_created)
     last_seen = aware_datetimes(world.start, np.maximum(world.c_last_seen, 0))
-    contact_rows = [
-        Contact(
-            external_id=f"{DEMO_PREFIX}ct-{c + 1:06d}",
-            account_id=int(account_ids[world.c_account[c]]),
-            email=world.c_email[c],
-            first_name=world.c_first[c],
-            last_name=world.c_last[c],
-            title=world.c_title[c],
-            created_at=contact_created[c],
-            last_seen_at=last_seen[c] if world.c_last_seen[c] >= 0 else None,
-        )
-        for c in range(len(world.c_account))
-    ]
-    Contact.objects.bulk_create(contact_rows, batch_size=BATCH_SIZE)
-    return np.array([row.pk for row in contact_rows] + [0], dtype=np.int64)  # [-1] -> 0 -> None
+    external_ids = [f"{DEMO_PREFIX}ct-{c + 1:06d}" for c in range(len(world.c_account))]
+    result = contacts_upsert(
+        rows=[
+            Upsert(
+                external_ids[c],
+                {
+                    "account_id": int(account_ids[world.c_account[c]]),
+                    "email": world.c_email[c],
+                    "first_name": world.c_first[c],
+                    "last_name": world.c_last[c],
+                    "title": world.c_title[c],
+                    "created_at": contact_created[c],
+                    "last_seen_at": last_seen[c] if world.c_last_seen[c] >= 0 else None,
+                },
+            )
+            for c in range(len(world.c_account))
+        ]
+    )
+    return np.array([result.ids[ext] for ext in external_ids] + [0], dtype=np.int64)  # [-1] -> 0 -> None
 
 
 def _transitions_write(world: DemoWorld, *, account_ids: np.ndarray, stage_ids: list[int]) -> None:

@@ -107,3 +107,12 @@ def test_a_source_changes_only_what_it_may_and_the_rest_is_held():
     ]
     new = Contact.objects.get(external_id="new")
     assert (new.email, new.origin_source_id) == ("new@example.com", source.pk)
+
+
+def test_new_records_get_their_ids_in_the_order_of_the_rows():
+    # The demo builds the same world (same ids) from the same seed: ids follow the rows, not a set's order.
+    names = [f"acc-{n}" for n in (5, 1, 9, 3, 7, 2, 8)]
+    accounts = accounts_upsert(rows=[Upsert(ext, {"name": ext}) for ext in names], bare=["zz", "aa"])
+    assert sorted(accounts.ids, key=accounts.ids.__getitem__) == [*names, "aa", "zz"]
+    contacts = contacts_upsert(rows=[Upsert(ext, {"account_id": accounts.ids[ext]}) for ext in reversed(names)])
+    assert sorted(contacts.ids, key=contacts.ids.__getitem__) == names[::-1]
