@@ -74,9 +74,10 @@ def build_world(accounts: int, signals: int) -> None:
         SignalType.objects.get_or_create(key=key, defaults={"label": key.replace("-", " ").capitalize()})
     source, _ = IngestionSource.objects.get_or_create(name="Bench rescore")
     with connection.cursor() as cursor:
+        # A rebuild throws the bench database's world away, with everything that points at its accounts and
+        # contacts (scores, history, predictions, tasks of an earlier run): CASCADE follows every foreign key.
         cursor.execute("TRUNCATE signals_app_signal, accounts_rescoremark, accounts_stagetransition")
-        cursor.execute("DELETE FROM accounts_contact WHERE external_id LIKE 'rb-%%'")
-        cursor.execute("DELETE FROM accounts_account WHERE external_id LIKE 'rb-%%'")
+        cursor.execute("TRUNCATE accounts_account, accounts_contact CASCADE")
         cursor.execute(
             "INSERT INTO accounts_account (external_id, name, domain, industry, employees, country, created_at, "
             "traits, updated_at) SELECT 'rb-' || g, 'Bench ' || g, 'b' || g || '.example', "
