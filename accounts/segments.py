@@ -55,11 +55,15 @@ def _condition_q(cond: Any, where: str) -> Q:
         raise unknown_kind(where, ["field"])
     field, op, value = field_check(cond, where, FIELDS)
     lookup = _lookup(field)
-    if op in ("missing", "present"):
-        missing = Q(**{f"{lookup}__isnull": True})
-        if field in TEXT_FIELDS:
-            missing |= Q(**{lookup: ""})
-        return missing if op == "missing" else ~missing
+    if op in ("missing", "present") or (op in ("eq", "ne") and value is None):
+        # As the in-memory evaluation of rules and playbooks reads it: "eq null" is no value at all (a null field;
+        # a trait absent or JSON null), "missing" also counts empty text; "ne null" and "present" are their opposites.
+        none = Q(**{f"{lookup}__isnull": True})
+        if field.startswith(TRAITS):
+            none |= Q(**{lookup: None})
+        if op in ("missing", "present") and (field in TEXT_FIELDS or field.startswith(TRAITS)):
+            none |= Q(**{lookup: ""})
+        return none if op in ("missing", "eq") else ~none
     if op in ("in", "not_in"):
         q = Q(**{f"{lookup}__in": value})
         # "not in" includes accounts where the value is missing, as a person reading the rule expects.
@@ -70,8 +74,6 @@ def _condition_q(cond: Any, where: str) -> Q:
     if op == "eq":
         return Q(**{lookup: value})
     if op == "ne":
-        if value is None:  # "not equal to nothing": has a value
-            return ~Q(**{f"{lookup}__isnull": True})
         return ~Q(**{lookup: value}) | Q(**{f"{lookup}__isnull": True})
     if op == "contains":
         return Q(**{f"{lookup}__icontains": value})

@@ -65,6 +65,8 @@ def world():
     AccountFactory(external_id="b", employees=2000, industry="", country="DE", stage=stage("enterprise"),
                    traits={"plan": "enterprise", "seats": 40, "renewal": "2025-06-01"})  # fmt: skip
     AccountFactory(external_id="c", employees=None, industry="Retail", country="", stage=None, traits={})
+    AccountFactory(external_id="d", employees=5, industry="Retail", country="FR", stage=None,
+                   traits={"plan": None, "note": ""})  # fmt: skip
 
 
 LEAVES = [
@@ -88,6 +90,15 @@ LEAVES = [
     {"field": "traits.seats", "op": "gte", "value": 5},
     {"field": "traits.seats", "op": "present"},
     {"field": "traits.seats", "op": "missing"},
+    {"field": "traits.plan", "op": "missing"},
+    {"field": "traits.plan", "op": "present"},
+    {"field": "traits.plan", "op": "eq"},
+    {"field": "traits.plan", "op": "ne"},
+    {"field": "traits.plan", "op": "not_in", "value": ["enterprise"]},
+    {"field": "traits.note", "op": "missing"},
+    {"field": "traits.note", "op": "present"},
+    {"field": "traits.note", "op": "eq"},
+    {"field": "traits.note", "op": "eq", "value": ""},
     {"match": "any", "conditions": []},
 ]  # fmt: skip
 
