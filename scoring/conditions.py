@@ -272,20 +272,9 @@ def columns_mask(cond: dict, columns: Columns, n: int, *, now: datetime) -> np.n
 
 
 def _field_mask(op: str, expected: Any, values: np.ndarray, now: datetime) -> np.ndarray:
-    empty = np.array([v is None or v == "" for v in values], dtype=bool)
-    if op == "missing":
-        return empty
-    if op == "present":
-        return ~empty
-    if op in ("eq", "ne", "in", "not_in"):
-        if op in ("eq", "ne"):
-            equal = np.array([v == expected for v in values], dtype=bool)
-        else:
-            allowed = expected or ()  # validated to be a list
-            equal = np.array([v in allowed for v in values], dtype=bool)
-        return equal if op in ("eq", "in") else ~equal
+    """:func:`value_holds` over a column: comparisons with a number in NumPy, every other operator value by value."""
     number = as_number(expected)
-    if op not in ORDER_OPS or number is None:  # contains, days and dates: the one-value meaning, value by value
+    if op not in ORDER_OPS or number is None:
         return np.fromiter((value_holds(op, v, expected, now) for v in values), dtype=bool, count=len(values))
     numeric = np.array(
         [float(v) if isinstance(v, (int, float)) and not isinstance(v, str) else np.nan for v in values], dtype=float

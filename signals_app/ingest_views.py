@@ -33,7 +33,7 @@ def _error(status: int, code: str, message: str, **extra) -> JsonResponse:
 @csrf_exempt
 @require_POST
 # One answer per way a request can be refused, in the order they are checked (hence the noqa below).
-def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:  # noqa: C901, PLR0912 — one answer per refusal
+def ingest(request: HttpRequest, kind: str | None = None) -> JsonResponse:  # noqa: C901, PLR0912
     """Take one event (``/v1/track`` …) or a batch (``/v1/batch``)."""
     received_at = timezone.now()
     try:

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from signals_app.choices import Direction
 from signals_app.models import Signal, SignalTopic, SignalType
 
 from .. import engine
+from ..conditions import plain_value
 from ..hooks import ANNOUNCED_SCORE_FIELDS
 from ..models import AccountScore, ScoreHistory
 from ..scorecard import Scorecard
@@ -56,10 +56,6 @@ def _size_band(employees: int | None) -> str:
     return SizeBand.SMALL if employees < 50 else SizeBand.MEDIUM if employees < 1000 else SizeBand.LARGE
 
 
-def _plain(value: Any) -> Any:
-    return float(value) if isinstance(value, Decimal) else value
-
-
 def _trait(traits: Any, path: str) -> Any:
     value = traits
     for part in path.split("."):
@@ -88,7 +84,7 @@ def account_field_values(accounts: Columns, name: str, now: datetime) -> list[An
     if name == "tenure_days":
         return [max((now - c).days, 0) for c in accounts["created_at"]]
     values = accounts.get(name) or [None] * len(accounts["pk"])
-    return [_plain(v) for v in values] if name == "annual_revenue" else values
+    return [plain_value(v) for v in values] if name == "annual_revenue" else values
 
 
 def contact_field_values(contacts: Columns, name: str) -> list[Any]:
